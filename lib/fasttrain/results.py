@@ -1,0 +1,206 @@
+"""Machine-readable chapter results: claims, verdicts and the run's context.
+
+Every chapter builds one :class:`ChapterResults`, adds a :class:`Claim` per
+quantitative claim of its paper, shows :meth:`ChapterResults.table` and
+calls :meth:`ChapterResults.write`, which stores
+``<results dir>/NN-<name>.json``.  The results directory is
+``$FASTTRAIN_RESULTS_DIR`` when set (the book runner sets it), else
+``results/`` under the current directory.  The book's summary page is
+generated from these files by :mod:`fasttrain.book`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .config import check_scale
+
+VERDICTS: tuple[str, ...] = ("reproduced", "partly", "not reproduced", "not testable here")
+
+#: packages whose versions every results file records
+TRACKED_PACKAGES: tuple[str, ...] = (
+    "fasttrain", "jax", "jaxlib", "numpy", "scipy", "optax", "matplotlib", "papermill",
+)
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of a paper next to its reproduction.
+
+    ``paper_value`` and ``reproduced_value`` are numbers, strings (for
+    qualitative claims) or ``None`` (not measured); ``tolerance`` says in
+    words or numbers what counts as agreement.
+    """
+
+    id: str
+    claim: str
+    paper_value: Any
+    reproduced_value: Any
+    unit: str
+    tolerance: str
+    verdict: str
+    reason: str
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"claim {self.id!r}: verdict {self.verdict!r} is not one of {VERDICTS}")
+        if not self.id or not self.claim:
+            raise ValueError("a claim needs an id and its text")
+        for name in ("paper_value", "reproduced_value"):
+            v = getattr(self, name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(
+                    f"claim {self.id!r}: {name} is {v}; use None (not measured) and say why in the reason"
+                )
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, core count, memory and platform of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def package_versions(names=TRACKED_PACKAGES) -> dict[str, str | None]:
+    out = {}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = None
+    return out
+
+
+def results_dir() -> Path:
+    """Where results files go: ``$FASTTRAIN_RESULTS_DIR`` or ``./results``."""
+    return Path(os.environ.get("FASTTRAIN_RESULTS_DIR", "results"))
+
+
+@dataclass
+class ChapterResults:
+    """Collects a chapter's claims and writes its results file.
+
+    Create it at the top of a chapter: the wall time runs from creation
+    to :meth:`write`.
+    """
+
+    chapter: str
+    name: str
+    scale: str
+    seed: int
+    title: str = ""
+    claims: list[Claim] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    _t0: float = field(default_factory=time.perf_counter, repr=False)
+
+    def __post_init__(self):
+        check_scale(self.scale)
+        if not (len(self.chapter) == 2 and self.chapter.isdigit()):
+            raise ValueError(f"chapter must be two digits like '01', got {self.chapter!r}")
+
+    def add(self, id: str, claim: str, paper_value, reproduced_value, unit: str,
+            tolerance: str, verdict: str, reason: str) -> Claim:
+        if any(c.id == id for c in self.claims):
+            raise ValueError(f"duplicate claim id {id!r}")
+        c = Claim(id, claim, _plain(paper_value), _plain(reproduced_value), unit,
+                  tolerance, verdict, reason)
+        self.claims.append(c)
+        return c
+
+    @property
+    def filename(self) -> str:
+        return f"{self.chapter}-{self.name}.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "chapter": self.chapter,
+            "name": self.name,
+            "title": self.title,
+            "scale": self.scale,
+            "seed": self.seed,
+            "wall_time_s": round(time.perf_counter() - self._t0, 1),
+            "machine": machine_info(),
+            "versions": package_versions(),
+            "claims": [dataclasses.asdict(c) for c in self.claims],
+            "extra": _plain(self.extra),
+        }
+
+    def write(self, directory: str | os.PathLike | None = None) -> Path:
+        """Write the results JSON atomically and return its path."""
+        d = Path(directory) if directory is not None else results_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / self.filename
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def table(self):
+        """The claims as a pandas DataFrame, for display in the chapter."""
+        return claims_frame([dataclasses.asdict(c) for c in self.claims])
+
+
+def claims_frame(claims: list[dict[str, Any]]):
+    import pandas as pd
+
+    cols = ["id", "claim", "paper_value", "reproduced_value", "unit", "verdict", "reason"]
+    df = pd.DataFrame([{k: c.get(k) for k in cols} for c in claims], columns=cols)
+    return df.rename(columns={"paper_value": "paper", "reproduced_value": "reproduced"})
+
+
+def load(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate a results file; raise ``ValueError`` if it is malformed."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read results file {path}: {exc}") from exc
+    required = {"chapter", "name", "scale", "seed", "wall_time_s", "machine", "versions", "claims"}
+    missing = required - set(data)
+    if missing:
+        raise ValueError(f"results file {path} lacks keys {sorted(missing)}")
+    for c in data["claims"]:
+        Claim(**c)  # validates the verdict
+    return data
+
+
+def _plain(x):
+    """Convert numpy/jax scalars and arrays to plain JSON types."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):
+        return _plain(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
