@@ -34,6 +34,7 @@ the ODE is integrated in float64 NumPy, where SciPy works.
 """
 from __future__ import annotations
 
+
 import math
 import time
 from dataclasses import dataclass, field
@@ -107,14 +108,17 @@ def jacobian(apply_fn, params, x, batch: int = 4096) -> np.ndarray:
     per example with ``vmap(jacrev)`` in batches to bound memory.
     """
     flat, unravel = ravel_pytree(params)
-
-    def f_one(theta, xi):
-        return apply_fn(unravel(theta), xi[None])[0]
-
-    jac_batch = jax.jit(jax.vmap(jax.jacrev(f_one), in_axes=(None, 0)))
+    jac_batch = _jac_fn(apply_fn, unravel)
     blocks = [np.asarray(jac_batch(flat, x[i:i + batch])) for i in range(0, len(x), batch)]
     J = np.concatenate(blocks)  # (n, k, P)
     return J.reshape(-1, J.shape[-1])
+
+
+def _jac_fn(apply_fn, unravel):
+    def f_one(theta, xi):
+        return apply_fn(unravel(theta), xi[None])[0]
+
+    return jax.jit(jax.vmap(jax.jacrev(f_one), in_axes=(None, 0)))
 
 
 def empirical_ntk(J: np.ndarray) -> np.ndarray:
@@ -187,6 +191,8 @@ class FlowProblem:
             raise ValueError(f"y has {len(self.y)} labels but f0 has {n} rows")
         if not self.lr > 0:
             raise ValueError(f"learning rate must be positive, got {self.lr}")
+        if not (np.all(np.isfinite(self.J)) and np.all(np.isfinite(self.f0))):
+            raise ValueError("J and f0 must be finite (the network at initialisation produced NaN/inf)")
         if self.loss not in ("ce", "mse"):
             raise ValueError(f"unknown loss {self.loss!r}: use 'ce' or 'mse'")
         if self.loss == "ce" and (self.y.min() < 0 or self.y.max() >= k):
@@ -406,7 +412,7 @@ def params_from_function_space(J: np.ndarray, df: np.ndarray) -> np.ndarray:
     ever adds ``J^T v``), so it is the minimum-norm solution of
     ``J delta theta = df``: ``pinv(J) df`` (``scipy.linalg.lstsq``).
     """
-    sol, *_ = scipy.linalg.lstsq(np.asarray(J, dtype=np.float64), np.ravel(df), lapack_driver="gelsd")
+    sol, *_ = scipy.linalg.lstsq(np.asarray(J, dtype=np.float64), np.ravel(df), lapack_driver="gelsy")
     return sol
 
 
@@ -457,19 +463,22 @@ class Config:
     fd_width: int = 256
     widths: tuple[int, ...] = (16, 64, 256, 1024)  # the network-vs-linearisation study
     width_study_n_train: int = 600
+    width_horizon: float = 2_000.0  # flow time (GD steps) of the width study
     test_fraction: float = 0.2
 
 
 CONFIGS = {
     "smoke": Config(
-        datasets=(DataSetup("banknote", 128, 200), DataSetup("magic", 32, 400)),
-        lr_grid=(0.1, 1.0, 10.0),
-        gd_max_steps=3_000, t_max=3_000.0,
-        fd_n_train=80, fd_width=64, widths=(16, 256), width_study_n_train=150,
+        datasets=(DataSetup("banknote", 64, 200), DataSetup("magic", 16, 300)),
+        lr_grid=(0.1, 3.0),
+        gd_max_steps=2_000, t_max=2_000.0,
+        fd_n_train=60, fd_width=32, widths=(16, 128), width_study_n_train=100,
+        width_horizon=100.0,
     ),
     "book": Config(
         datasets=(DataSetup("banknote", 512, None), DataSetup("magic", 64, None)),
-        gd_max_steps=40_000, t_max=40_000.0,
+        gd_max_steps=20_000, t_max=40_000.0,
+        lr_grid=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
         fd_n_train=400, fd_width=256, widths=(16, 64, 256, 1024), width_study_n_train=600,
     ),
     "paper": Config(

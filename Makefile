@@ -1,0 +1,51 @@
+# The book's two commands: `make book` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SCALE ?= book
+CH ?=
+STAMP := $(VENV)/.installed
+
+.PHONY: book test chapter html fixtures summary venv clean help
+
+help:
+	@echo "make book [SCALE=smoke|book|paper]   execute every chapter and build the HTML book"
+	@echo "make chapter CH=01 [SCALE=...]       execute one chapter into book/"
+	@echo "make html                            build the HTML from book/ only"
+	@echo "make test                            run the whole test suite"
+	@echo "make fixtures [CH=01]                refresh the nbval fixtures (notebooks/ at smoke scale)"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+book: $(STAMP)
+	$(PY) -m fasttrain.book run --scale $(SCALE)
+	$(MAKE) html
+
+chapter: $(STAMP)
+	@test -n "$(CH)" || { echo "usage: make chapter CH=01 [SCALE=book]"; exit 2; }
+	$(PY) -m fasttrain.book run --scale $(SCALE) --chapter $(CH)
+
+html: $(STAMP)
+	$(PY) -m fasttrain.book summary
+	$(VENV)/bin/jupyter-book build --all .
+	@echo "The book is in $(CURDIR)/_build/html/index.html"
+
+fixtures: $(STAMP)
+	$(PY) -m fasttrain.book fixtures $(if $(CH),--chapter $(CH),)
+
+summary: $(STAMP)
+	$(PY) -m fasttrain.book summary
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+clean:
+	rm -rf _build .pytest_cache test-artifacts
