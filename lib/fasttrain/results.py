@@ -130,7 +130,7 @@ class ChapterResults:
             tolerance: str, verdict: str, reason: str) -> Claim:
         if any(c.id == id for c in self.claims):
             raise ValueError(f"duplicate claim id {id!r}")
-        c = Claim(id, claim, _plain(paper_value), _plain(reproduced_value), unit,
+        c = Claim(id, claim, _plain(paper_value, keep_nan=True), _plain(reproduced_value, keep_nan=True), unit,
                   tolerance, verdict, reason)
         self.claims.append(c)
         return c
@@ -193,14 +193,14 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def _plain(x):
-    """Convert numpy/jax scalars and arrays to plain JSON types."""
+def _plain(x, keep_nan: bool = False):
+    """Convert numpy/jax scalars and arrays to plain JSON types (non-finite -> None unless kept)."""
     if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
+        return {str(k): _plain(v, keep_nan) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
+        return [_plain(v, keep_nan) for v in x]
     if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):
-        return _plain(x.tolist())
-    if isinstance(x, float) and not math.isfinite(x):
+        return _plain(x.tolist(), keep_nan)
+    if isinstance(x, float) and not math.isfinite(x) and not keep_nan:
         return None
     return x
