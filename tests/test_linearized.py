@@ -259,3 +259,15 @@ def test_critical_lr_bound_is_stable_for_linear_model():
     hess = pr.J.T @ pr.J / pr.n
     lam = scipy.linalg.eigvalsh(hess).max()
     assert lr * lam < 2.0
+
+
+def test_one_solve_to_many_thresholds_equals_separate_solves():
+    pr = _flow("ce", lr=0.5, n=40)
+    acc0 = L.accuracy_np(pr.f0, pr.y)
+    thrs = [min(1.0, np.ceil((acc0 + d) * pr.n) / pr.n) for d in (0.05, 0.15)]
+    many = L.solve_to_thresholds(pr, 1e4, thrs, rtol=1e-8, atol=1e-10)
+    for thr, r in zip(thrs, many):
+        one = L.solve_flow(pr, 1e4, threshold=thr, rtol=1e-8, atol=1e-10)
+        assert r.reached and one.reached
+        np.testing.assert_allclose(r.t_event, one.t_event, rtol=1e-5)
+    assert many[0].solve_time <= many[1].solve_time

@@ -73,12 +73,14 @@ def full_batch_gd(
     loss_fn: Callable = softmax_cross_entropy,
     stop_at_last_threshold: bool = True,
     progress: bool = False,
+    diverge_factor: float | None = None,
 ) -> GDResult:
     """Full-batch GD (optax.sgd, constant ``lr``) on ``apply_fn(params, x)``.
 
     Stops after ``max_steps`` or, with ``stop_at_last_threshold``, as soon as
     every threshold is reached.  Raises :class:`DivergenceError` when the
-    loss stops being finite.
+    loss stops being finite or, with ``diverge_factor``, exceeds that
+    multiple of the initial loss.
     """
     if not lr > 0:
         raise ValueError(f"learning rate must be positive, got {lr}")
@@ -136,6 +138,11 @@ def full_batch_gd(
                 raise DivergenceError(
                     f"gradient descent diverged at step {bad} with learning rate {lr:g} "
                     f"(loss {l[np.argmin(np.isfinite(l))]}); use a smaller learning rate"
+                )
+            if diverge_factor is not None and l.max() > diverge_factor * losses[0][0]:
+                raise DivergenceError(
+                    f"gradient descent diverged with learning rate {lr:g}: the loss grew from "
+                    f"{losses[0][0]:.3g} to {l.max():.3g}; use a smaller learning rate"
                 )
             if stop_at_last_threshold and thresholds and a.max() >= thresholds[-1]:
                 break

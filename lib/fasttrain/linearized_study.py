@@ -114,8 +114,8 @@ def time_to_accuracy(setup: Setup, lr: float, thresholds, gd_max_steps: int, t_m
     problem = setup.problem(lr)
     rows = []
     setup_time = setup.jacobian_time + setup.ntk_time
-    for thr in thresholds:
-        ode = L.solve_flow(problem, t_max, threshold=thr, space=setup.space, rtol=rtol, atol=atol)
+    odes = L.solve_to_thresholds(problem, t_max, thresholds, space=setup.space, rtol=rtol, atol=atol)
+    for thr, ode in zip(sorted(thresholds), odes):
         gd_t = gd.time_to[thr]
         row = {
             "data": setup.ds.name, "width": setup.width, "lr": lr, "threshold": thr,
@@ -158,17 +158,21 @@ def lr_sweep(setup: Setup, lrs, threshold: float, gd_max_steps: int, tau_max: fl
         it = tqdm(lrs, desc=f"lr sweep {setup.ds.name}", leave=False)
     for lr in it:
         row = {"data": setup.ds.name, "lr": lr, "threshold": threshold, "lr_safe": lr_safe}
-        try:
-            gd = full_batch_gd(setup.apply, setup.params0, setup.ds.x_train, setup.ds.y_train, lr,
-                               gd_max_steps, (threshold,), chunk=chunk)
-            row.update(stable=True, gd_steps=gd.steps_to[threshold], gd_time=gd.time_to[threshold],
-                       gd_compile=gd.compile_time, gd_final_loss=float(gd.loss[-1]))
-        except DivergenceError:
-            row.update(stable=False, gd_steps=None, gd_time=None, gd_compile=None, gd_final_loss=None)
         ode = L.solve_flow(setup.problem(lr), tau_max / lr, threshold=threshold, space=setup.space,
                            rtol=rtol, atol=atol)
         row.update(ode_t=ode.t_event, ode_solve=ode.solve_time if ode.reached else None,
                    ode_nfev=ode.nfev)
+        # GD's budget: 20x the steps the gradient flow needs (at least 1000), capped by gd_max_steps;
+        # a run that misses it at this learning rate is recorded as "not reached", not extrapolated
+        budget = gd_max_steps if ode.t_event is None else int(min(gd_max_steps, max(1000, 20 * ode.t_event)))
+        try:
+            gd = full_batch_gd(setup.apply, setup.params0, setup.ds.x_train, setup.ds.y_train, lr,
+                               budget, (threshold,), chunk=min(chunk, budget), diverge_factor=10.0)
+            row.update(stable=True, gd_steps=gd.steps_to[threshold], gd_time=gd.time_to[threshold],
+                       gd_compile=gd.compile_time, gd_budget=budget, gd_final_loss=float(gd.loss[-1]))
+        except DivergenceError:
+            row.update(stable=False, gd_steps=None, gd_time=None, gd_compile=None, gd_budget=budget,
+                       gd_final_loss=None)
         row["speedup_solve"] = _ratio(row["gd_time"], row["ode_solve"])
         rows.append(row)
     return rows
