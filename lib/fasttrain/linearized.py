@@ -35,6 +35,7 @@ the ODE is integrated in float64 NumPy, where SciPy works.
 from __future__ import annotations
 
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -219,6 +220,28 @@ class FlowProblem:
             return _softmax(f) - self.target()
         return f - self.target()
 
+    @functools.cached_property
+    def _ntk_pinv(self):
+        """Eigen-decomposition of the NTK for repeated pseudo-inverse solves."""
+        theta = self.theta if self.theta is not None else empirical_ntk(self.J)
+        w, V = scipy.linalg.eigh(theta)
+        cut = w.max() * theta.shape[0] * np.finfo(np.float64).eps
+        inv = np.where(w > cut, 1.0 / np.where(w > cut, w, 1.0), 0.0)
+        return V, inv
+
+    def dtheta_from_f(self, f: np.ndarray) -> np.ndarray:
+        """``pinv(J) (f - f0)``: the parameter displacement behind training logits ``f``.
+
+        Along the flow ``delta theta`` stays in the row space of ``J`` (eq. 1
+        only adds ``J^T v``), so it is the minimum-norm solution of
+        ``J delta theta = f - f0``, computed as ``J^T pinv(Theta) (f - f0)``
+        with one cached eigen-decomposition of the NTK (often numerically
+        rank-deficient, so no plain inverse).
+        """
+        V, inv = self._ntk_pinv
+        df = np.ravel(f - self.f0)
+        return np.asarray(self.J, dtype=np.float64).T @ (V @ (inv * (V.T @ df)))
+
     def hessian_blocks(self, f: np.ndarray) -> np.ndarray | None:
         """Per-example blocks of N * d2L/df2, shape (n, k, k); ``None`` for the identity."""
         if self.loss == "mse":
@@ -291,7 +314,8 @@ class FlowResult:
     threshold: float | None
     t_event: float | None
     f: np.ndarray
-    dtheta: np.ndarray
+    state: np.ndarray = field(repr=False)
+    problem: FlowProblem = field(repr=False)
     nfev: int
     njev: int
     nlu: int
@@ -303,6 +327,13 @@ class FlowResult:
     @property
     def reached(self) -> bool:
         return self.t_event is not None
+
+    @functools.cached_property
+    def dtheta(self) -> np.ndarray:
+        """The parameter displacement theta - theta0 at the end of the solve."""
+        if self.space == "parameter":
+            return np.array(self.state)
+        return self.problem.dtheta_from_f(self.f)
 
 
 def choose_space(problem: FlowProblem) -> str:
@@ -466,22 +497,25 @@ def solve_to_thresholds(
 def _result(problem, space, threshold, t_event, state, f_of, nfev, njev, nlu, solve_time,
             setup_time, status, message) -> FlowResult:
     f = np.array(f_of(state))
-    if space == "function":
-        dtheta = params_from_function_space(problem.J, f - problem.f0)
-    else:
-        dtheta = np.array(state)
-    return FlowResult(space, threshold, t_event, f, dtheta, int(nfev), int(njev), int(nlu),
+    return FlowResult(space, threshold, t_event, f, np.array(state), problem, int(nfev), int(njev), int(nlu),
                       solve_time, setup_time, int(status), str(message))
 
 
-def params_from_function_space(J: np.ndarray, df: np.ndarray) -> np.ndarray:
+def params_from_function_space(J: np.ndarray, df: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
     """Parameter displacement behind a function-space displacement ``df``.
 
     Along the flow, ``delta theta`` lies in the row space of ``J`` (eq. 1 only
     ever adds ``J^T v``), so it is the minimum-norm solution of
-    ``J delta theta = df``: ``pinv(J) df`` (``scipy.linalg.lstsq``).
+    ``J delta theta = df``: ``pinv(J) df``, computed as ``J^T pinv(Theta) df``
+    when the NTK ``Theta`` is given (a least-squares solve with the smaller
+    nk x nk matrix; ``Theta`` is often numerically rank-deficient, so no plain
+    inverse), else with ``scipy.linalg.lstsq`` on ``J``.
     """
-    sol, *_ = scipy.linalg.lstsq(np.asarray(J, dtype=np.float64), np.ravel(df), lapack_driver="gelsy")
+    J = np.asarray(J, dtype=np.float64)
+    if theta is not None:
+        sol, *_ = scipy.linalg.lstsq(theta, np.ravel(df), lapack_driver="gelsy")
+        return J.T @ sol
+    sol, *_ = scipy.linalg.lstsq(J, np.ravel(df), lapack_driver="gelsy")
     return sol
 
 
