@@ -1,0 +1,725 @@
+r"""Layer-parallel training of ODE-ResNets with MGRIT (Guenther et al. 2020).
+
+The network (Guenther, Ruthotto, Schroder, Cyr, Gauger, "Layer-parallel
+training of deep residual neural networks", SIMODS 2020, eqs. 2.1-2.3) is
+
+.. math::
+
+    u_0 = \sigma(x W_{op} + b_{op}),\qquad
+    u_{n+1} = \Phi_n(u_n) = u_n + h\,\sigma(W_n u_n + b_n),\quad h = T/N,\qquad
+    \text{logits} = u_N W_{cl} + b_{cl},
+
+with the opening and classification layers outside the N time steps and a
+mean softmax cross-entropy loss.  States are row vectors in a batch, so
+``W_n u`` is written ``u @ W[n].T``.  Parameters are a pytree
+``{"open": {"W","b"}, "layers": {"W": (N, w, w), "b": (N, w)}, "cls": {"W","b"}}``.
+
+Forward propagation is the block lower-bidiagonal system
+:math:`u_0 = g_0,\; u_{n+1} - \Phi_n(u_n) = g_{n+1}` (``g = 0`` for n>0),
+solved here by MGRIT (multigrid reduction in time; Falgout et al. 2014,
+nonlinear FAS form of Falgout, Manteuffel, O'Neill, Schroder 2017, as in XBraid):
+
+* points ``0, c, 2c, ...`` are C-points, the others F-points; **F-relaxation**
+  propagates every coarse interval from its C-point through its F-points,
+  all intervals at once (``jax.vmap``; across devices with ``jax.shard_map``);
+  **FCF** adds a C-relaxation (one step into each C-point) and another F sweep;
+* the coarse level has ``N/c`` steps of size ``c h`` whose propagator
+  re-uses the layer at the coarse point, :math:`\Phi^c_i(v) = v + c h\,
+  \sigma(W_{ic} v + b_{ic})` (the authors' choice; no coarse training);
+* FAS coarse right-hand side (tau correction):
+  :math:`g^c = A_c(R u) + R\,(g - A(u))` with injection ``R`` at C-points,
+  correction :math:`u_C \mathrel{+}= v^\ast - R u`, then F-relaxation
+  (the interpolation);
+* two-level = exact serial solve on the coarse grid; multilevel = recursive
+  V-cycle, serial solve only on the coarsest level.
+
+The backward propagation is the adjoint of the linearised steps,
+:math:`\lambda_N = \partial L/\partial u_N,\; \lambda_n = \lambda_{n+1} +
+h\,W_n^\top(\sigma'(z_n)\odot\lambda_{n+1})`, a linear system in reverse layer
+order that the same MGRIT code solves (coarse steps again re-use the layer at
+the coarse point with step ``c h``).  The gradients follow from states and
+adjoints, :math:`\partial L/\partial W_n = h\,(\sigma'(z_n)\odot\lambda_{n+1})^\top u_n`,
+:math:`\partial L/\partial b_n = h\sum_{\text{batch}} \sigma'(z_n)\odot\lambda_{n+1}`
+(SIMODS paper, Sec. 3.2); with converged MGRIT they equal ``jax.grad`` of the
+serial network.  In *simultaneous* training each optimisation step runs only a
+few MGRIT iterations forward and backward (2 in the authors' peaks example),
+warm-started from the previous step, so the gradients are inexact.
+
+MGRIT is written by hand because it is the paper's contribution; no JAX
+library provides it.  The serial reference uses ``jax.lax.scan`` and
+``jax.grad``; the optimisers are optax's.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import PartitionSpec as P
+
+from . import config as _config
+from .baselines import DivergenceError
+from .data import Dataset
+
+__all__ = [
+    "ACTIVATIONS", "Spec", "MGRITConfig", "MGRITResult", "TrainResult", "Config", "CONFIGS",
+    "config", "DivergenceError", "smooth_relu", "init_params", "layer_step", "open_layer",
+    "classify", "serial_states", "forward", "loss_fn", "accuracy", "peaks", "load_peaks",
+    "ForwardStep", "AdjointStep", "level_sizes", "relax_intervals", "make_mesh", "mgrit",
+    "mgrit_forward", "mgrit_adjoint", "layer_gradients", "value_and_grad_mgrit",
+    "iterations_to_tol", "critical_path", "train",
+]
+
+
+# ----------------------------------------------------------------------------
+# the ODE-ResNet
+
+
+def smooth_relu(z, eta: float = 0.1):
+    """ReLU with a quadratic blend on ``|z| < eta`` (C^1); the authors' peaks
+    example uses a smoothed ReLU, this is our formula for one."""
+    return jnp.where(z <= -eta, 0.0, jnp.where(z >= eta, z, (z + eta) ** 2 / (4 * eta)))
+
+
+ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "relu": jax.nn.relu, "smoothrelu": smooth_relu}
+
+
+def _activation(name: str) -> Callable:
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}: choose one of {sorted(ACTIVATIONS)}") from None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Architecture of the ODE-ResNet: ``depth`` = N time steps on ``[0, T]``."""
+
+    n_features: int
+    width: int
+    n_classes: int
+    depth: int
+    T: float = 1.0
+    activation: str = "tanh"
+
+    def __post_init__(self):
+        for name in ("n_features", "width", "n_classes", "depth"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, np.integer)) and v > 0):
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not (math.isfinite(self.T) and self.T > 0):
+            raise ValueError(f"final time T must be positive and finite, got {self.T}")
+        _activation(self.activation)
+
+    @property
+    def h(self) -> float:
+        """The step size ``T / N``."""
+        return self.T / self.depth
+
+
+@partial(jax.jit, static_argnames=("spec", "dtype"))
+def init_params(key, spec: Spec, scale: float = 1.0, dtype=jnp.float32) -> dict:
+    """Gaussian weights ``N(0, scale^2 / fan_in)``, biases ``N(0, 0.1^2 scale^2)``.
+
+    (The authors initialise with uniform noise times 1e-3; a larger ``scale``
+    gives non-trivial layers, which is what a convergence study needs.)
+    """
+    k = jax.random.split(key, 6)
+    w, f, nc, N = spec.width, spec.n_features, spec.n_classes, spec.depth
+
+    def g(key, shape, fan_in):
+        return (scale / math.sqrt(fan_in)) * jax.random.normal(key, shape, dtype)
+
+    return {
+        "open": {"W": g(k[0], (f, w), f), "b": 0.1 * scale * jax.random.normal(k[1], (w,), dtype)},
+        "layers": {"W": g(k[2], (N, w, w), w), "b": 0.1 * scale * jax.random.normal(k[3], (N, w), dtype)},
+        "cls": {"W": g(k[4], (w, nc), w), "b": jnp.zeros((nc,), dtype)},
+    }
+
+
+def layer_step(u, W, b, h, activation: str = "tanh"):
+    r"""One residual layer, :math:`\Phi(u) = u + h\,\sigma(W u + b)` (forward Euler)."""
+    return u + h * _activation(activation)(u @ W.T + b)
+
+
+def open_layer(p, x, activation: str = "tanh"):
+    """The opening layer ``sigma(x W + b)`` (features -> width)."""
+    return _activation(activation)(x @ p["W"] + p["b"])
+
+
+def classify(p, u):
+    """The classification layer: logits ``u W + b`` (width -> classes)."""
+    return u @ p["W"] + p["b"]
+
+
+def serial_states(layers, u0, h, activation: str = "tanh"):
+    """All states ``u_0..u_N`` (shape ``(N+1,) + u0.shape``) by serial propagation."""
+    def body(u, wb):
+        u = layer_step(u, wb[0], wb[1], h, activation)
+        return u, u
+
+    _, us = jax.lax.scan(body, u0, (layers["W"], layers["b"]))
+    return jnp.concatenate([u0[None], us])
+
+
+def forward(params, x, spec: Spec):
+    """Logits of the serial network."""
+    u0 = open_layer(params["open"], x, spec.activation)
+    return classify(params["cls"], serial_states(params["layers"], u0, spec.h, spec.activation)[-1])
+
+
+def _head_loss(cls, uN, y):
+    return optax.softmax_cross_entropy_with_integer_labels(classify(cls, uN), y).mean()
+
+
+def loss_fn(params, x, y, spec: Spec):
+    """Mean softmax cross-entropy of the serial network (the reference for ``jax.grad``)."""
+    return optax.softmax_cross_entropy_with_integer_labels(forward(params, x, spec), y).mean()
+
+
+def accuracy(params, x, y, spec: Spec):
+    return jnp.mean(jnp.argmax(forward(params, x, spec), -1) == y)
+
+
+# ----------------------------------------------------------------------------
+# the authors' "peaks" problem
+
+
+def peaks(x, y):
+    """MATLAB's ``peaks`` function."""
+    return (3 * (1 - x) ** 2 * np.exp(-x ** 2 - (y + 1) ** 2)
+            - 10 * (x / 5 - x ** 3 - y ** 5) * np.exp(-x ** 2 - y ** 2)
+            - np.exp(-(x + 1) ** 2 - y ** 2) / 3)
+
+
+def load_peaks(n_train: int = 5000, n_test: int = 200, seed: int = 0, n_classes: int = 5) -> Dataset:
+    """The peaks classification problem: points in ``[-3, 3]^2``, ``n_classes`` level sets.
+
+    As in the authors' data (LayerParallelLearning ``examples/peaks`` and
+    Ruthotto's Meganet ``setupPeaks``): the range ``[min, max]`` of MATLAB's
+    ``peaks`` on a 256 x 256 grid of ``[-3, 3]^2`` is cut into ``n_classes``
+    intervals of equal width, a point's class is the interval holding its
+    ``peaks`` value, and every class gets the same number of points.  We draw
+    points uniformly in the square (the authors draw grid points) and keep
+    the raw coordinates as features (no standardisation).
+    """
+    if n_train < n_classes or n_test < 0 or n_classes < 2:
+        raise ValueError(f"need n_train >= n_classes >= 2 and n_test >= 0, got "
+                         f"n_train={n_train}, n_test={n_test}, n_classes={n_classes}")
+    t = np.linspace(-3, 3, 256)
+    zz = peaks(*np.meshgrid(t, t))
+    lo, hi = zz.min(), zz.max()
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    per = -(-n // n_classes)
+    xs, ys = [], []
+    counts = np.zeros(n_classes, int)
+    while counts.min() < per:
+        p = rng.uniform(-3, 3, size=(20 * n, 2))
+        lab = np.clip(((peaks(p[:, 0], p[:, 1]) - lo) / (hi - lo) * n_classes).astype(int), 0, n_classes - 1)
+        for k in range(n_classes):
+            take = p[lab == k][: per - counts[k]]
+            counts[k] += len(take)
+            xs.append(take)
+            ys.append(np.full(len(take), k))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    perm = rng.permutation(len(x))[:n]
+    x, y = x[perm].astype(np.float32), y[perm].astype(np.int32)
+    return Dataset("peaks", x[:n_train], y[:n_train], x[n_train:], y[n_train:],
+                   tuple(f"level {k}" for k in range(n_classes)))
+
+
+# ----------------------------------------------------------------------------
+# MGRIT
+
+
+@dataclass(frozen=True)
+class ForwardStep:
+    """The forward propagator ``Phi(u; (W, b), h)`` used by :func:`mgrit`."""
+
+    activation: str = "tanh"
+
+    def __call__(self, u, d, h):
+        return layer_step(u, d[0], d[1], h, self.activation)
+
+
+@dataclass(frozen=True)
+class AdjointStep:
+    r"""The adjoint propagator :math:`\mu \mapsto \mu + h\,(s \odot \mu) W`
+    with per-step data ``(W_n, s_n = sigma'(z_n))`` (reverse layer order)."""
+
+    def __call__(self, mu, d, h):
+        W, s = d
+        return mu + h * (s * mu) @ W
+
+
+@dataclass(frozen=True)
+class MGRITConfig:
+    """MGRIT settings: coarsening factor, number of levels (2 = two-level),
+    relaxation ``"F"`` or ``"FCF"``, and the smallest coarse grid (in steps)."""
+
+    cfactor: int = 4
+    max_levels: int = 2
+    relax: str = "FCF"
+    min_coarse: int = 2
+
+    def __post_init__(self):
+        if not (isinstance(self.cfactor, (int, np.integer)) and self.cfactor >= 2):
+            raise ValueError(f"coarsening factor must be an integer >= 2, got {self.cfactor!r}")
+        if not (isinstance(self.max_levels, (int, np.integer)) and self.max_levels >= 2):
+            raise ValueError(f"max_levels must be an integer >= 2, got {self.max_levels!r}")
+        if self.relax not in ("F", "FCF"):
+            raise ValueError(f"relaxation must be 'F' or 'FCF', got {self.relax!r}")
+        if self.min_coarse < 1:
+            raise ValueError(f"min_coarse must be >= 1, got {self.min_coarse}")
+
+
+def level_sizes(N: int, cfg: MGRITConfig) -> tuple[int, ...]:
+    """Number of steps on each level: ``(N, N/c, N/c^2, ...)``.
+
+    Raises ``ValueError`` when ``c`` does not divide ``N``; coarsening stops
+    at ``max_levels``, when ``c`` no longer divides, or below ``min_coarse`` steps.
+    """
+    c = cfg.cfactor
+    if N < 1:
+        raise ValueError(f"depth must be positive, got {N}")
+    if N % c:
+        raise ValueError(f"coarsening factor {c} does not divide the depth N={N}; "
+                         f"choose a depth that is a multiple of {c}")
+    sizes = [N]
+    while len(sizes) < cfg.max_levels and sizes[-1] % c == 0 and sizes[-1] // c >= cfg.min_coarse:
+        sizes.append(sizes[-1] // c)
+    if len(sizes) < 2:
+        raise ValueError(f"depth N={N} with coarsening factor {c} leaves a coarse grid of "
+                         f"{N // c} steps, fewer than min_coarse={cfg.min_coarse}")
+    return tuple(sizes)
+
+
+def make_mesh(n_devices: int | None = None):
+    """A 1-D device mesh with axis ``"intervals"`` for sharding the relaxation."""
+    n = n_devices or len(jax.devices())
+    return jax.make_mesh((n,), ("intervals",), axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def _propagate(step, u, d, g, h):
+    """Propagate one interval: ``x_{k+1} = step(x_k, d_k) + g_k`` for its c steps."""
+    def body(x, dg):
+        x = step(x, dg[0], h) + dg[1]
+        return x, x
+
+    return jax.lax.scan(body, u, (d, g))[1]
+
+
+def relax_intervals(step, data, h, u, g, c: int, mesh=None):
+    """Propagate every coarse interval from its C-point through ``c`` steps.
+
+    ``u``: states ``(n+1, ...)``; ``data``: per-step pytree with leading axis
+    ``n``; ``g``: right-hand side ``(n+1, ...)``.  Returns ``xs`` of shape
+    ``(n/c, c, ...)`` with ``xs[i, k]`` the new value at index ``i c + k + 1``:
+    ``xs[:, :c-1]`` are the F-relaxed F-points, ``xs[:, c-1]`` the
+    C-relaxation value of the next C-point.  The intervals run in parallel:
+    ``jax.vmap`` on one device, and with a ``mesh`` they are split across its
+    devices with ``jax.shard_map`` (when the device count divides ``n/c``).
+    """
+    nc = (u.shape[0] - 1) // c
+    starts = u[:-1:c]
+    d = jax.tree.map(lambda a: a.reshape((nc, c) + a.shape[1:]), data)
+    gi = g[1:].reshape((nc, c) + g.shape[1:])
+    f = jax.vmap(lambda s, dd, gg: _propagate(step, s, dd, gg, h))
+    if mesh is not None and nc % mesh.size == 0:
+        spec = P(mesh.axis_names[0])
+        f = jax.shard_map(f, mesh=mesh, in_specs=(spec, spec, spec), out_specs=spec)
+    return f(starts, d, gi)
+
+
+def _with_f_points(u, xs, c):
+    """``u`` with its F-points replaced by ``xs[:, :c-1]`` (C-points kept)."""
+    nc = xs.shape[0]
+    blocks = jnp.concatenate([u[:-1:c][:, None], xs[:, : c - 1]], axis=1)
+    return jnp.concatenate([blocks.reshape((nc * c,) + u.shape[1:]), u[-1:]])
+
+
+def _serial_solve(step, data, h, g):
+    """Exact solve of ``u_0 = g_0, u_{n+1} = step(u_n) + g_{n+1}``."""
+    return jnp.concatenate([g[:1], _propagate(step, g[0], data, g[1:], h)])
+
+
+def _vcycle(step, datas, hs, u, g, lvl, cfg: MGRITConfig, mesh):
+    """One MGRIT V-cycle on level ``lvl``; returns new states and C-point residuals."""
+    c, data, h = cfg.cfactor, datas[lvl], hs[lvl]
+    relax = lambda u: relax_intervals(step, data, h, u, g, c, mesh)  # noqa: E731
+    u = u.at[0].set(g[0])
+    xs = relax(u)
+    u = _with_f_points(u, xs, c)                               # F-relaxation
+    if cfg.relax == "FCF":
+        u = u.at[c::c].set(xs[:, c - 1])                       # C-relaxation
+        xs = relax(u)
+        u = _with_f_points(u, xs, c)                           # F-relaxation
+    r = xs[:, c - 1] - u[c::c]                                 # residual at C-points
+    # FAS restriction: g_c = A_c(v) + r, with v the injected C-point values
+    v = u[::c]
+    dc, hc = datas[lvl + 1], hs[lvl + 1]
+    gc = jnp.concatenate([g[:1], v[1:] - jax.vmap(step, (0, 0, None))(v[:-1], dc, hc) + r])
+    if lvl + 1 == len(datas) - 1:
+        v_new = _serial_solve(step, dc, hc, gc)
+    else:
+        v_new, _ = _vcycle(step, datas, hs, v, gc, lvl + 1, cfg, mesh)
+    u = u.at[::c].add(v_new - v)                               # coarse-grid correction
+    xs = relax(u)
+    u = _with_f_points(u, xs, c)                               # interpolation = F-relaxation
+    return u, xs[:, c - 1] - u[c::c]
+
+
+def _full_residual(step, data, h, u, g):
+    """``g - A(u)`` at every point (``A(u)_0 = u_0``, ``A(u)_{n+1} = u_{n+1} - step(u_n)``)."""
+    prop = jax.vmap(step, (0, 0, None))(u[:-1], data, h)
+    return jnp.concatenate([(g[0] - u[0])[None], g[1:] + prop - u[1:]])
+
+
+def _norm(r):
+    return jnp.sqrt(jnp.sum(r ** 2))
+
+
+@dataclass(frozen=True)
+class MGRITResult:
+    """States ``(N+1, ...)`` after the last iteration and the residual norms
+    ``residuals[k]`` after ``k`` iterations (``residuals[0]``: initial guess)."""
+
+    states: Any
+    residuals: Any
+
+    @property
+    def relative(self):
+        return self.residuals / self.residuals[0]
+
+
+def _check_h(h):
+    try:
+        hv = float(h)
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        return  # traced inside jit: checked by the caller
+    if not (math.isfinite(hv) and hv > 0):
+        raise ValueError(f"step size h must be positive and finite, got {h}")
+
+
+def mgrit(step, data, h, u0, cfg: MGRITConfig, n_iter: int, u_init=None, mesh=None) -> MGRITResult:
+    """Solve ``u_0 = u0, u_{n+1} = step(u_n, data_n, h)`` with ``n_iter`` MGRIT V-cycles.
+
+    ``data`` is a pytree of per-step arrays with leading axis ``N``; the
+    coarse level ``l`` uses ``data[::c**l]`` with step ``c**l * h`` (the layer
+    at the coarse point).  ``u_init`` (``(N+1,) + u0.shape``) is the initial
+    guess (default: ``u0`` at every layer).  Residual norms are the fine-level
+    residual :math:`\\|g - A(u)\\|_2` after each iteration.
+    """
+    _check_h(h)
+    leaves = jax.tree.leaves(data)
+    N = leaves[0].shape[0]
+    if any(a.shape[0] != N for a in leaves):
+        raise ValueError(f"per-step data disagree on the depth: {[a.shape[0] for a in leaves]}")
+    sizes = level_sizes(N, cfg)
+    if u_init is not None and u_init.shape != (N + 1,) + u0.shape:
+        raise ValueError(f"initial guess has shape {u_init.shape}, expected {(N + 1,) + u0.shape}")
+    if not (isinstance(n_iter, (int, np.integer)) and n_iter >= 0):
+        raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
+    return _mgrit_jit(step, data, h, u0, u_init, cfg, int(n_iter), len(sizes), mesh)
+
+
+def _mgrit_impl(step, data, h, u0, u_init, cfg, n_iter, n_levels, mesh):
+    c = cfg.cfactor
+    datas = tuple(jax.tree.map(lambda a, s=c ** l: a[::s], data) for l in range(n_levels))
+    hs = tuple(h * c ** l for l in range(n_levels))
+    N = jax.tree.leaves(data)[0].shape[0]
+    g = jnp.zeros((N + 1,) + u0.shape, u0.dtype).at[0].set(u0)
+    u = jnp.broadcast_to(u0, g.shape) if u_init is None else u_init.astype(u0.dtype)
+    r0 = _norm(_full_residual(step, data, h, u, g))
+
+    def it(u, _):
+        u, r = _vcycle(step, datas, hs, u, g, 0, cfg, mesh)
+        return u, _norm(r)
+
+    u, rs = jax.lax.scan(it, u, None, length=n_iter)
+    return MGRITResult(u, jnp.concatenate([r0[None], rs]))
+
+
+_mgrit_jit = jax.jit(_mgrit_impl, static_argnames=("step", "cfg", "n_iter", "n_levels", "mesh"))
+
+jax.tree_util.register_dataclass(MGRITResult, data_fields=["states", "residuals"], meta_fields=[])
+
+
+def _check_layers(layers, width: int | None = None):
+    W, b = layers["W"], layers["b"]
+    if W.ndim != 3 or W.shape[1] != W.shape[2]:
+        raise ValueError(f"layer weights must have shape (N, w, w), got {W.shape}")
+    if b.shape != W.shape[:2]:
+        raise ValueError(f"layer biases must have shape {W.shape[:2]} to match the weights, got {b.shape}")
+    if width is not None and width != W.shape[1]:
+        raise ValueError(f"states have width {width} but the layers have width {W.shape[1]}")
+
+
+def mgrit_forward(layers, u0, h, cfg: MGRITConfig, n_iter: int, activation: str = "tanh",
+                  u_init=None, mesh=None) -> MGRITResult:
+    """Forward propagation through the residual layers by MGRIT (states ``u_0..u_N``)."""
+    _check_layers(layers, u0.shape[-1])
+    _activation(activation)
+    return mgrit(ForwardStep(activation), (layers["W"], layers["b"]), h, u0, cfg, n_iter, u_init, mesh)
+
+
+def _sigma_prime(states, layers, activation):
+    z = jnp.einsum("n...j,nij->n...i", states[:-1], layers["W"]) + layers["b"][:, None]
+    return jax.jvp(_activation(activation), (z,), (jnp.ones_like(z),))[1]
+
+
+def mgrit_adjoint(layers, states, lam_N, h, cfg: MGRITConfig, n_iter: int, activation: str = "tanh",
+                  lam_init=None, mesh=None) -> MGRITResult:
+    r"""Adjoints :math:`\lambda_0..\lambda_N` (forward layer order) by MGRIT in reverse layer order.
+
+    Solves :math:`\lambda_n = \lambda_{n+1} + h W_n^\top(\sigma'(z_n)\odot\lambda_{n+1})`,
+    :math:`z_n = W_n u_n + b_n`, given the forward ``states`` (``(N+1, B, w)``).
+    ``lam_init`` is an initial guess in forward order.  The residuals refer to
+    the reversed system.
+    """
+    _check_layers(layers, lam_N.shape[-1])
+    N = layers["W"].shape[0]
+    if states.shape != (N + 1,) + lam_N.shape:
+        raise ValueError(f"states have shape {states.shape}, expected {(N + 1,) + lam_N.shape}")
+    s = _sigma_prime(states, layers, activation)
+    data = (layers["W"][::-1], s[::-1])
+    init = None if lam_init is None else lam_init[::-1]
+    res = mgrit(AdjointStep(), data, h, lam_N, cfg, n_iter, init, mesh)
+    return MGRITResult(res.states[::-1], res.residuals)
+
+
+def layer_gradients(layers, states, lam, h, activation: str = "tanh"):
+    r"""``dL/dW_n = h (sigma'(z_n) . lambda_{n+1})^T u_n`` and ``dL/db_n`` summed over the batch."""
+    s = _sigma_prime(states, layers, activation) * lam[1:]
+    gW = h * jnp.einsum("nbi,nbj->nij", s, states[:-1])
+    gb = h * s.sum(axis=1)
+    return {"W": gW, "b": gb}
+
+
+@partial(jax.jit, static_argnames=("spec", "cfg", "n_fwd", "n_bwd", "mesh"))
+def value_and_grad_mgrit(params, x, y, spec: Spec, cfg: MGRITConfig, n_fwd: int, n_bwd: int,
+                         u_init=None, lam_init=None, mesh=None):
+    """Loss and gradient with MGRIT forward (``n_fwd`` iterations) and adjoint (``n_bwd``).
+
+    Returns ``(loss, grads, (states, adjoints))``; the loss is the one of
+    the MGRIT states (what the optimiser sees).  With enough iterations this
+    equals ``jax.value_and_grad(loss_fn)``.
+    """
+    act, h = spec.activation, spec.h
+    u0, open_vjp = jax.vjp(lambda p: open_layer(p, x, act), params["open"])
+    U = mgrit_forward(params["layers"], u0, h, cfg, n_fwd, act, u_init, mesh).states
+    loss, (g_cls, lam_N) = jax.value_and_grad(_head_loss, argnums=(0, 1))(params["cls"], U[-1], y)
+    lam = mgrit_adjoint(params["layers"], U, lam_N, h, cfg, n_bwd, act, lam_init, mesh).states
+    grads = {"open": open_vjp(lam[0])[0], "layers": layer_gradients(params["layers"], U, lam, h, act),
+             "cls": g_cls}
+    return loss, grads, (U, lam)
+
+
+def iterations_to_tol(residuals, tol: float) -> int | None:
+    """First iteration count ``k`` with ``residuals[k] / residuals[0] <= tol`` (``None``: not reached)."""
+    r = np.asarray(residuals, dtype=float)
+    if r[0] == 0:
+        return 0
+    hit = np.nonzero(r / r[0] <= tol)[0]
+    return int(hit[0]) if len(hit) else None
+
+
+# ----------------------------------------------------------------------------
+# work model
+
+
+def critical_path(N: int, cfg: MGRITConfig, P: int, n_iter: int = 1) -> dict:
+    """Layer applications on the critical path of ``n_iter`` V-cycles with ``P`` processors.
+
+    Model (communication and the residual norm ignored): on a level with ``n``
+    steps the ``n/c`` intervals are dealt out to ``P`` processors, ``q =
+    ceil(n/(cP))`` each; F-relaxation costs ``q (c-1)``, C-relaxation ``q``,
+    the C-point residual ``q``, the FAS restriction ``q`` (one coarse step
+    per C-point), the final F-relaxation ``q (c-1)``; the coarsest level is
+    solved serially.  Serial propagation costs ``N``.  ``work`` is the total
+    count (``P = 1``).  Returns serial, critical path, work and the predicted
+    speed-up ``N / critical_path``.
+    """
+    if P < 1:
+        raise ValueError(f"processor count must be >= 1, got {P}")
+    sizes = level_sizes(N, cfg)
+    c = cfg.cfactor
+
+    def cycle(P):
+        total = 0
+        for n in sizes[:-1]:
+            q = -(-n // (c * P))
+            relax = q * (c - 1) + (q + q * (c - 1) if cfg.relax == "FCF" else 0)
+            total += relax + q + q + q * (c - 1)
+        return total + sizes[-1]
+
+    cp, work = n_iter * cycle(P), n_iter * cycle(1)
+    return {"serial": N, "critical_path": cp, "work": work, "speedup": N / cp, "levels": sizes}
+
+
+# ----------------------------------------------------------------------------
+# training
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A training run: loss seen by the optimiser per step, exact (serial)
+    train loss / test accuracy every ``eval_every`` steps, wall time."""
+
+    params: Any
+    mode: str
+    loss: np.ndarray
+    eval_steps: np.ndarray
+    exact_loss: np.ndarray
+    test_accuracy: np.ndarray
+    wall_time: float
+    history: dict = field(default_factory=dict)
+
+
+def _optimizer(name: str, lr):
+    if name == "adam":
+        return optax.adam(lr)
+    if name == "sgd":
+        return optax.sgd(lr)
+    raise ValueError(f"unknown optimiser {name!r}: choose 'adam' or 'sgd'")
+
+
+@partial(jax.jit, static_argnames=("spec", "optimizer"))
+def _serial_step(p, s, warm, x, y, lr, spec, optimizer):
+    loss, g = jax.value_and_grad(loss_fn)(p, x, y, spec)
+    upd, s = _optimizer(optimizer, lr).update(g, s, p)
+    return optax.apply_updates(p, upd), s, warm, loss
+
+
+@partial(jax.jit, static_argnames=("spec", "optimizer", "cfg", "n_fwd", "n_bwd", "warm_start", "mesh"))
+def _mgrit_step(p, s, warm, x, y, lr, spec, optimizer, cfg, n_fwd, n_bwd, warm_start, mesh):
+    u_init, lam_init = warm if warm_start else (None, None)
+    loss, g, warm = value_and_grad_mgrit(p, x, y, spec, cfg, n_fwd, n_bwd, u_init, lam_init, mesh)
+    upd, s = _optimizer(optimizer, lr).update(g, s, p)
+    return optax.apply_updates(p, upd), s, warm, loss
+
+
+@partial(jax.jit, static_argnames=("spec",))
+def _evaluate(p, x, y, xt, yt, spec):
+    return loss_fn(p, x, y, spec), accuracy(p, xt, yt, spec)
+
+
+def train(params, data: Dataset, spec: Spec, steps: int, lr: float = 1e-2, optimizer: str = "adam",
+          mode: str = "mgrit", mgrit_cfg: MGRITConfig = MGRITConfig(), n_fwd: int = 2, n_bwd: int = 2,
+          warm_start: bool = True, eval_every: int = 10, mesh=None, progress: bool = False) -> TrainResult:
+    """Full-batch training, ``mode="serial"`` (``jax.value_and_grad``) or ``"mgrit"``.
+
+    In ``"mgrit"`` mode every step runs ``n_fwd`` forward and ``n_bwd``
+    adjoint MGRIT iterations (inexact gradients), warm-started from the
+    previous step's states and adjoints (as XBraid keeps its solution between
+    optimisation iterations).  Raises :class:`DivergenceError` on a
+    non-finite loss.
+    """
+    if mode not in ("serial", "mgrit"):
+        raise ValueError(f"mode must be 'serial' or 'mgrit', got {mode!r}")
+    if steps < 1 or eval_every < 1:
+        raise ValueError("steps and eval_every must be at least 1")
+    if not lr > 0:
+        raise ValueError(f"learning rate must be positive, got {lr}")
+    opt = _optimizer(optimizer, lr)
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    xt, yt = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
+    if x.shape[-1] != spec.n_features:
+        raise ValueError(f"data have {x.shape[-1]} features, the network expects {spec.n_features}")
+    N, B, w = spec.depth, x.shape[0], spec.width
+    lr_ = jnp.asarray(lr, jnp.result_type(*jax.tree.leaves(params)))
+    if mode == "serial":
+        step = lambda p, s, warm: _serial_step(p, s, warm, x, y, lr_, spec, optimizer)  # noqa: E731
+        warm = None
+    else:
+        step = lambda p, s, warm: _mgrit_step(p, s, warm, x, y, lr_, spec, optimizer,  # noqa: E731
+                                              mgrit_cfg, n_fwd, n_bwd, warm_start, mesh)
+        z = jnp.zeros((N + 1, B, w), x.dtype)
+        # first guess: u0 broadcast to every layer (no serial solve), zero adjoints
+        warm = (jnp.broadcast_to(open_layer(params["open"], x, spec.activation), z.shape), z)
+    evaluate = lambda p: _evaluate(p, x, y, xt, yt, spec)  # noqa: E731
+    s = opt.init(params)
+    losses, ev_steps, ev_loss, ev_acc = [], [], [], []
+    it = range(steps)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc=f"{mode} training", unit="step", leave=False)
+    t0 = time.perf_counter()
+    for k in it:
+        if k % eval_every == 0:
+            el, ea = evaluate(params)
+            ev_steps.append(k), ev_loss.append(float(el)), ev_acc.append(float(ea))
+        params, s, warm, loss = step(params, s, warm)
+        loss = float(loss)
+        if not math.isfinite(loss):
+            raise DivergenceError(f"{mode} training diverged at step {k} (loss {loss}) with "
+                                  f"{optimizer} lr={lr:g}; use a smaller learning rate")
+        losses.append(loss)
+    el, ea = evaluate(params)
+    ev_steps.append(steps), ev_loss.append(float(el)), ev_acc.append(float(ea))
+    wall = time.perf_counter() - t0
+    if not math.isfinite(ev_loss[-1]):
+        raise DivergenceError(f"{mode} training ended with a non-finite loss")
+    return TrainResult(params, mode, np.array(losses), np.array(ev_steps), np.array(ev_loss),
+                       np.array(ev_acc), wall)
+
+
+# ----------------------------------------------------------------------------
+# per-scale configurations
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of chapter 04, part 1 (layer-parallel training).
+
+    Training: the authors' peaks example (width 8, 32 layers, T = 1, 2 MGRIT
+    iterations forward and backward, coarsening factor from their config).
+    Convergence study: MGRIT iterations to ``tol`` over ``conv_depths``.
+    Timing: serial vs MGRIT forward wall time over ``timing_depths``.
+    """
+
+    width: int = 8
+    depth: int = 32
+    T: float = 1.0
+    activation: str = "tanh"
+    init_scale: float = 1.0
+    n_train: int = 5000
+    n_test: int = 200
+    train_steps: int = 300
+    lr: float = 1e-2
+    optimizer: str = "adam"
+    cfactor: int = 4
+    n_fwd: int = 2
+    n_bwd: int = 2
+    eval_every: int = 10
+    conv_depths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
+    conv_batch: int = 64
+    conv_max_iter: int = 15
+    conv_cfactor: int = 4
+    tol: float = 1e-8
+    timing_depths: tuple[int, ...] = (512, 1024)
+    timing_batch: int = 64
+    timing_repeats: int = 3
+    processors: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
+    seed: int = 0
+
+
+CONFIGS = {
+    "smoke": Config(n_train=500, n_test=100, train_steps=40, conv_depths=(32, 64, 128),
+                    conv_batch=16, conv_max_iter=12, timing_depths=(128,), timing_batch=16,
+                    timing_repeats=1, eval_every=10),
+    "book": Config(n_train=2000, n_test=200, train_steps=300),
+    "paper": Config(n_train=5000, n_test=200, train_steps=130, optimizer="adam",
+                    conv_depths=(32, 64, 128, 256, 512, 1024, 2048, 4096)),
+}
+
+
+def config(scale: str) -> Config:
+    return _config.pick(CONFIGS, scale)

@@ -1,0 +1,201 @@
+"""Tests of fasttrain.lsgd: least squares, box initialisation, PINN system, training."""
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from fasttrain import lsgd
+
+
+def test_least_squares_step_zeroes_the_output_layer_gradient():
+    with jax.enable_x64(True):
+        b = lsgd.benchmark("smooth2d")
+        x, y, _, _ = lsgd.regression_data(b, 200, 16, seed=1, dtype=jnp.float64)
+        system = lsgd.regression_system(x, y)
+        p0 = lsgd.init_mlp(jax.random.key(0), 2, (12, 10), 1, "box", dtype=jnp.float64)
+        grad_c = jax.jit(lambda p, ridge: jax.grad(lsgd.quadratic_loss)(p, system, ridge)["c"])
+        A, r = (np.asarray(a) for a in system(p0))
+        k = A.shape[1]
+        for ridge in (0.0, 1e-3):
+            assert float(jnp.abs(grad_c(p0, ridge)).max()) > 1e-3
+            # independent route: numpy's least squares on the stacked system
+            c_ref = np.linalg.lstsq(np.vstack([A, np.sqrt(ridge) * np.eye(k)]),
+                                    np.vstack([r, np.zeros((k, 1))]), rcond=None)[0]
+            for solver in ("qr", "lstsq", "normal"):
+                p = lsgd.ls_step(p0, system, ridge, solver)
+                assert float(jnp.abs(grad_c(p, ridge)).max()) < 1e-10, (solver, ridge)
+                np.testing.assert_allclose(A @ np.asarray(p["c"]), A @ c_ref, atol=1e-9)  # same fit
+
+
+def test_least_squares_with_dead_columns():
+    # zero (dead-ReLU) and duplicated columns: still a minimiser of the loss
+    with jax.enable_x64(True):
+        A = jax.random.normal(jax.random.key(0), (50, 6), jnp.float64)
+        A = jnp.concatenate([A, jnp.zeros((50, 1)), A[:, :1]], axis=1)
+        r = jax.random.normal(jax.random.key(1), (50, 2), jnp.float64)
+        best = np.linalg.lstsq(np.asarray(A), np.asarray(r), rcond=None)[0]
+        for solver in ("qr", "lstsq"):
+            c = lsgd.least_squares(A, r, 0.0, solver)
+            assert np.all(np.isfinite(np.asarray(c)))
+            assert float(jnp.abs(A.T @ (A @ c - r)).max()) < 1e-10
+            np.testing.assert_allclose(np.asarray(A @ c), np.asarray(A) @ best, atol=1e-10)
+
+
+def test_qr_solver_keeps_float32_accuracy_on_an_ill_conditioned_basis():
+    b = lsgd.benchmark("smooth1d")
+    x, y, _, _ = lsgd.regression_data(b, 256, 16, seed=0)
+    A, r = lsgd.regression_system(x, y)(lsgd.init_mlp(jax.random.key(0), 1, (32, 32), 1, "box"))
+    A64, r64 = np.asarray(A, float), np.asarray(r, float)
+    best = np.linalg.lstsq(A64, r64, rcond=None)[0]
+    obj = lambda c: 0.5 * np.sum((A64 @ np.asarray(c, float) - r64) ** 2)  # noqa: E731
+    assert obj(lsgd.least_squares(A, r, 0.0, "qr")) < 1.05 * obj(best)
+
+
+@pytest.mark.parametrize("d,box", [(1, None), (2, None), (3, ([-1.0, 0.0, 2.0], [1.0, 0.5, 5.0]))])
+def test_box_init_hyperplanes_cut_the_box_with_maximum_one(d, box):
+    p = lsgd.init_mlp(jax.random.key(d), d, (40, 30), 1, "box", box=box)
+    lo, hi = (np.zeros(d), np.ones(d)) if box is None else (np.array(box[0]), np.array(box[1]))
+    mn, mx = lsgd.box_extrema(p["hidden"][0], lo, hi)
+    np.testing.assert_allclose(mx, 1.0, rtol=1e-5)
+    assert np.all(mn < 0)                         # the hyperplane passes through the box
+    # second layer: its box is the unit box [0, 1]^40 (2^40 corners: use the closed form)
+    W, b = np.asarray(p["hidden"][1]["W"], float), np.asarray(p["hidden"][1]["b"], float)
+    corner_max = np.maximum(W, 0).sum(0) + b       # max over [0,1]^40 of x.W + b
+    corner_min = np.minimum(W, 0).sum(0) + b
+    np.testing.assert_allclose(corner_max, 1.0, rtol=1e-5)
+    assert np.all(corner_min < 0)
+    # outputs of every layer stay in [0, 1] for inputs in the box
+    x = lo + (hi - lo) * np.random.default_rng(0).uniform(size=(2000, d))
+    pre, h = lsgd.hidden(p, jnp.asarray(x, jnp.float32))
+    assert float(h.min()) >= 0 and float(h.max()) <= 1 + 1e-5
+
+
+def test_box_extrema_matches_corner_formula():
+    p = lsgd.box_layer(jax.random.key(0), [0.0, 0.0, 0.0], [1.0, 2.0, 3.0], 7)
+    mn, mx = lsgd.box_extrema(p, [0, 0, 0], [1, 2, 3])
+    corners = np.array(list(itertools.product([0, 1], [0, 2], [0, 3])), float)
+    vals = corners @ np.asarray(p["W"]) + np.asarray(p["b"])
+    np.testing.assert_allclose(mx, vals.max(0), rtol=1e-6)
+    np.testing.assert_allclose(mx, 1.0, rtol=1e-5)
+
+
+def test_resnet_box_init_scales_the_box_per_layer():
+    L, w = 8, 5
+    p = lsgd.init_resnet_box(jax.random.key(0), 2, w, L)
+    for l in range(L):
+        m = (1 + 1 / L) ** l
+        layer = {"W": p["res"]["W"][l], "b": p["res"]["b"][l]}
+        mn, mx = lsgd.box_extrema(layer, np.zeros(w), m * np.ones(w))
+        np.testing.assert_allclose(mx, m, rtol=1e-5)
+        assert np.all(mn < 0)
+    # states of layer l stay in [0, (1 + 1/L)^l]: run the network layer by layer
+    x = jnp.asarray(np.random.default_rng(0).uniform(size=(500, 2)), jnp.float32)
+    u = jax.nn.relu(x @ p["hidden"][0]["W"] + p["hidden"][0]["b"])
+    for l in range(L):
+        assert float(u.min()) >= 0 and float(u.max()) <= (1 + 1 / L) ** l + 1e-5
+        u = u + jax.nn.relu(u @ p["res"]["W"][l] + p["res"]["b"][l]) / L
+    np.testing.assert_allclose(np.asarray(lsgd.hidden(p, x)[1]), np.asarray(u), rtol=1e-6)
+
+
+def test_dead_relus_at_initialisation():
+    x = jnp.asarray(np.random.default_rng(0).uniform(size=(1000, 2)), jnp.float32)
+
+    def dead(init, seed, **kw):
+        return lsgd.dead_fraction(init(jax.random.key(seed), 2, **kw), x)
+
+    box = [dead(lsgd.init_mlp, s, widths=(16, 16), method="box") for s in range(2)]
+    he = [dead(lsgd.init_mlp, s, widths=(16, 16), method="he") for s in range(2)]
+    # on the data box no first-layer neuron is dead; He (zero biases) kills about a quarter
+    assert max(d["per_layer"][0] for d in box) == 0.0
+    assert 0.1 < np.mean([d["per_layer"][0] for d in he]) < 0.4
+    assert np.mean([d["total"] for d in box]) < np.mean([d["total"] for d in he])
+    rbox = [dead(lsgd.init_resnet_box, s, width=16, depth=4)["total"] for s in range(2)]
+    rhe = [dead(lsgd.init_resnet_box, s, width=16, depth=4, method="he")["total"] for s in range(2)]
+    assert np.mean(rbox) < np.mean(rhe)
+
+
+def test_pinn_least_squares_recovers_a_solution_in_the_span():
+    # u* = Phi(x) c* is the exact solution of -u'' = f with f = -Phi'' c*, u(0), u(1) = u*(0), u*(1)
+    with jax.enable_x64(True):
+        p = lsgd.init_mlp(jax.random.key(0), 1, (10, 10), 1, "glorot", dtype=jnp.float64)
+        c_star = jax.random.normal(jax.random.key(1), (11, 1), jnp.float64)
+        u_star = lambda x: (lsgd.basis(p, jnp.reshape(x, (-1, 1)), "tanh") @ c_star)[:, 0]  # noqa: E731
+        f = lambda x: -(lsgd.basis_d2(p, jnp.reshape(x, (-1,)), "tanh") @ c_star)[:, 0]  # noqa: E731
+        prob = lsgd.Poisson1D("span", u_star, f, float(u_star(0.0)[0]), float(u_star(1.0)[0]))
+        system = lsgd.poisson_system(jnp.linspace(0, 1, 40)[1:-1], prob, "tanh", beta=10.0)
+        q = lsgd.ls_step(p, system, 0.0)
+        xt = jnp.linspace(0, 1, 101)[:, None]
+        err = float(jnp.abs(lsgd.predict(q, xt, "tanh")[:, 0] - u_star(xt)).max())
+        assert err < 1e-8
+        assert float(lsgd.quadratic_loss(q, system)) < 1e-18
+        # the second derivatives of the basis against central differences
+        x = jnp.linspace(0.1, 0.9, 7)
+        d2 = lsgd.basis_d2(p, x, "tanh")
+        phi = jax.jit(lambda t: lsgd.basis(p, t[:, None], "tanh"))
+        e = 1e-4
+        fd = (phi(x + e) - 2 * phi(x) + phi(x - e)) / e ** 2
+        assert d2.shape == (7, 11)
+        np.testing.assert_allclose(np.asarray(d2), np.asarray(fd), atol=1e-6)
+        assert float(jnp.abs(d2[:, -1]).max()) == 0.0     # the constant basis function
+        # the benchmark's right-hand side is -u''
+        u2 = jax.jit(jax.vmap(jax.grad(jax.grad(lsgd.POISSON.u))))(x)
+        np.testing.assert_allclose(np.asarray(-u2), np.asarray(lsgd.POISSON.f(x)), rtol=1e-10, atol=1e-9)
+
+
+def test_lsgd_beats_adam_early_on_the_smooth_benchmark():
+    b = lsgd.benchmark("smooth1d")
+    x, y, xt, yt = lsgd.regression_data(b, 128, 200, seed=0)
+    system = lsgd.regression_system(x, y)
+    err = lambda p: lsgd.relative_l2(lsgd.predict(p, xt), yt)  # noqa: E731
+    p0 = lsgd.init_mlp(jax.random.key(0), 1, (16, 16), 1, "box")
+    ls = lsgd.fit(p0, system, "lsgd", 30, 1e-3, error_fn=err, chunk=30)
+    ad = lsgd.fit(p0, system, "adam", 30, 1e-3, error_fn=err, chunk=30)
+    assert ls.loss.shape == ad.loss.shape == ls.error.shape == (31,)
+    assert ls.error[0] < 0.1 < ad.error[-1]
+    assert ls.loss[-1] < ad.loss[-1]
+    assert lsgd.iterations_to_reach(ls.error, ad.error[-1]) == 0
+    assert lsgd.iterations_to_reach(ad.error, 1e-9) is None
+    # the output layer after every LSGD iteration is the least-squares optimum
+    g = jax.grad(lsgd.quadratic_loss)(ls.params, system)["c"]
+    assert float(jnp.abs(g).max()) < 1e-4
+
+
+def test_divergence_is_reported():
+    b = lsgd.benchmark("smooth1d")
+    x, y, _, _ = lsgd.regression_data(b, 32, 8)
+    p0 = lsgd.init_mlp(jax.random.key(0), 1, (8,), 1, "he")
+    with pytest.raises(lsgd.DivergenceError, match="diverged"):
+        lsgd.fit(p0, lsgd.regression_system(x, y), "gd", 50, 1e30, chunk=50)
+
+
+def test_bad_inputs_give_clear_errors():
+    b = lsgd.benchmark("smooth1d")
+    x, y, _, _ = lsgd.regression_data(b, 32, 8)
+    p0 = lsgd.init_mlp(jax.random.key(0), 1, (8,), 1)
+    system = lsgd.regression_system(x, y)
+    with pytest.raises(ValueError, match="unknown method"):
+        lsgd.fit(p0, system, "newton")
+    with pytest.raises(ValueError, match="learning rate must be positive"):
+        lsgd.fit(p0, system, "adam", lr=0.0)
+    with pytest.raises(ValueError, match="unknown initialisation"):
+        lsgd.init_mlp(jax.random.key(0), 1, (8,), 1, "orthogonal")
+    with pytest.raises(ValueError, match="hi > lo"):
+        lsgd.box_layer(jax.random.key(0), [1.0], [0.0], 4)
+    with pytest.raises(ValueError, match="rows but y has"):
+        lsgd.regression_system(x, y[:-1])
+    with pytest.raises(ValueError, match="ridge must be non-negative"):
+        lsgd.least_squares(jnp.ones((3, 2)), jnp.ones((3, 1)), -1.0)
+    with pytest.raises(ValueError, match="least squares needs"):
+        lsgd.least_squares(jnp.ones((3, 2)), jnp.ones((4, 1)))
+    with pytest.raises(ValueError, match="unknown solver"):
+        lsgd.least_squares(jnp.ones((3, 2)), jnp.ones((3, 1)), solver="cg")
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        lsgd.benchmark("peaks")
+    with pytest.raises(ValueError, match="unknown activation"):
+        lsgd.basis(p0, x, "gelu")
+    with pytest.raises(ValueError, match="collocation points must be 1-D"):
+        lsgd.poisson_system(jnp.ones((4, 1)))
+    with pytest.raises(ValueError, match="unknown scale"):
+        lsgd.config("tiny")
