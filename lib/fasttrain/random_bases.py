@@ -1,0 +1,1161 @@
+"""Random Bases Descent (Gressmann, Eaton-Rosen & Luschi, NeurIPS 2020) and its baselines.
+
+Random Bases Descent (RBD, paper section 3) restricts each SGD step to a
+random d-dimensional subspace that is re-drawn at every step::
+
+    phi_1..phi_d ~ N(0, I_D) / sqrt(D)          (fresh every step, never stored)
+    c_i  = <grad L(theta), phi_i>                (the d "coordinates")
+    theta <- theta - eta * sum_i c_i phi_i
+
+so ``E[sum_i c_i phi_i] = (d / D) grad L``: the step is an unbiased estimate
+of the gradient scaled by d/D.  Fixed Projection Descent (FPD, Li et al.
+2018) keeps one projection for the whole run, ``theta = theta0 + P z``, and
+trains ``z``.  The NES baseline (Salimans et al. 2017) estimates the
+descent direction from ranked losses of random perturbations instead of
+gradients.
+
+How the pieces are computed here
+--------------------------------
+* **Coefficients.**  ``c = P^T g`` is computed from one reverse-mode
+  gradient ``g`` (a single backward pass, whatever d) followed by d dot
+  products.  Forward mode (a ``jvp`` per direction) would cost d forward
+  passes.  Differentiating ``L(theta + P c)`` at ``c = 0``, as the official
+  code does, gives the same numbers by the chain rule but also spends an
+  O(dD) pass building ``P 0``.  So: gradient first, then project.
+* **Directions** are regenerated from a key ``fold_in(fold_in(key(seed), 0),
+  step)`` inside the jitted step, in blocks of ``chunk`` directions
+  (``lax.scan``), so memory is O(chunk * D), never O(d * D); one pass over the
+  blocks gives both ``c`` and ``sum_i c_i phi_i``.  The direction set is a
+  function of (key, d, compartment sizes, distribution, chunk).
+* **Distributions** all satisfy ``E[phi phi^T] = I / D`` (D = all
+  parameters): Gaussian ``N(0,1)/sqrt(D)`` (the paper's normalisation);
+  Uniform ``U[-sqrt 3, sqrt 3]/sqrt(D)`` -- the paper's ``U[-1, 1]`` rescaled
+  to unit variance, so the same learning rate means the same expected step
+  (the paper's Uniform runs equal ours at a third of the learning rate);
+  Bernoulli ``+-1/sqrt(D)`` with probability 1/2 each, truly zero-mean (the
+  official "bernoulli-0.5" draws {+0.5, -1.5}, mean -0.5); ``"hadamard"``
+  and ``"hadamard-coset"`` (below); ``"orthonormal"`` (Haar-random orthonormal columns scaled by
+  ``sqrt(D_j / D)``; QR of a Gaussian block, small problems only -- used to
+  check that FPD with d = D is SGD).
+* **Structured directions** (beyond the paper): subsampled randomised
+  Hadamard transforms (SRHT).  A compartment of D_j entries is zero-padded
+  to n = 2^k = a * b and ``phi_i`` is row ``r2 * a + r1_i`` of ``H_n S``,
+  cut to D_j entries and divided by sqrt(D), with ``H_n`` the +-1 Sylvester
+  Hadamard matrix (``= H_b (x) H_a``) and S a diagonal of n random signs
+  (drawn as n random *bits*, not d*D Gaussian numbers).  Rows
+  ``r1_i = (beta + alpha i) mod a`` (alpha odd, beta uniform) are distinct
+  and each uniform; ``r2`` is uniform on [0, b).  Every entry of phi_i is
+  +-1/sqrt(D) and ``E_S[phi phi^T] = diag(h_r^2)/D = I/D`` for *any* fixed
+  row r, so the update has exactly the Gaussian expectation (d/D) g, and
+  the rows of one draw are orthogonal before the cut to D_j entries.
+
+  - ``"hadamard"``: a = n, b = 1, the textbook SRHT.  ``c = (H S g)[r] /
+    sqrt(D)`` and the update ``S H R^T c / sqrt(D)`` take one fast
+    Walsh-Hadamard transform (:func:`fwht`) each, O(n log n).
+  - ``"hadamard-coset"``: a = the power of two >= d_j, so all rows share
+    the low part r2 and differ in r1 (a coset of rows).  With
+    ``X = reshape(S g, (b, a))``, ``c = (H_a X^T h_b)[r1]`` and the update is
+    ``S vec(h_b (H_a R^T c)^T)``: one pass over the D_j entries plus an FWHT
+    of length a, O(D + d log d).  The padding falls on the shared factor
+    h_b, so the cut directions stay nearly orthogonal (the textbook SRHT's
+    cut rows need not be: rows whose XOR is n/2 overlap up to (n - D)/D).
+    With d = a it is per-row Rademacher RBD on the (b, a) grid mixed by
+    H_a; its expectation and expected squared norm equal the Gaussian
+    update's, its covariance differs.  It exists because on XLA:CPU one
+    length-2^17 FWHT (FC-MNIST) costs about two SGD steps of batch 32.
+
+  Both work on the gradient's leaves in place (:func:`project_expand_tree`),
+  without concatenating them into one vector.
+
+  :func:`fwht` is written by hand (radix-4 butterflies of reshapes) because
+  neither jax nor scipy has a fast transform (``scipy.linalg.hadamard``
+  builds the dense matrix; the tests use it as the reference).
+* **Compartments** (paper section 4.4): the flat parameter vector is cut
+  into compartments -- one per leaf of the parameter pytree (a layer's
+  kernel or bias) or fixed-size chunks -- each with its own random subspace
+  of d_j directions.  The budget d is split across compartments (``"split"``:
+  d_j = d/K rounded, sum d_j = d) or given to each (``"each"``: d_j = d).
+  Normalisation stays 1/sqrt(D) (as in the official code), so
+  ``E[update_j] = (d_j / D) g_j``.
+* **Distribution over devices** (paper section 4.3; the official Ray
+  implementation): the direction set is split into G groups, group k uses
+  key ``fold_in(step_key, k)`` and the k-th share of the minibatch.  Worker
+  k computes only its d/G coefficients; these are all that cross devices
+  (``lax.all_gather``), and every worker regenerates all groups' directions
+  to apply the full update.  The single-device run with ``n_groups = G``
+  computes the same groups serially, so both give the same parameters (to
+  floating-point rounding of the order-preserving sums).  The official Ray
+  scheme likewise has workers draw different directions on different data
+  and exchange coefficients; it gives every worker d directions (total G*d),
+  here the total is d (so the expected step does not grow with G).
+
+SGD and FPD's coordinate updates use ``optax.sgd``; RBD's update ``sum_i c_i
+phi_i`` is handed to ``optax.sgd`` as the gradient estimate.  The training
+driver :func:`train` runs minibatch epochs (batch 32, the paper's
+augmentation written in JAX), evaluates test accuracy per epoch and can
+switch from one method to another at a chosen step.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+import fasttrain.config
+from fasttrain.baselines import DivergenceError, accuracy, softmax_cross_entropy
+from fasttrain.models import Model
+
+__all__ = [
+    "DISTRIBUTIONS", "Compartments", "Subspace", "subspace", "step_key", "fwht",
+    "project", "expand", "project_expand", "project_expand_tree", "directions",
+    "RBD", "SGD", "FPD", "NES", "rbd_estimate", "distributed_rbd_estimate",
+    "nes_estimate", "rank_fitness", "make_loss", "augment", "preprocess",
+    "communication_bytes", "train", "TrainResult", "evaluate", "time_step",
+    "Config", "CONFIGS", "config", "PAPER_LR", "learning_rates", "load_data", "augmentation_for",
+    "DivergenceError",
+]
+
+DISTRIBUTIONS: tuple[str, ...] = ("gaussian", "uniform", "bernoulli", "hadamard", "hadamard-coset", "orthonormal")
+_ORTHONORMAL_MAX = 2**24  # D_j * d_j above which a dense QR is refused
+
+
+# ===================================================================== subspaces
+@dataclass(frozen=True)
+class Compartments:
+    """How the parameter vector is cut into independently projected compartments.
+
+    ``kind``: ``"none"`` (one subspace for all parameters, the paper's
+    default), ``"leaf"`` (one per leaf of the parameter pytree, i.e. per
+    layer kernel/bias) or ``"chunk"`` (consecutive pieces of ``size``
+    entries of the flat vector).  ``budget``: ``"split"`` divides d among the
+    K compartments, ``"each"`` gives every compartment d directions.
+    """
+
+    kind: str = "none"
+    size: int = 0
+    budget: str = "split"
+
+    def __post_init__(self):
+        if self.kind not in ("none", "leaf", "chunk"):
+            raise ValueError(f"unknown compartment kind {self.kind!r}: choose 'none', 'leaf' or 'chunk'")
+        if self.budget not in ("split", "each"):
+            raise ValueError(f"unknown compartment budget {self.budget!r}: choose 'split' or 'each'")
+        if self.kind == "chunk" and not (isinstance(self.size, int) and self.size >= 1):
+            raise ValueError(f"chunk compartments need a positive integer size, got {self.size!r}")
+
+
+@dataclass(frozen=True)
+class Subspace:
+    """Static description of a random direction set (hashable; safe as a jit static argument).
+
+    Compartment j covers ``flat[offsets[j] : offsets[j] + sizes[j]]`` and
+    has ``dims[j]`` directions; ``total`` is D, the normalisation.
+    """
+
+    distribution: str
+    total: int
+    offsets: tuple[int, ...]
+    sizes: tuple[int, ...]
+    dims: tuple[int, ...]
+    chunk: int
+
+    @property
+    def d(self) -> int:
+        """Number of coefficients per draw (sum of the compartments' d_j)."""
+        return sum(self.dims)
+
+    @property
+    def n_compartments(self) -> int:
+        return len(self.sizes)
+
+
+def _leaf_sizes(params) -> list[int]:
+    return [int(np.prod(np.shape(leaf))) for leaf in jax.tree_util.tree_leaves(params)]
+
+
+def subspace(params, d: int, distribution: str = "gaussian",
+             compartments: Compartments = Compartments(), chunk: int = 50) -> Subspace:
+    """The :class:`Subspace` of ``d`` directions for ``params`` (a pytree, or D as an int).
+
+    Raises ``ValueError`` for d outside [1, D], an unknown distribution, a
+    budget too small for the compartments, or an orthonormal basis too large
+    to build densely.
+    """
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"unknown direction distribution {distribution!r}: choose one of {', '.join(DISTRIBUTIONS)}")
+    if isinstance(params, (int, np.integer)):
+        sizes_leaf = [int(params)]
+    else:
+        sizes_leaf = _leaf_sizes(params)
+    total = sum(sizes_leaf)
+    if total < 1:
+        raise ValueError("the parameter vector is empty")
+    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+        raise ValueError(f"d must be an integer, got {d!r}")
+    d = int(d)
+    if d <= 0 or d > total:
+        raise ValueError(f"d must be between 1 and D = {total} (the number of parameters), got d = {d}")
+    if not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    if compartments.kind == "none":
+        sizes = [total]
+    elif compartments.kind == "leaf":
+        if isinstance(params, (int, np.integer)):
+            raise ValueError("leaf compartments need the parameter pytree, not just D")
+        sizes = [s for s in sizes_leaf if s > 0]
+    else:
+        sizes = [compartments.size] * (total // compartments.size)
+        if total % compartments.size:
+            sizes.append(total % compartments.size)
+    offsets = tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+    k = len(sizes)
+    if compartments.budget == "each" or k == 1:
+        dims = [d] * k
+    else:
+        if d < k:
+            raise ValueError(
+                f"d = {d} directions cannot be split across {k} compartments; "
+                "use a larger d, fewer compartments or budget='each'")
+        dims = [d // k + (1 if j < d % k else 0) for j in range(k)]
+    if distribution == "orthonormal":
+        for s, m in zip(sizes, dims):
+            if m > s:
+                raise ValueError(f"an orthonormal basis of {m} vectors does not fit a compartment of size {s}")
+            if s * m > _ORTHONORMAL_MAX:
+                raise ValueError(
+                    f"an orthonormal basis of {m} x {s} is too large to build densely; "
+                    "use 'gaussian' or 'hadamard' directions")
+    return Subspace(distribution, total, offsets, tuple(int(s) for s in sizes), tuple(dims), int(chunk))
+
+
+def step_key(seed, step):
+    """The key of step ``step`` of the run with ``seed``: ``fold_in(fold_in(key(seed), 0), step)``."""
+    return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 0), step)
+
+
+def _stream_key(seed, stream: int):
+    """Independent key streams of one run: 1 = FPD's fixed basis, 2 = augmentation, 3 = epoch order, 4 = init."""
+    return jax.random.fold_in(jax.random.key(seed), stream)
+
+
+# ===================================================================== primitives
+def _signs(key, shape, dtype):
+    """+-1 with probability 1/2 each, from 32 random bits per uint32 word (32x fewer random numbers)."""
+    n = shape[-1]
+    words = jax.random.bits(key, tuple(shape[:-1]) + (-(-n // 32),), jnp.uint32)
+    bits = (words[..., None] >> jnp.arange(32, dtype=jnp.uint32)) & jnp.uint32(1)
+    bits = bits.reshape(tuple(shape[:-1]) + (-1,))[..., :n]
+    return (1 - 2 * bits.astype(jnp.int32)).astype(dtype)
+
+
+def _dense_block(distribution, key, rows, size, scale, dtype):
+    """``rows`` directions of length ``size`` (a block of the direction set), times ``scale``."""
+    if distribution == "gaussian":
+        block = jax.random.normal(key, (rows, size), dtype)
+    elif distribution == "uniform":
+        r = math.sqrt(3.0)  # U[-sqrt3, sqrt3] has unit variance
+        block = jax.random.uniform(key, (rows, size), dtype, -r, r)
+    else:  # bernoulli
+        block = _signs(key, (rows, size), dtype)
+    return block * jnp.asarray(scale, dtype)
+
+
+def fwht(x):
+    """Unnormalised fast Walsh-Hadamard transform ``H_n x`` along the last axis (n = 2^k).
+
+    ``H_n`` is the Sylvester matrix ``H_2 (x) ... (x) H_2`` with entries +-1
+    (``scipy.linalg.hadamard(n)``); O(n log n) with radix-4 butterflies.
+    """
+    n = x.shape[-1]
+    if n < 1 or n & (n - 1):
+        raise ValueError(f"fwht needs a power-of-two length, got {n}")
+    lead = x.shape[:-1]
+    k = n.bit_length() - 1
+    h = 1
+    if k % 2:
+        y = x.reshape(lead + (n // 2, 2))
+        x = jnp.stack([y[..., 0] + y[..., 1], y[..., 0] - y[..., 1]], axis=-1)
+        h = 2
+    while h < n:
+        y = x.reshape(lead + (n // (4 * h), 4, h))
+        a, b, c, e = y[..., 0, :], y[..., 1, :], y[..., 2, :], y[..., 3, :]
+        s1, d1, s2, d2 = a + b, a - b, c + e, c - e
+        x = jnp.stack([s1 + s2, d1 + d2, s1 - s2, d1 - d2], axis=-2)
+        h *= 4
+    return x.reshape(lead + (n,))
+
+
+def _pow2(k: int) -> int:
+    return 1 << max(k - 1, 0).bit_length()
+
+
+def _hadamard_shape(size: int, m: int, coset: bool) -> tuple[int, int]:
+    """``(a, b)`` with ``a * b = n`` = padded compartment size; rows of H_n are ``r2 * a + r1``, r1 < a."""
+    n = _pow2(size)
+    a = min(n, _pow2(m)) if coset else n
+    return a, n // a
+
+
+def _hadamard_parts(key, size, m, dtype, coset):
+    """Signs (n,), row parts ``r1`` (m,) and the +-1 Hadamard row ``h_b[r2]`` (b,) of an SRHT draw.
+
+    Rows ``r1_i = (beta + alpha i) mod a`` with alpha odd, beta uniform: distinct
+    for i < a and each uniform on [0, a).  ``r2`` is uniform on [0, b).
+    """
+    a, b = _hadamard_shape(size, m, coset)
+    k_sign, k_row = jax.random.split(key)
+    signs = _signs(k_sign, (a * b,), dtype)
+    bits = jax.random.bits(k_row, (3,), jnp.uint32)
+    alpha = bits[0] * jnp.uint32(2) + jnp.uint32(1)  # odd, so i -> alpha i mod a is a bijection
+    # uint32 arithmetic wraps mod 2^32, a multiple of a, so the result is exact mod a
+    r1 = ((bits[1] + alpha * jnp.arange(m, dtype=jnp.uint32)) % jnp.uint32(a)).astype(jnp.int32)
+    r2 = bits[2] % jnp.uint32(b)
+    parity = jax.lax.population_count(r2 & jnp.arange(b, dtype=jnp.uint32)) & jnp.uint32(1)
+    h_b = (1 - 2 * parity.astype(jnp.int32)).astype(dtype)  # row r2 of H_b: (-1)^popcount(r2 & l)
+    return signs, r1, h_b
+
+
+def _orthonormal(key, size, m, scale, dtype):
+    q, r = jnp.linalg.qr(jax.random.normal(key, (size, m), dtype))
+    return q * jnp.sign(jnp.diagonal(r)) * jnp.asarray(scale, dtype)  # Haar-distributed columns
+
+
+def _blocks(sub: Subspace, j: int):
+    m = min(sub.chunk, sub.dims[j])
+    return m, -(-sub.dims[j] // m)
+
+
+def _compartment(sub, j, key, g=None, c=None, want_u=True):
+    """Coefficients ``c = Phi_j g`` and/or update ``u = Phi_j^T c`` of compartment j (key already folded)."""
+    size, dj = sub.sizes[j], sub.dims[j]
+    dtype = (g if g is not None else c).dtype
+    inv = 1.0 / math.sqrt(sub.total)
+    dist = sub.distribution
+    if dist in _HADAMARD:
+        c, us = _hadamard_compartment(sub, j, key, [(0, size)], None if g is None else [g], c, want_u)
+        return c, (us[0] if want_u else None)
+    if dist == "orthonormal":
+        q = _orthonormal(key, size, dj, math.sqrt(size / sub.total), dtype)
+        if g is not None:
+            c = q.T @ g
+        return c, (q @ c if want_u else None)
+    # dense distributions: scan over blocks of m directions, O(m * size) memory
+    m, nb = _blocks(sub, j)
+    ids = jnp.arange(nb)
+    if g is not None:
+        def body(acc, k):
+            p = _dense_block(dist, jax.random.fold_in(key, k), m, size, inv, dtype)
+            ck = p @ g
+            if want_u:
+                ck = jnp.where(k * m + jnp.arange(m) < dj, ck, 0)  # padded directions do not count
+                acc = acc + ck @ p
+            return acc, ck
+
+        u, cs = jax.lax.scan(body, jnp.zeros((size,) if want_u else (), dtype), ids)
+        return cs.reshape(-1)[:dj], (u if want_u else None)
+    cpad = jnp.zeros((nb * m,), dtype).at[:dj].set(c).reshape(nb, m)
+
+    def body(acc, kc):
+        k, ck = kc
+        return acc + ck @ _dense_block(dist, jax.random.fold_in(key, k), m, size, inv, dtype), None
+
+    u, _ = jax.lax.scan(body, jnp.zeros((size,), dtype), (ids, cpad))
+    return c, u
+
+
+_HADAMARD = ("hadamard", "hadamard-coset")
+
+
+def _hadamard_compartment(sub, j, key, layout, pieces=None, c=None, want_u=True):
+    """SRHT coefficients/update of compartment j given in pieces: ``layout[p] = (position, length)``.
+
+    phi_i = row ``r2 * a + r1_i`` of ``H_n S = (H_b (x) H_a) S``; with the
+    compartment laid out as X = reshape(S g, (b, a)), ``c = (H_a X^T h_b)[r1]``
+    and ``sum_i c_i phi_i = S vec(h_b (H_a R^T c)^T)`` (b = 1: the plain
+    SRHT).  The zero padding sits in X's last row(s), so every direction
+    keeps (nearly) the same support in each H_a coordinate and the cut
+    directions stay nearly orthogonal.  Pieces (e.g. the leaves of a
+    gradient pytree) are placed in their rows of X without concatenating
+    them; the update comes back in the same pieces.
+    """
+    size, dj = sub.sizes[j], sub.dims[j]
+    dtype = (pieces[0] if pieces is not None else c).dtype
+    inv = 1.0 / math.sqrt(sub.total)
+    coset = sub.distribution == "hadamard-coset"
+    signs, r1, h_b = _hadamard_parts(key, size, dj, dtype, coset)
+    a, b = _hadamard_shape(size, dj, coset)
+    sh = signs.reshape(b, a) * h_b[:, None]  # 2-D elementwise work fuses into single passes on XLA:CPU
+
+    def rows(pos, length):
+        first, lead = divmod(pos, a)
+        n_rows = -(-(lead + length) // a)
+        return first, lead, n_rows
+
+    if pieces is not None:
+        v = jnp.zeros((a,), dtype)
+        for (pos, length), vec in zip(layout, pieces):
+            first, lead, n_rows = rows(pos, length)
+            block = jnp.pad(vec, (lead, n_rows * a - lead - length)).reshape(n_rows, a)
+            v = v + jnp.sum(sh[first:first + n_rows] * block, axis=0)  # a sum, not a dot: one fused pass
+        c = fwht(v)[r1] * inv
+    if not want_u:
+        return c, None
+    w = fwht(jnp.zeros((a,), dtype).at[r1].add(c)) * inv
+    out = []
+    for pos, length in layout:
+        first, lead, n_rows = rows(pos, length)
+        out.append((sh[first:first + n_rows] * w[None, :]).reshape(-1)[lead:lead + length])
+    return c, out
+
+
+def _split_coefficients(sub, c):
+    out, i = [], 0
+    for dj in sub.dims:
+        out.append(c[i:i + dj])
+        i += dj
+    return out
+
+
+@partial(jax.jit, static_argnums=0)
+def project(sub: Subspace, key, g):
+    """Coefficients ``c_i = <g, phi_i>`` of the flat vector ``g`` (shape (d,), compartments concatenated)."""
+    return jnp.concatenate([
+        _compartment(sub, j, jax.random.fold_in(key, j), g=g[o:o + s], want_u=False)[0]
+        for j, (o, s) in enumerate(zip(sub.offsets, sub.sizes))])
+
+
+@partial(jax.jit, static_argnums=0)
+def expand(sub: Subspace, key, c):
+    """``sum_i c_i phi_i``, the flat vector with coefficients ``c`` in the directions of ``key``."""
+    cs = _split_coefficients(sub, c)
+    return jnp.concatenate([
+        _compartment(sub, j, jax.random.fold_in(key, j), c=cs[j])[1] for j in range(sub.n_compartments)])
+
+
+@partial(jax.jit, static_argnums=0)
+def project_expand(sub: Subspace, key, g):
+    """``(c, sum_i c_i phi_i)`` with ``c = Phi g``, generating every direction block once."""
+    cs, us = [], []
+    for j, (o, s) in enumerate(zip(sub.offsets, sub.sizes)):
+        c, u = _compartment(sub, j, jax.random.fold_in(key, j), g=g[o:o + s])
+        cs.append(c)
+        us.append(u)
+    return jnp.concatenate(cs), jnp.concatenate(us)
+
+
+def project_expand_tree(sub: Subspace, key, g_tree):
+    """:func:`project_expand` for a pytree ``g_tree`` (``sub`` indexes its ``ravel_pytree`` vector).
+
+    Returns ``(c, update_tree)``.  Hadamard directions work on the leaves in
+    place (no concatenated copy of the gradient and no slicing of the
+    update: half the step time of the flat route for FC-MNIST, measured);
+    other distributions ravel and unravel.
+    """
+    if sub.distribution not in _HADAMARD:
+        flat, unravel = ravel_pytree(g_tree)
+        c, u = project_expand(sub, key, flat)
+        return c, unravel(u)
+    leaves, treedef = jax.tree.flatten(g_tree)
+    starts = np.concatenate([[0], np.cumsum([leaf.size for leaf in leaves])]).tolist()
+    parts: list[list] = [[] for _ in leaves]
+    cs = []
+    for j, (o, s) in enumerate(zip(sub.offsets, sub.sizes)):
+        layout, pieces, owners = [], [], []
+        for li, leaf in enumerate(leaves):
+            lo, hi = max(o, starts[li]), min(o + s, starts[li + 1])
+            if lo < hi:
+                layout.append((lo - o, hi - lo))
+                pieces.append(leaf.reshape(-1)[lo - starts[li]:hi - starts[li]])
+                owners.append(li)
+        c, us = _hadamard_compartment(sub, j, jax.random.fold_in(key, j), layout, pieces)
+        cs.append(c)
+        for li, u in zip(owners, us):
+            parts[li].append(u)
+    update = [(p[0] if len(p) == 1 else jnp.concatenate(p)).reshape(leaf.shape) for p, leaf in zip(parts, leaves)]
+    return jnp.concatenate(cs), jax.tree.unflatten(treedef, update)
+
+
+@partial(jax.jit, static_argnums=(0, 2))
+def directions(sub: Subspace, key, dtype=jnp.float32):
+    """The direction set as a dense (d, D) matrix, row i = phi_i (for tests and small problems)."""
+    return jax.vmap(lambda e: expand(sub, key, e))(jnp.eye(sub.d, dtype=dtype))
+
+
+# ===================================================================== estimators
+def make_loss(apply_fn: Callable, loss_fn: Callable = softmax_cross_entropy):
+    """``loss(params, x, y) -> (loss, accuracy)`` of a model (mean softmax cross-entropy by default).
+
+    Parameters stay a pytree in the training loops: slicing a loop-carried
+    flat vector back into layers makes XLA's CPU backend fall back to a slow
+    matmul inside ``lax.fori_loop`` (a 100x slower SGD step, measured), so
+    only gradients and updates are flattened.
+    """
+
+    def loss(params, x, y):
+        logits = apply_fn(params, x)
+        return loss_fn(logits, y), accuracy(logits, y)
+
+    return loss
+
+
+def _cosine(a, b):
+    """Cosine between two pytrees (or arrays)."""
+    dot = sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    na = jnp.sqrt(sum(jnp.vdot(x, x) for x in jax.tree.leaves(a)))
+    nb = jnp.sqrt(sum(jnp.vdot(y, y) for y in jax.tree.leaves(b)))
+    return dot / (na * nb + jnp.finfo(dot.dtype).tiny)
+
+
+def _group_batches(x, y, n_groups, split_batch):
+    if not split_batch:
+        rep = lambda a: jnp.broadcast_to(a, (n_groups,) + a.shape)  # noqa: E731
+        return rep(x), rep(y)
+    if x.shape[0] % n_groups:
+        raise ValueError(f"a batch of {x.shape[0]} cannot be split evenly over {n_groups} groups")
+    return (x.reshape((n_groups, -1) + x.shape[1:]), y.reshape((n_groups, -1) + y.shape[1:]))
+
+
+def _expand_groups(sub, key, coefficients):
+    """``sum_k expand(sub, fold_in(key, k), C[k])`` in the order k = 0, 1, ... (shared by both RBD paths)."""
+
+    def body(acc, kc):
+        k, c = kc
+        return acc + expand(sub, jax.random.fold_in(key, k), c), None
+
+    ks = jnp.arange(coefficients.shape[0])
+    u, _ = jax.lax.scan(body, jnp.zeros((sub.total,), coefficients.dtype), (ks, coefficients))
+    return u
+
+
+def rbd_estimate(params, x, y, t, *, loss, sub: Subspace, seed: int, n_groups: int = 1, split_batch: bool = True):
+    """RBD's gradient estimate ``sum_i c_i phi_i`` at step ``t`` (paper eq. for the RBD update).
+
+    With ``n_groups = G`` the d = G * ``sub.d`` directions come in G groups;
+    group k has key ``fold_in(step_key(seed, t), k)`` and (``split_batch``)
+    the k-th share of the batch -- the serial twin of
+    :func:`distributed_rbd_estimate`.  Returns ``(estimate, metrics)`` with
+    the minibatch loss/accuracy before the step, the cosine between the
+    estimate and the minibatch gradient, and the coefficients (G, sub.d).
+    ``params`` and the estimate are pytrees; ``sub`` indexes their
+    ``ravel_pytree`` vector.
+    """
+    key = step_key(seed, t)
+    grad_fn = jax.value_and_grad(loss, has_aux=True)
+    if n_groups == 1:
+        (val, acc), g = grad_fn(params, x, y)
+        c, u = project_expand_tree(sub, jax.random.fold_in(key, 0), g)
+        return u, {"loss": val, "acc": acc, "cos": _cosine(u, g), "coefficients": c[None]}
+    xs, ys = _group_batches(x, y, n_groups, split_batch)
+    (vals, accs), g_trees = jax.vmap(grad_fn, in_axes=(None, 0, 0))(params, xs, ys)
+    gs = jax.vmap(lambda tr: ravel_pytree(tr)[0])(g_trees)
+    unravel = ravel_pytree(params)[1]
+    cs = jax.lax.map(lambda kg: project(sub, jax.random.fold_in(key, kg[0]), kg[1]), (jnp.arange(n_groups), gs))
+    u = _expand_groups(sub, key, cs)
+    return unravel(u), {"loss": vals.mean(), "acc": accs.mean(), "cos": _cosine(u, gs.mean(0)), "coefficients": cs}
+
+
+def distributed_rbd_estimate(params, x, y, t, *, loss, sub: Subspace, seed: int, mesh, axis: str = "workers",
+                             split_batch: bool = True):
+    """RBD over the devices of ``mesh[axis]``: only the coefficients travel.
+
+    Worker k draws group k's ``sub.d`` directions from ``fold_in(step_key,
+    k)``, computes their coefficients on its share of the batch, all-gathers
+    the G x sub.d coefficients and regenerates every group's directions to
+    form the same update on every device.  Equals :func:`rbd_estimate` with
+    ``n_groups = G``.  Returns ``(estimate, metrics)``; the cosine is not
+    available without communicating the full gradient and is NaN.
+    """
+    from jax.sharding import PartitionSpec as P
+
+    n_groups = mesh.shape[axis]
+    if split_batch and x.shape[0] % n_groups:
+        raise ValueError(f"a batch of {x.shape[0]} cannot be split evenly over {n_groups} devices")
+    grad_fn = jax.value_and_grad(loss, has_aux=True)
+
+    def local(params, x, y, t):
+        key = step_key(seed, t)
+        (val, acc), g_tree = grad_fn(params, x, y)
+        g, unravel = ravel_pytree(g_tree)
+        c = project(sub, jax.random.fold_in(key, jax.lax.axis_index(axis)), g)
+        cs = jax.lax.all_gather(c, axis)  # the only data exchanged: G * sub.d numbers
+        u = _expand_groups(sub, key, cs)
+        return unravel(u), jax.lax.pmean(val, axis), jax.lax.pmean(acc, axis), cs
+
+    data_spec = P(axis) if split_batch else P()
+    if split_batch and mesh.axis_types[mesh.axis_names.index(axis)] == jax.sharding.AxisType.Explicit:
+        # jax.make_mesh's default (explicit) axes need the batch laid out as shard_map expects
+        x, y = (jax.sharding.reshard(a, jax.sharding.NamedSharding(mesh, data_spec)) for a in (x, y))
+    u, val, acc, cs = jax.shard_map(
+        local, mesh=mesh, in_specs=(P(), data_spec, data_spec, P()),
+        out_specs=(P(), P(), P(), P()), check_vma=False)(params, x, y, jnp.asarray(t))
+    return u, {"loss": val, "acc": acc, "cos": jnp.asarray(jnp.nan, cs.dtype), "coefficients": cs}
+
+
+def rank_fitness(losses):
+    """Centred ranks in [-0.5, 0.5]: the lowest loss gets +0.5, the highest -0.5 (official NES transform)."""
+    n = losses.shape[0]
+    ranks = jnp.argsort(jnp.argsort(-losses))  # 0 = highest loss
+    return ranks / max(n - 1, 1) - 0.5
+
+
+def nes_estimate(params, x, y, t, *, loss, population: int, sigma: float, seed: int,
+                 antithetic: bool = False, chunk: int = 25, per_member: bool = False):
+    """NES gradient estimate ``-1/(n sigma) sum_i F_i eps_i`` (Salimans et al. 2017, rank-shaped).
+
+    Member i evaluates ``L(theta + sigma eps_i)``, eps_i ~ N(0, I_D) from
+    ``fold_in(step_key, i)`` (antithetic: pairs +-eps); F are
+    :func:`rank_fitness` values, so ``theta - lr * estimate`` moves toward the
+    better perturbations.  ``per_member``: ``x`` holds one batch per member
+    (shape (population, B, ...)), as in the official NES, else all members
+    share the batch.
+    """
+    key = step_key(seed, t)
+    flat, unravel = ravel_pytree(params)
+    dim = flat.shape[0]
+    idx = jnp.arange(population)
+    noise_id = idx // 2 if antithetic else idx
+    sign = jnp.where(idx % 2 == 1, -1.0, 1.0) if antithetic else jnp.ones((population,))
+    sign = sign.astype(flat.dtype)
+    m = min(chunk, population)
+    nb = -(-population // m)
+    pad = nb * m - population
+    ids = jnp.pad(noise_id, (0, pad)).reshape(nb, m)
+    sg = jnp.pad(sign, (0, pad)).reshape(nb, m)
+    member = jnp.pad(idx, (0, pad)).reshape(nb, m)
+    eps_of = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (dim,), flat.dtype))
+
+    def member_losses(block):
+        i, s, mem = block
+        eps = eps_of(i) * s[:, None]
+        if per_member:
+            return jax.vmap(lambda e, k: loss(unravel(flat + sigma * e), x[k], y[k])[0])(eps, mem)
+        return jax.vmap(lambda e: loss(unravel(flat + sigma * e), x, y)[0])(eps)
+
+    losses = jax.lax.map(member_losses, (ids, sg, member)).reshape(-1)[:population]
+    fit = jnp.pad(rank_fitness(losses), (0, pad)).reshape(nb, m).astype(flat.dtype)
+
+    def body(acc, block):
+        i, s, f = block
+        return acc + (f * s) @ eps_of(i), None
+
+    est, _ = jax.lax.scan(body, jnp.zeros((dim,), flat.dtype), (ids, sg, fit))
+    est = -est / (population * sigma)
+    x0, y0 = (x[0], y[0]) if per_member else (x, y)
+    val, acc = loss(params, x0, y0)
+    metrics = {"loss": val, "acc": acc, "cos": jnp.asarray(jnp.nan, flat.dtype), "member_loss": losses.mean()}
+    return unravel(est), metrics
+
+
+# ===================================================================== methods
+@dataclass(frozen=True)
+class SGD:
+    """Plain minibatch SGD (``optax.sgd``, constant learning rate, no momentum)."""
+
+    lr: float = 0.125
+
+    @property
+    def name(self) -> str:
+        return "SGD"
+
+
+@dataclass(frozen=True)
+class RBD:
+    """Random Bases Descent: d fresh random directions per step (``n_groups`` > 1: grouped as on G workers)."""
+
+    lr: float = 1.0
+    d: int = 250
+    distribution: str = "gaussian"
+    compartments: Compartments = Compartments()
+    chunk: int = 50
+    n_groups: int = 1
+    split_batch: bool = True
+
+    @property
+    def name(self) -> str:
+        return "RBD" if self.distribution == "gaussian" else f"RBD-{self.distribution}"
+
+
+@dataclass(frozen=True)
+class FPD:
+    """Fixed Projection Descent: ``theta = theta0 + P z``, P fixed for the run, z from 0 by SGD."""
+
+    lr: float = 1.0
+    d: int = 250
+    distribution: str = "gaussian"
+    compartments: Compartments = Compartments()
+    chunk: int = 50
+
+    @property
+    def name(self) -> str:
+        return "FPD"
+
+
+@dataclass(frozen=True)
+class NES:
+    """NES baseline: population = d = 250, sigma = 0.01, rank fitness; not antithetic (as the official code)."""
+
+    lr: float = 0.005
+    population: int = 250
+    sigma: float = 0.01
+    antithetic: bool = False
+    chunk: int = 25
+    per_member: bool = False
+
+    @property
+    def name(self) -> str:
+        return "NES"
+
+
+def _check_method(method):
+    if not isinstance(method, (SGD, RBD, FPD, NES)):
+        raise ValueError(f"unknown method {method!r}: use SGD, RBD, FPD or NES")
+    if not (isinstance(method.lr, (int, float)) and math.isfinite(method.lr) and method.lr > 0):
+        raise ValueError(f"{method.name}: learning rate must be positive, got {method.lr!r}")
+    if isinstance(method, RBD):
+        if method.n_groups < 1 or method.d % method.n_groups:
+            raise ValueError(f"RBD: d = {method.d} must be a multiple of n_groups = {method.n_groups}")
+    if isinstance(method, NES):
+        if method.population < 2 or (method.antithetic and method.population % 2):
+            raise ValueError(f"NES: population must be >= 2 (and even when antithetic), got {method.population}")
+        if not method.sigma > 0:
+            raise ValueError(f"NES: sigma must be positive, got {method.sigma}")
+
+
+def _build(method, loss, params, seed):
+    """``(init(params) -> aux, step(params, aux, x, y, t) -> (params, aux, metrics))`` of ``method``.
+
+    ``params`` (the pytree) sizes the subspaces; leaf compartments need it.
+    """
+    _check_method(method)
+    flat0, unravel = ravel_pytree(params)
+    opt = optax.sgd(method.lr)
+    nan = jnp.asarray(jnp.nan, flat0.dtype)
+
+    def sgd_on(estimate_fn):
+        def step(p, aux, x, y, t):
+            est, m = estimate_fn(p, x, y, t)
+            upd, aux = opt.update(est, aux, p)
+            return optax.apply_updates(p, upd), aux, {"loss": m["loss"], "acc": m["acc"], "cos": m["cos"]}
+
+        return step
+
+    if isinstance(method, SGD):
+        def gradient(p, x, y, t):
+            (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
+            return g, {"loss": val, "acc": acc, "cos": nan}
+
+        return opt.init, sgd_on(gradient)
+
+    if isinstance(method, RBD):
+        sub = subspace(params, method.d // method.n_groups, method.distribution, method.compartments, method.chunk)
+        return opt.init, sgd_on(partial(rbd_estimate, loss=loss, sub=sub, seed=seed, n_groups=method.n_groups,
+                                        split_batch=method.split_batch))
+
+    if isinstance(method, NES):
+        return opt.init, sgd_on(partial(
+            nes_estimate, loss=loss, population=method.population, sigma=method.sigma, seed=seed,
+            antithetic=method.antithetic, chunk=method.chunk, per_member=method.per_member))
+
+    sub = subspace(params, method.d, method.distribution, method.compartments, method.chunk)
+    key = _stream_key(seed, 1)  # FPD's one basis for the whole run, regenerated at every use
+
+    def init(p):
+        z = jnp.zeros((sub.d,), flat0.dtype)  # coefficients start at zero: theta = theta0
+        return p, z, opt.init(z)
+
+    def step(p, aux, x, y, t):
+        theta0, z, st = aux
+        (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
+        upd, st = opt.update(project(sub, key, ravel_pytree(g)[0]), st, z)  # chain rule: dL/dz = P^T g
+        z = optax.apply_updates(z, upd)
+        p = jax.tree.map(jnp.add, theta0, unravel(expand(sub, key, z)))
+        return p, (theta0, z, st), {"loss": val, "acc": acc, "cos": nan}
+
+    return init, step
+
+
+# ===================================================================== data augmentation
+def augment(kind: str, key, x):
+    """Training-time augmentation of a batch of NHWC images in [0, 1] (official preprocessing).
+
+    ``"mnist"`` (MNIST/FMNIST): pad 3 pixels a side to 34x34, random 28x28
+    crop, then ``tf.image.random_brightness(max_delta=0.5)``: one uniform
+    delta in [-0.5, 0.5] per image added to every pixel, no clipping.
+    ``"cifar10"``: pad 4 to 40x40, random 32x32 crop, random left-right flip,
+    then per-image standardisation.  ``"none"``: unchanged.
+    """
+    if kind == "none":
+        return x
+    if kind not in ("mnist", "cifar10"):
+        raise ValueError(f"unknown augmentation {kind!r}: choose 'none', 'mnist' or 'cifar10'")
+    n, h, w, c = x.shape
+    pad = 3 if kind == "mnist" else 4
+    xp = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    k_crop, k_other = jax.random.split(key)
+    offs = jax.random.randint(k_crop, (n, 2), 0, 2 * pad + 1)
+    crop = jax.vmap(lambda img, o: jax.lax.dynamic_slice(img, (o[0], o[1], 0), (h, w, c)))(xp, offs)
+    if kind == "mnist":
+        delta = jax.random.uniform(k_other, (n, 1, 1, 1), x.dtype, -0.5, 0.5)
+        return crop + delta
+    flip = jax.random.bernoulli(k_other, 0.5, (n, 1, 1, 1))
+    return preprocess("cifar10", jnp.where(flip, crop[:, :, ::-1, :], crop))
+
+
+def preprocess(kind: str, x):
+    """Deterministic preprocessing applied to every split (CIFAR-10: ``tf.image.per_image_standardization``)."""
+    if kind != "cifar10":
+        return x
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)
+    std = x.std(axis=(1, 2, 3), keepdims=True)
+    return (x - mean) / jnp.maximum(std, 1.0 / math.sqrt(math.prod(x.shape[1:])))
+
+
+# ===================================================================== communication
+def communication_bytes(D: int, d: int, n_workers: int, bytes_per_number: int = 4) -> dict:
+    """Bytes one worker sends per step: RBD's coefficients vs data-parallel SGD's gradient.
+
+    RBD (this module's scheme, d directions in total): each worker
+    contributes its d/G coefficients to an all-gather and receives the rest,
+    sending ``(G-1)/G * d`` numbers in a ring.  Data-parallel SGD all-reduces
+    the D-float gradient, a ring sends ``2 (G-1)/G * D`` numbers.  The
+    payloads (what one step's update is made of) are d and D numbers.
+    """
+    if min(D, d, n_workers) < 1:
+        raise ValueError("D, d and n_workers must be positive")
+    g = n_workers
+    return {
+        "rbd_payload": d * bytes_per_number,
+        "sgd_payload": D * bytes_per_number,
+        "rbd_per_worker": (g - 1) / g * d * bytes_per_number,
+        "sgd_per_worker": 2 * (g - 1) / g * D * bytes_per_number,
+        "ratio": D / d,
+    }
+
+
+# ===================================================================== training driver
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    ``test_accuracy[e]`` is the test accuracy after e epochs (e = 0: at
+    initialisation); ``loss``/``train_accuracy``/``cos`` are per step on the
+    (augmented) minibatch before the update; ``step_time`` is the mean wall
+    time of a training step (data pipeline included, compilation excluded).
+    """
+
+    method: str
+    params: object
+    epochs: int
+    steps: int
+    steps_per_epoch: int
+    test_accuracy: np.ndarray
+    loss: np.ndarray
+    train_accuracy: np.ndarray
+    cos: np.ndarray
+    step_time: float
+    compile_time: float
+    wall_time: float
+    switch_at: int | None = None
+
+    @property
+    def final_accuracy(self) -> float:
+        return float(self.test_accuracy[-1])
+
+
+def evaluate(model: Model, params, x, y, batch: int = 1000, augmentation: str = "none") -> float:
+    """Accuracy of ``model`` on ``(x, y)``, in batches, after the test-time :func:`preprocess`."""
+    correct = 0
+    for i in range(0, len(x), batch):
+        correct += int(_n_correct(model.apply, augmentation, params, jnp.asarray(x[i:i + batch]),
+                                  jnp.asarray(y[i:i + batch])))
+    return correct / len(x)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _n_correct(apply_fn, augmentation, params, xb, yb):
+    return jnp.sum(jnp.argmax(apply_fn(params, preprocess(augmentation, xb)), -1) == yb)
+
+
+def train(model: Model, data, method, *, epochs: int, batch_size: int = 32, seed: int = 0,
+          augmentation: str = "none", params=None, switch_at: int | None = None, then=None,
+          segment: int = 50, eval_batch: int = 1000, progress: bool = False) -> TrainResult:
+    """Minibatch training of ``model`` on ``data`` (a :class:`fasttrain.data.Dataset`) with ``method``.
+
+    Each epoch visits a fresh permutation of the training set in
+    ``n // batch_size`` steps (an NES step with ``per_member`` uses
+    ``population`` batches); test accuracy is measured after each epoch.
+    ``switch_at`` / ``then``: from global step ``switch_at`` on, use the
+    method ``then`` (RBD <-> SGD, the paper's switching experiment).
+    Steps run inside jitted ``lax.fori_loop`` segments of ``segment`` steps.
+    Raises :class:`DivergenceError` when the loss stops being finite.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if (switch_at is None) != (then is None):
+        raise ValueError("switching needs both switch_at and then")
+    _check_method(method)
+    if then is not None:
+        _check_method(then)
+        if not all(isinstance(m, (SGD, RBD)) for m in (method, then)):
+            raise ValueError("switching is supported between SGD and RBD only")
+        if switch_at < 0:
+            raise ValueError(f"switch_at must be >= 0, got {switch_at}")
+    x_train = jnp.asarray(data.x_train)
+    y_train = jnp.asarray(data.y_train)
+    n = x_train.shape[0]
+    per_member = isinstance(method, NES) and method.per_member
+    per_step = batch_size * (method.population if per_member else 1)
+    steps_per_epoch = n // per_step
+    if steps_per_epoch < 1:
+        raise ValueError(f"{n} training images are fewer than the {per_step} one step needs")
+    if params is None:
+        params = model.init(_stream_key(seed, 4), tuple(x_train.shape[1:]))
+    loss = make_loss(model.apply)
+    init_a, step_a = _build(method, loss, params, seed)
+    if then is not None:
+        init_b, step_b = _build(then, loss, params, seed)
+        aux = (init_a(params), init_b(params))
+
+        def step(p, aux, x, y, t):
+            def first(args):
+                q, a = args
+                q, a0, m = step_a(q, a[0], x, y, t)
+                return q, (a0, a[1]), m
+
+            def second(args):
+                q, a = args
+                q, a1, m = step_b(q, a[1], x, y, t)
+                return q, (a[0], a1), m
+
+            return jax.lax.cond(t < switch_at, first, second, (p, aux))
+    else:
+        aux, step = init_a(params), step_a
+    aug_key = _stream_key(seed, 2)
+    seg = max(1, min(segment, steps_per_epoch))
+    dtype = ravel_pytree(params)[0].dtype
+
+    def run(p, aux, x_all, y_all, perm, i0, count, t0):
+        buf = jnp.full((3, seg), jnp.nan, dtype)
+
+        def body(i, carry):
+            p, aux, buf = carry
+            idx = jax.lax.dynamic_slice(perm, ((i0 + i) * per_step,), (per_step,))
+            xb = augment(augmentation, jax.random.fold_in(aug_key, t0 + i), x_all[idx])
+            yb = y_all[idx]
+            if per_member:
+                xb = xb.reshape((method.population, batch_size) + xb.shape[1:])
+                yb = yb.reshape(method.population, batch_size)
+            p, aux, m = step(p, aux, xb, yb, t0 + i)
+            buf = buf.at[:, i].set(jnp.stack([m["loss"], m["acc"], m["cos"]]).astype(dtype))
+            return p, aux, buf
+
+        return jax.lax.fori_loop(0, count, body, (p, aux, buf))
+
+    perm_key = _stream_key(seed, 3)
+    permute = jax.jit(lambda e: jax.random.permutation(jax.random.fold_in(perm_key, e), n))
+    args = (params, aux, x_train, y_train, permute(0), jnp.int32(0), jnp.int32(seg), jnp.int32(0))
+    t_compile = time.perf_counter()
+    compiled = jax.jit(run).lower(*args).compile()
+    compile_time = time.perf_counter() - t_compile
+
+    name = _describe(method, then, switch_at)
+    t_wall = time.perf_counter()
+    acc_hist = [evaluate(model, params, data.x_test, data.y_test, eval_batch, augmentation)]
+    metrics, run_time, t = [], 0.0, 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs * steps_per_epoch, desc=name, unit="step", leave=False)
+    try:
+        for epoch in range(epochs):
+            perm = permute(epoch)
+            for i0 in range(0, steps_per_epoch, seg):
+                count = min(seg, steps_per_epoch - i0)
+                t0 = time.perf_counter()
+                params, aux, buf = compiled(params, aux, x_train, y_train, perm, jnp.int32(i0),
+                                            jnp.int32(count), jnp.int32(t))
+                buf = np.asarray(buf)[:, :count]  # blocks until the segment is done
+                run_time += time.perf_counter() - t0
+                metrics.append(buf)
+                if bar is not None:
+                    bar.update(count)
+                    bar.set_postfix(loss=f"{np.nanmean(buf[0]):.3f}")
+                if not np.all(np.isfinite(buf[0])):
+                    first_bad = int(np.argmin(np.isfinite(buf[0])))
+                    raise DivergenceError(
+                        f"{name} diverged at step {t + first_bad} (loss {buf[0][first_bad]}); "
+                        "use a smaller learning rate")
+                t += count
+            acc_hist.append(evaluate(model, params, data.x_test, data.y_test, eval_batch, augmentation))
+    finally:
+        if bar is not None:
+            bar.close()
+    m = np.concatenate(metrics, axis=1)
+    return TrainResult(
+        method=name, params=params, epochs=epochs, steps=t, steps_per_epoch=steps_per_epoch,
+        test_accuracy=np.asarray(acc_hist), loss=m[0], train_accuracy=m[1], cos=m[2],
+        step_time=run_time / max(t, 1), compile_time=compile_time, wall_time=time.perf_counter() - t_wall,
+        switch_at=switch_at)
+
+
+def _describe(method, then, switch_at):
+    return method.name if then is None else f"{method.name}->{then.name}@{switch_at}"
+
+
+def time_step(model: Model, method, x, y, *, seed: int = 0, repeats: int = 5, inner: int = 10) -> float:
+    """Best wall time (seconds) of one training step of ``method`` on the batch ``(x, y)``.
+
+    ``inner`` steps run in one jitted ``lax.fori_loop`` per measurement so
+    dispatch overhead does not count; compilation is excluded.
+    """
+    from fasttrain.timing import best_time
+
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    params = model.init(_stream_key(seed, 4), tuple(x.shape[1:]))
+    init, step = _build(method, make_loss(model.apply), params, seed)
+
+    @jax.jit
+    def many(p, aux):
+        def body(i, carry):
+            q, a = carry
+            q, a, _ = step(q, a, x, y, i)
+            return q, a
+
+        return jax.lax.fori_loop(0, inner, body, (p, aux))
+
+    return best_time(many, params, init(params), repeats=repeats) / inner
+
+
+# ===================================================================== configurations
+#: effective learning rates at batch 32 (FACTS.md / official machinable.yaml), (RBD, SGD)
+PAPER_LR = {
+    ("fc", "mnist"): (1.0, 0.125), ("fc", "fashion_mnist"): (0.5, 0.25), ("fc", "cifar10"): (0.25, 0.0078125),
+    ("cnn", "mnist"): (0.0625, 0.03125), ("cnn", "fashion_mnist"): (0.125, 0.0625),
+    ("cnn", "cifar10"): (0.125, 0.015625),
+}
+
+
+def learning_rates(model: str, dataset: str) -> dict:
+    """``{"rbd": lr, "sgd": lr}`` of the paper for ``model`` on ``dataset`` (the MNIST subset counts as MNIST)."""
+    ds = {"mnist-subset": "mnist", "fmnist": "fashion_mnist"}.get(dataset, dataset)
+    if (model, ds) not in PAPER_LR:
+        raise ValueError(f"no paper learning rate for {model!r} on {dataset!r}; known: {sorted(PAPER_LR)}")
+    rbd, sgd = PAPER_LR[(model, ds)]
+    return {"rbd": rbd, "sgd": sgd, "fpd": rbd}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Chapter 03 settings at one scale.
+
+    ``dataset``: ``"mnist-subset"`` (the vendored 5 000/10 000 MNIST split)
+    or a full set (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``) from
+    :mod:`fasttrain.download`; ``n_train``/``n_test`` subsample it (None:
+    all; the paper holds 10 000 training images out for validation, so its
+    ``n_train`` is 50 000 -- the chapters report test accuracy).  Per-step
+    costs differ by three orders of magnitude on a CPU, so
+    the epochs are split: ``epochs`` for SGD and structured (Hadamard)
+    directions, ``dense_epochs`` for runs that draw d*D random numbers per
+    step (Gaussian/Uniform/Bernoulli RBD, Gaussian FPD; about 0.5 s a step
+    for FC-MNIST at d = 250 on 2 cores), ``nes_*`` for NES (``population``
+    forward passes and 2 * population * D Gaussians a step).  ``d_sweep``,
+    ``distributions`` and ``compartment_sizes`` are the ablations;
+    ``switch_epoch`` the epoch of the RBD -> SGD switch; ``nes_lr`` NES's
+    step size (not given in the paper; 0.005 was the best of 0.005/0.05/0.5
+    on the MNIST subset).
+    """
+
+    scale: str
+    dataset: str
+    n_train: int | None
+    n_test: int | None
+    epochs: int
+    dense_epochs: int
+    batch_size: int = 32
+    d: int = 250
+    chunk: int = 50
+    models: tuple[str, ...] = ("fc",)
+    seeds: tuple[int, ...] = (0,)
+    augmentation: bool = True
+    d_sweep: tuple[int, ...] = (10, 50, 250)
+    distributions: tuple[str, ...] = ("gaussian", "uniform", "bernoulli", "hadamard", "hadamard-coset")
+    compartment_sizes: tuple[int, ...] = ()
+    switch_epoch: int = 1
+    nes_lr: float = 0.005
+    nes_population: int = 250
+    nes_n_train: int | None = None
+    nes_epochs: int = 1
+    nes_per_member: bool = False
+    n_devices: int = 4
+    eval_batch: int = 1000
+
+
+CONFIGS = {
+    "smoke": Config(scale="smoke", dataset="mnist-subset", n_train=512, n_test=1000, epochs=1, dense_epochs=1,
+                    d=64, chunk=32, models=("fc",), d_sweep=(8, 64), compartment_sizes=(25_000,),
+                    switch_epoch=1, distributions=("gaussian", "bernoulli", "hadamard-coset"),
+                    nes_population=20, nes_n_train=256, nes_epochs=1),
+    "book": Config(scale="book", dataset="mnist-subset", n_train=None, n_test=None, epochs=20, dense_epochs=2,
+                   d=250, chunk=50, models=("fc", "cnn"), d_sweep=(10, 50, 250, 1000),
+                   compartment_sizes=(10_000, 25_000), switch_epoch=10, nes_n_train=1600, nes_epochs=1),
+    # paper: the full sets from fasttrain.download (load_mnist(), load_fashion_mnist(),
+    # load_cifar10()), 10 000 training images held out for validation, 100 epochs, 3 seeds;
+    # the official NES evaluates every population member on its own minibatch.
+    "paper": Config(scale="paper", dataset="mnist", n_train=50_000, n_test=None, epochs=100, dense_epochs=100,
+                    d=250, chunk=50, models=("fc", "cnn"), seeds=(0, 1, 2), d_sweep=(10, 50, 250, 1000, 5000),
+                    compartment_sizes=(1_000, 10_000, 25_000), switch_epoch=50, nes_n_train=None,
+                    nes_epochs=100, nes_per_member=True),
+}
+
+
+def config(scale: str) -> Config:
+    """The chapter-03 configuration for ``scale`` (smoke, book or paper)."""
+    return fasttrain.config.pick(CONFIGS, scale)
+
+
+def load_data(cfg: Config, seed: int = 0, download: bool = False):
+    """The :class:`fasttrain.data.Dataset` of ``cfg``, subsampled to ``n_train``/``n_test`` with ``seed``.
+
+    The MNIST subset is vendored; full sets come from
+    ``fasttrain.download.LOADERS[cfg.dataset]`` (``load_mnist``,
+    ``load_fashion_mnist``, ``load_cifar10``), which fetches them only with
+    ``download=True`` (else they must already be in its cache).
+    """
+    from fasttrain import data as fdata
+
+    if cfg.dataset == "mnist-subset":
+        ds = fdata.load_mnist_subset()
+    else:
+        from fasttrain import download as fdownload
+
+        if cfg.dataset not in fdownload.LOADERS:
+            raise ValueError(f"unknown dataset {cfg.dataset!r}: choose 'mnist-subset' or one of "
+                             f"{', '.join(fdownload.LOADERS)}")
+        ds = fdownload.LOADERS[cfg.dataset](download=download)
+    rng = np.random.default_rng(seed)
+
+    def sub(x, y, k):
+        if k is None or k >= len(x):
+            return x, y
+        idx = np.sort(rng.permutation(len(x))[:k])
+        return x[idx], y[idx]
+
+    x_tr, y_tr = sub(ds.x_train, ds.y_train, cfg.n_train)
+    x_te, y_te = sub(ds.x_test, ds.y_test, cfg.n_test)
+    return replace(ds, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
+
+
+def augmentation_for(dataset: str) -> str:
+    """The paper's augmentation kind for ``dataset``."""
+    return "cifar10" if dataset.startswith("cifar") else "mnist"
