@@ -1,0 +1,935 @@
+"""Gauss-Newton training of a two-layer ReLU network in near-linear time.
+
+Chapter 02 reproduces van den Brand, Peng, Song, Weinstein, "Training
+(Overparametrized) Neural Networks in Near-Linear Time" (ITCS 2021,
+arXiv 2006.11648).  The paper has no experiments; this module implements the
+three methods whose costs and convergence the chapter measures:
+
+* gradient descent ``W <- W - eta J^T (f - y)``;
+* exact Gauss-Newton, i.e. the Gram-Gauss-Newton step of Cai et al. (2019),
+  ``W <- W - alpha J^T (G + lambda I)^{-1} (f - y)`` with ``G = J J^T``,
+  which costs O(m n^2 + n^3) per step (forming and factoring ``G``);
+* the paper's fast step: the same direction, but ``G z = f - y`` is solved by
+  conjugate gradient preconditioned with the R factor of a sketch
+  ``S J^T = Q R`` (``S`` a subsampled randomised Hadamard transform, SRHT, a
+  Fast-JL map), so the step costs O~(m n d + s n^2) with s = O~(n) and never
+  forms ``G`` or ``J``.  (The abstract's O~(mn) treats d as a constant and
+  the s n^2 = O~(n^3) term as dominated, which needs m >> n.)
+
+Model (the standard setting of this line of work, FACTS.md B; the paper text
+at hand does not spell it out): for unit-norm inputs ``x_i`` in R^d,
+
+    f(W, x) = (1/sqrt(m)) sum_{r=1}^m a_r ReLU(w_r^T x),
+
+with ``a_r`` in {+1, -1} fixed at random, ``W`` (m x d) trained from
+``w_r(0) ~ N(0, I_d)`` and squared loss ``1/2 ||f - y||^2``.  Row ``i`` of the
+Jacobian ``J`` (n x md, ``vec`` = row-major flattening of ``W``) is
+``(1/sqrt m) (a o 1[W x_i >= 0]) (x) x_i``.  With the masked, signed
+activation pattern ``P_ir = a_r 1[w_r^T x_i >= 0]`` (n x m) the "tensor
+trick" gives both products in O(mnd) time without forming ``J``:
+
+    (J v)_i = (1/sqrt m) sum_r P_ir (V x_i)_r      (V = v reshaped m x d)
+    J^T u   = (1/sqrt m) vec(P^T diag(u) X)
+    G_ij    = (x_i^T x_j / m) sum_r 1[w_r^T x_i >= 0] 1[w_r^T x_j >= 0].
+
+The products take the pattern stored as ``PT = P^T`` (m x n, from
+:func:`activation_pattern_t`), the layout in which XLA on CPU runs both of
+them fast.  Memory: ``PT`` (m x n) besides ``W`` (m x d) and ``X`` (n x d),
+i.e. O(nm + md + nd) -- a factor d less than ``J`` itself.
+
+Written by hand, and why (see STYLE.md):
+
+* ``fwht`` -- neither jax nor scipy has a fast Walsh-Hadamard transform
+  (``scipy.linalg.hadamard`` builds the dense N x N matrix, O(N^2) per
+  vector); the paper's O(md log md) sketch cost needs the butterfly.
+* ``pcg`` -- ``jax.scipy.sparse.linalg.cg`` does not report its iteration
+  count or residual history, and the iteration count is the quantity the
+  paper's analysis is about (O(log 1/eps) iterations once the preconditioned
+  condition number is O(1)).  The loop is the textbook preconditioned CG.
+
+Floating point: every function follows the dtype of its inputs.  Tight
+comparisons need float64: wrap calls in ``with jax.enable_x64(True):`` (the
+:func:`train` driver does this itself when ``x64=True``).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.linalg import cho_factor, cho_solve, solve_triangular
+
+from . import config as _config
+from .baselines import DivergenceError
+
+__all__ = [
+    "Config", "CONFIGS", "config", "DivergenceError", "METHODS",
+    "normalize_rows", "check_problem", "init_params", "synthetic_data", "nearly_collinear_data",
+    "forward", "activation_pattern", "activation_pattern_t", "jac_vec", "jac_t_vec", "gram", "gram_matvec",
+    "fwht", "SRHT", "srht", "srht_apply", "sketch_jacobian_t", "sketch_preconditioner",
+    "FACTORS", "pcg", "StepInfo", "Step", "gd_step", "gauss_newton_step", "fast_gauss_newton_step", "cg_gauss_newton_step",
+    "make_step", "TrainResult", "train",
+    "ntk_lambda_min", "gram_lambda_max", "preconditioned_condition_number", "default_sketch_size",
+]
+
+UNIT_NORM_TOL = 1e-6
+METHODS: tuple[str, ...] = ("gd", "gn", "fast", "cg")
+"""``gd`` gradient descent; ``gn`` exact (Gram-)Gauss-Newton with a dense
+Cholesky solve; ``fast`` the paper's sketch-preconditioned CG step; ``cg``
+the same CG without preconditioner (an ablation)."""
+
+
+# ---------------------------------------------------------------------------
+# configurations per scale
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Config:
+    """Problem sizes of chapter 02 at one scale.
+
+    Convergence runs: ``n`` points, width ``m``, input dimension ``d``;
+    ``iters`` Gauss-Newton iterations, ``gd_iters`` gradient-descent
+    iterations, in float64.  Sketch: ``s = sketch_factor * n``;
+    ``sketch_factors`` the sweep of ``s / n`` for the preconditioning study.
+    lambda study: ``eps_sweep`` the spreads of :func:`nearly_collinear_data`
+    (small eps = small lambda_min) on ``eps_n`` points at width ``eps_m``.
+    Timing: ``n_sweep`` at width ``sweep_m`` and ``m_sweep`` at ``sweep_n``
+    points, both at input dimension ``sweep_d``, in float64 if
+    ``timing_x64`` else float32 with CG tolerance ``timing_cg_tol``;
+    ``timing_repeats`` the repeats of :func:`fasttrain.timing.best_time`;
+    ``timing_factor`` the factorisation of the sketch in the timed fast step
+    (``"cholesky"``: the same R as QR, ~10x cheaper on CPU; report it as a
+    deviation, or time ``"qr"`` beside it).
+    ``cg_tol`` is the relative CG residual of the float64 runs.
+
+    Why the timing sweeps sit where they do: per step, exact GN costs
+    ~2 n^2 m flops as one matrix product; the fast step costs ~n md log2(md)
+    (sketch, memory-bound) + 2 s n^2 (QR, s = 4n) + 4 k n m d (k ~ 20 CG
+    iterations, bound by reading the n x m pattern).  It can only win when
+    m >> s = 4n and n >> 2 k d, hence small ``sweep_d`` and ``sweep_m >= 8 n``.
+    """
+
+    n: int
+    m: int
+    d: int
+    iters: int
+    gd_iters: int
+    sketch_factor: float
+    sketch_factors: tuple[float, ...]
+    eps_sweep: tuple[float, ...]
+    eps_n: int
+    eps_m: int
+    n_sweep: tuple[int, ...]
+    m_sweep: tuple[int, ...]
+    sweep_m: int
+    sweep_n: int
+    sweep_d: int
+    timing_repeats: int = 3
+    timing_x64: bool = False
+    timing_cg_tol: float = 1e-5
+    timing_factor: str = "cholesky"
+    cg_tol: float = 1e-8
+    damping: float = 0.0
+    seed: int = 0
+
+
+CONFIGS: dict[str, Config] = {
+    "smoke": Config(
+        n=32, m=1024, d=8, iters=6, gd_iters=300,
+        sketch_factor=4.0, sketch_factors=(1.5, 2.0, 4.0),
+        eps_sweep=(1.0, 0.3, 0.1), eps_n=16, eps_m=1024,
+        n_sweep=(64, 128, 256), m_sweep=(1024, 2048, 4096),
+        sweep_m=4096, sweep_n=64, sweep_d=4, timing_repeats=1,
+    ),
+    "book": Config(
+        n=256, m=8192, d=16, iters=10, gd_iters=3000,
+        sketch_factor=4.0, sketch_factors=(1.25, 1.5, 2.0, 4.0, 8.0),
+        eps_sweep=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02), eps_n=64, eps_m=4096,
+        n_sweep=(256, 512, 1024, 2048), m_sweep=(4096, 8192, 16384, 32768),
+        sweep_m=16384, sweep_n=256, sweep_d=4, timing_repeats=2,
+    ),
+    "paper": Config(
+        # The paper has no experiments; "paper" scale takes the regime its
+        # theorem is about (m >> n) as far as one CPU machine allows.
+        # Expect hours on 2 cores and ~10 GB of memory for the largest sweep.
+        n=1024, m=65536, d=32, iters=10, gd_iters=20000,
+        sketch_factor=4.0, sketch_factors=(1.25, 1.5, 2.0, 4.0, 8.0, 16.0),
+        eps_sweep=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01), eps_n=256, eps_m=16384,
+        n_sweep=(512, 1024, 2048, 4096), m_sweep=(16384, 32768, 65536, 131072),
+        sweep_m=65536, sweep_n=1024, sweep_d=8, timing_repeats=3,
+    ),
+}
+
+
+def config(scale: str) -> Config:
+    """The :class:`Config` of ``scale`` (``smoke``, ``book`` or ``paper``)."""
+    return _config.pick(CONFIGS, scale)
+
+
+# ---------------------------------------------------------------------------
+# data, initialisation and input checks
+# ---------------------------------------------------------------------------
+
+def normalize_rows(X):
+    """``X`` with every row scaled to unit Euclidean norm (the paper assumes ||x_i|| = 1)."""
+    if not _is_concrete(X):
+        return X / jnp.linalg.norm(X, axis=-1, keepdims=True)
+    X = jnp.asarray(X)  # keeps the dtype rules of jax (float32 unless x64 is on)
+    Xh = np.asarray(X)
+    norms = np.linalg.norm(Xh.astype(np.float64), axis=-1, keepdims=True)
+    if np.any(norms == 0):
+        raise ValueError("normalize_rows: a row of X is zero and has no direction")
+    return jnp.asarray(Xh / norms, X.dtype)
+
+
+def init_params(key, m: int, d: int, dtype=None):
+    """Random initialisation of the paper: ``W ~ N(0, I)`` (m x d), ``a_r`` uniform in {+1, -1}.
+
+    Returns ``(W, a)``.  Only ``W`` is trained; ``a`` stays fixed.
+    """
+    if m < 1 or d < 1:
+        raise ValueError(f"init_params: need m >= 1 and d >= 1, got m={m}, d={d}")
+    dtype = jnp.dtype(dtype or jnp.zeros(()).dtype)  # float64 under enable_x64, else float32
+    return _init_params(key, m, d, dtype)
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3))
+def _init_params(key, m, d, dtype):
+    kw, ka = jax.random.split(key)
+    W = jax.random.normal(kw, (m, d), dtype)
+    a = jnp.where(jax.random.bernoulli(ka, 0.5, (m,)), 1.0, -1.0).astype(dtype)
+    return W, a
+
+
+def synthetic_data(n: int, d: int, key, labels: str = "teacher", teacher_width: int = 64):
+    """Unit-norm Gaussian inputs and labels; returns ``(X, y)``.
+
+    ``labels="teacher"``: ``y = f(W*, a*, X)`` for a random two-layer ReLU
+    teacher of width ``teacher_width`` (the same architecture, so labels are
+    O(1) and realisable); ``labels="sign"``: ``y = sign`` of that teacher's
+    output, values in {+1, -1}.
+    """
+    if n < 1 or d < 1:
+        raise ValueError(f"synthetic_data: need n >= 1 and d >= 1, got n={n}, d={d}")
+    if labels not in ("teacher", "sign"):
+        raise ValueError(f"synthetic_data: labels must be 'teacher' or 'sign', got {labels!r}")
+    return _synthetic_data(key, n, d, labels, teacher_width)
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _synthetic_data(key, n, d, labels, teacher_width):
+    kx, kt = jax.random.split(key)
+    X = normalize_rows(jax.random.normal(kx, (n, d)))
+    Wt, at = _init_params(kt, teacher_width, d, X.dtype)
+    y = forward(Wt, at, X)
+    if labels == "sign":
+        y = jnp.where(y >= 0, 1.0, -1.0).astype(X.dtype)
+    return X, y
+
+
+def nearly_collinear_data(n: int, d: int, eps: float, key, labels: str = "sign"):
+    """Unit-norm inputs clustered around one direction; returns ``(X, y)``.
+
+    ``x_i = normalize(e_1 + eps g_i)`` with ``g_i ~ N(0, I_d)``: the angle
+    between points is O(eps), so the NTK Gram matrix approaches a rank-one
+    matrix and its smallest eigenvalue lambda_min shrinks as eps -> 0 (the
+    paper's iteration bounds for gradient descent grow like 1/lambda^2 while
+    the Gauss-Newton contraction does not depend on lambda).  Labels are
+    random signs (``labels="sign"``), which are hard to fit for close points,
+    or the outputs of a random teacher (``labels="teacher"``).
+    """
+    if not eps > 0:
+        raise ValueError(f"nearly_collinear_data: eps must be positive, got {eps}")
+    if n < 1 or d < 2:
+        raise ValueError(f"nearly_collinear_data: need n >= 1 and d >= 2, got n={n}, d={d}")
+    if labels not in ("teacher", "sign"):
+        raise ValueError(f"nearly_collinear_data: labels must be 'teacher' or 'sign', got {labels!r}")
+    return _nearly_collinear_data(key, n, d, eps, labels)
+
+
+@partial(jax.jit, static_argnums=(1, 2, 4))
+def _nearly_collinear_data(key, n, d, eps, labels):
+    kx, ky = jax.random.split(key)
+    g = jax.random.normal(kx, (n, d))
+    X = normalize_rows(g * eps + jnp.zeros(d, g.dtype).at[0].set(1.0))
+    if labels == "sign":
+        y = jnp.where(jax.random.bernoulli(ky, 0.5, (n,)), 1.0, -1.0).astype(X.dtype)
+    else:
+        Wt, at = _init_params(ky, 64, d, X.dtype)
+        y = forward(Wt, at, X)
+    return X, y
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_problem(W, a, X, y=None) -> None:
+    """Raise ``ValueError`` with a clear message if shapes or inputs are wrong.
+
+    Checks: ``W`` is m x d, ``a`` has length m with entries +-1, ``X`` is n x d
+    with unit-norm rows (within 1e-6; use :func:`normalize_rows`), ``y`` has
+    length n, and nothing is non-finite.  Values are checked on the host with
+    numpy (cheap, no compilation); traced arrays get the shape checks only.
+    """
+    if jnp.ndim(W) != 2:
+        raise ValueError(f"W must be an (m, d) matrix, got shape {jnp.shape(W)}")
+    if jnp.ndim(X) != 2:
+        raise ValueError(f"X must be an (n, d) matrix, got shape {jnp.shape(X)}")
+    m, d = jnp.shape(W)
+    n, dx = jnp.shape(X)
+    if dx != d:
+        raise ValueError(f"W has input dimension {d} but X has {dx} columns")
+    if jnp.shape(a) != (m,):
+        raise ValueError(f"a must have shape ({m},) to match W's {m} rows, got {jnp.shape(a)}")
+    if y is not None and jnp.shape(y) != (n,):
+        raise ValueError(f"y must have shape ({n},) to match X's {n} rows, got {jnp.shape(y)}")
+    if all(_is_concrete(v) for v in (W, a, X)):
+        W_, a_, X_ = (np.asarray(v) for v in (W, a, X))
+        if not np.all(np.abs(a_) == 1):
+            raise ValueError("a must have entries +1 or -1 (the paper's fixed output signs)")
+        if not (np.all(np.isfinite(W_)) and np.all(np.isfinite(X_))):
+            raise ValueError("W and X must be finite")
+        dev = float(np.max(np.abs(np.linalg.norm(X_.astype(np.float64), axis=1) - 1.0), initial=0.0))
+        if dev > UNIT_NORM_TOL:
+            raise ValueError(
+                f"rows of X must have unit norm (the paper assumes ||x_i|| = 1); "
+                f"largest deviation {dev:.3g} > {UNIT_NORM_TOL:g}: call normalize_rows(X) first"
+            )
+    if y is not None and _is_concrete(y) and not np.all(np.isfinite(np.asarray(y))):
+        raise ValueError("y must be finite")
+
+
+# ---------------------------------------------------------------------------
+# model, Jacobian products and Gram matrix (the tensor trick)
+# ---------------------------------------------------------------------------
+
+@jax.jit
+def forward(W, a, X):
+    """``f(W, x_i) = (1/sqrt m) sum_r a_r ReLU(w_r^T x_i)`` for every row of ``X``; shape (n,)."""
+    return jax.nn.relu(X @ W.T) @ a / jnp.sqrt(W.shape[0]).astype(W.dtype)
+
+
+@jax.jit
+def activation_pattern(W, a, X):
+    """The paper's masked, signed pattern ``P_ir = a_r 1[w_r^T x_i >= 0]`` (n x m)."""
+    return jnp.where(X @ W.T >= 0, a, jnp.zeros((), a.dtype))
+
+
+@jax.jit
+def activation_pattern_t(W, a, X):
+    """``P^T`` (m x n, one row per neuron) computed directly from ``W X^T``.
+
+    The products below take the pattern in this layout: XLA on CPU is slow
+    at contracting the leading axis of a matrix and at transposing, and with
+    ``P^T`` stored row-major both products contract a trailing axis or reduce
+    over a leading one (measured 3x faster setup and no slower products than
+    keeping ``P`` and a transposed copy, for n = 256, m = 8192, d = 16).
+    """
+    return jnp.where(W @ X.T >= 0, a[:, None], jnp.zeros((), a.dtype))
+
+
+def _forward_and_pattern(W, a, X):
+    """``f`` and ``P^T`` from one product ``W X^T`` (what every step needs)."""
+    pre_t = W @ X.T
+    f = a @ jax.nn.relu(pre_t) / jnp.sqrt(W.shape[0]).astype(W.dtype)
+    return f, jnp.where(pre_t >= 0, a[:, None], jnp.zeros((), a.dtype))
+
+
+def _sqrt_m(PT, dtype):
+    return jnp.sqrt(PT.shape[0]).astype(dtype)
+
+
+@jax.jit
+def jac_vec(PT, X, V):
+    """``J v`` in O(mnd) with ``PT = P^T`` (m x n) and ``V`` = ``v`` as an (m, d) matrix.
+
+    ``(J v)_i = (1/sqrt m) sum_r P_ir (V x_i)_r``, i.e. the column sums of
+    ``P^T o (V X^T)``.
+    """
+    return jnp.sum(PT * (V @ X.T), axis=0) / _sqrt_m(PT, X.dtype)
+
+
+@jax.jit
+def jac_t_vec(PT, X, u):
+    """``J^T u = (1/sqrt m) P^T diag(u) X`` in O(mnd), as an (m, d) matrix (``PT = P^T``, m x n).
+
+    The diagonal scales the small n x d factor, not the m x n pattern.
+    """
+    return PT @ (u[:, None] * X) / _sqrt_m(PT, X.dtype)
+
+
+@jax.jit
+def gram_matvec(PT, X, z):
+    """``G z = J (J^T z)`` in O(mnd) time without forming ``J`` or ``G`` (``PT = P^T``)."""
+    return jac_vec(PT, X, jac_t_vec(PT, X, z))
+
+
+@jax.jit
+def gram(W, a, X):
+    """Dense Gram matrix ``G = J J^T`` (n x n), O(n^2 (m + d)) time.
+
+    ``G_ij = (x_i^T x_j / m) sum_r 1[w_r^T x_i >= 0] 1[w_r^T x_j >= 0]``
+    (``a_r^2 = 1``).  Only the exact Gauss-Newton step and the diagnostics
+    form it.
+    """
+    A = (X @ W.T >= 0).astype(X.dtype)
+    return (X @ X.T) * (A @ A.T) / W.shape[0]
+
+
+# ---------------------------------------------------------------------------
+# fast Walsh-Hadamard transform and the SRHT sketch
+# ---------------------------------------------------------------------------
+
+def _is_pow2(N: int) -> bool:
+    return N >= 1 and (N & (N - 1)) == 0
+
+
+def _next_pow2(N: int) -> int:
+    return 1 << max(0, math.ceil(math.log2(N)))
+
+
+@jax.jit
+def fwht(x):
+    """Unnormalised fast Walsh-Hadamard transform along the last axis: ``H_N x``.
+
+    ``H_N`` is Sylvester's Hadamard matrix (entries +-1, ``H_N^2 = N I``), the
+    same matrix as ``scipy.linalg.hadamard(N)``; cost O(N log N) per vector by
+    log2(N) butterfly stages, each a reshape into pairs at distance ``h``.
+    Neither jax nor scipy provides a fast transform (``scipy.linalg.hadamard``
+    is the dense O(N^2) matrix), hence this function.  ``N`` must be a power
+    of two: pad with zeros first (:func:`srht_apply` does).
+    """
+    x = jnp.asarray(x)
+    N = x.shape[-1]
+    if not _is_pow2(N):
+        raise ValueError(f"fwht: length {N} of the last axis is not a power of two; zero-pad it first")
+    batch = x.shape[:-1]
+    h = 1
+    while h < N:
+        y = x.reshape(*batch, N // (2 * h), 2, h)
+        u, v = y[..., 0, :], y[..., 1, :]
+        x = jnp.stack([u + v, u - v], axis=-2).reshape(*batch, N)
+        h *= 2
+    return x
+
+
+@partial(jax.tree_util.register_dataclass, data_fields=["signs", "rows"], meta_fields=["dim"])
+@dataclass(frozen=True)
+class SRHT:
+    """A subsampled randomised Hadamard transform ``S = sqrt(N/s) R (H_N / sqrt N) D``.
+
+    ``D = diag(signs)`` random +-1 of size ``N`` (``dim`` padded to a power of
+    two), ``H_N`` Hadamard, ``R`` picks the ``s`` distinct coordinates
+    ``rows`` uniformly; ``E[S^T S] = I`` and ``S`` is a Fast-JL map
+    (Ailon-Chazelle 2006), the paper's sketch.
+    """
+
+    signs: jax.Array
+    rows: jax.Array
+    dim: int
+
+    @property
+    def padded_dim(self) -> int:
+        return int(self.signs.shape[0])
+
+    @property
+    def size(self) -> int:
+        return int(self.rows.shape[0])
+
+
+def srht(key, dim: int, s: int, dtype=None) -> SRHT:
+    """Draw an SRHT sketch of ``R^dim`` with ``s`` rows (``dim`` is zero-padded to a power of two)."""
+    if dim < 1:
+        raise ValueError(f"srht: dimension must be positive, got {dim}")
+    N = _next_pow2(dim)
+    if not 1 <= s <= N:
+        raise ValueError(
+            f"srht: sketch size s={s} must be between 1 and the padded dimension {N} (dim={dim})"
+        )
+    dtype = jnp.dtype(dtype or jnp.zeros(()).dtype)
+    signs, rows = _srht_draw(key, N, s, dtype)
+    return SRHT(signs, rows, dim)
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3))
+def _srht_draw(key, N, s, dtype):
+    ks, kr = jax.random.split(key)
+    signs = jnp.where(jax.random.bernoulli(ks, 0.5, (N,)), 1.0, -1.0).astype(dtype)
+    rows = jax.random.choice(kr, N, (s,), replace=False)
+    return signs, rows
+
+
+@jax.jit
+def srht_apply(S: SRHT, v):
+    """``S v`` for ``v`` of shape (..., dim): pad, random signs, FWHT, subsample, scale. O(N log N) per vector."""
+    v = jnp.asarray(v)
+    if v.shape[-1] != S.dim:
+        raise ValueError(f"srht_apply: vectors have length {v.shape[-1]}, the sketch expects {S.dim}")
+    N, s = S.padded_dim, S.size
+    pad = [(0, 0)] * (v.ndim - 1) + [(0, N - S.dim)]
+    Hv = fwht(jnp.pad(v, pad) * S.signs.astype(v.dtype))
+    return jnp.take(Hv, S.rows, axis=-1) / jnp.sqrt(s).astype(v.dtype)
+
+
+@partial(jax.jit, static_argnames=("batch_elems",))
+def sketch_jacobian_t(S: SRHT, PT, X, batch_elems: int = 1 << 18):
+    """The s x n matrix ``S J^T`` in O(n md log md) time and O(batch md + s n) memory.
+
+    Column ``i`` of ``J^T`` is ``vec(p_i x_i^T) / sqrt m`` (``p_i`` the i-th
+    row of the pattern ``P``, i.e. the i-th column of ``PT``); columns are
+    built and sketched in batches of at most ``batch_elems`` padded entries (``jax.lax.map`` with ``batch_size``), so the
+    md x n matrix ``J^T`` is never held in memory.  The default (2^18 entries,
+    2 MB in float64) keeps a batch in cache through all log2(N) butterfly
+    stages, which measured 2-3x faster than transforming all columns at once.
+    """
+    m, n = PT.shape
+    d = X.shape[1]
+    if S.dim != m * d:
+        raise ValueError(f"sketch_jacobian_t: sketch is for dimension {S.dim}, J^T has {m * d} rows")
+    return _sketch_js(S, PT, X, batch_elems).T
+
+
+def _sketch_js(S: SRHT, PT, X, batch_elems: int = 1 << 18):
+    """``(S J^T)^T`` (n x s), one sketched column of ``J^T`` per row."""
+    m, n = PT.shape
+    scale = 1.0 / jnp.sqrt(m).astype(X.dtype)
+
+    def column(px):
+        p, x = px
+        return srht_apply(S, (p[:, None] * x[None, :]).reshape(-1) * scale)
+
+    batch = max(1, min(n, batch_elems // S.padded_dim))
+    return jax.lax.map(column, (PT.T, X), batch_size=batch)
+
+
+def _preconditioner_from_js(JS, damping, factor):
+    """:func:`sketch_preconditioner` of ``S J^T = JS^T`` given ``JS`` (n x s, the layout the sketch produces).
+
+    Forming ``JS JS^T`` contracts the trailing axis, the fast case for XLA on CPU.
+    """
+    n = JS.shape[0]
+    if factor == "cholesky":
+        B = JS @ JS.T + damping * jnp.eye(n, dtype=JS.dtype)
+        return jnp.linalg.cholesky(B).T
+    if factor != "qr":
+        raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
+    SJt = JS.T
+    if damping:  # a Python number: it changes the shape of the factorised matrix
+        SJt = jnp.concatenate([SJt, jnp.sqrt(damping) * jnp.eye(n, dtype=JS.dtype)], axis=0)
+    return jnp.linalg.qr(SJt, mode="r")
+
+
+FACTORS: tuple[str, ...] = ("qr", "cholesky")
+
+
+def sketch_preconditioner(SJt, damping=0.0, factor: str = "qr"):
+    """Upper-triangular ``R`` with ``R^T R = (S J^T)^T (S J^T) + damping I``.
+
+    ``factor="qr"`` (the paper's choice, numerically robust): the R of the
+    reduced QR of ``S J^T``, or of ``[S J^T; sqrt(damping) I]`` with damping,
+    O(s n^2).  ``factor="cholesky"`` (CholeskyQR): ``R = chol(B^T B + damping
+    I)^T`` for ``B = S J^T`` -- the same R up to row signs in exact arithmetic,
+    also O(s n^2) but as a matrix product, measured about 10x faster than
+    ``jnp.linalg.qr`` on 2 CPU cores (s = 4096, n = 1024, float64: 0.4 s
+    against 4-5 s of CPU time); it squares the condition number of ``B``, so
+    it fails (NaN) in float32 once cond(G) exceeds about 1e6.
+
+    If ``S`` is a subspace embedding of the column space of ``J^T`` with
+    distortion eps, the preconditioned Gram ``R^{-T} G R^{-1}`` has eigenvalues
+    in [1/(1+eps), 1/(1-eps)] and condition number O(1) (paper: Fast-JL
+    preconditioning).  ``damping`` must be a Python number here.
+    """
+    return _preconditioner_from_js(SJt.T, damping, factor)
+
+
+# ---------------------------------------------------------------------------
+# preconditioned conjugate gradient with iteration count and history
+# ---------------------------------------------------------------------------
+
+def pcg(matvec: Callable, b, precond: Callable | None = None, tol: float = 1e-8, maxiter: int = 100):
+    """Preconditioned CG for SPD ``A x = b``; returns ``(x, iterations, rel_residual, history)``.
+
+    Stops when ``||b - A x_k|| <= tol ||b||`` (recursively updated residual)
+    or after ``maxiter`` iterations.  ``precond(r)`` applies ``M^{-1}``; with
+    ``M = R^T R`` this is CG on the split-preconditioned system
+    ``R^{-T} A R^{-1} w = R^{-T} b``, ``x = R^{-1} w`` (same iterates).
+    ``history[k]`` is the relative residual after ``k`` iterations (NaN past
+    the last one).  Hand-written because ``jax.scipy.sparse.linalg.cg``
+    returns no iteration count.
+    """
+    precond = precond or (lambda r: r)
+    bnorm = jnp.linalg.norm(b)
+    safe = jnp.where(bnorm > 0, bnorm, 1.0)
+    x = jnp.zeros_like(b)
+    r = b
+    z = precond(r)
+    hist = jnp.full((maxiter + 1,), jnp.nan, dtype=b.dtype).at[0].set(jnp.where(bnorm > 0, 1.0, 0.0))
+    state = (0, x, r, z, z, jnp.vdot(r, z), bnorm, hist)
+
+    def cond(st):
+        k, _, _, _, _, _, rnorm, _ = st
+        return (k < maxiter) & (rnorm > tol * bnorm)
+
+    def body(st):
+        k, x, r, z, p, rz, _, hist = st
+        Ap = matvec(p)
+        alpha = rz / jnp.vdot(p, Ap)
+        x = x + alpha * p
+        r = r - alpha * Ap
+        z = precond(r)
+        rz_new = jnp.vdot(r, z)
+        p = z + (rz_new / rz) * p
+        rnorm = jnp.linalg.norm(r)
+        return (k + 1, x, r, z, p, rz_new, rnorm, hist.at[k + 1].set(rnorm / safe))
+
+    k, x, _, _, _, _, rnorm, hist = jax.lax.while_loop(cond, body, state)
+    return x, k, rnorm / safe, hist
+
+
+# ---------------------------------------------------------------------------
+# one training step of each method
+# ---------------------------------------------------------------------------
+
+@partial(jax.tree_util.register_dataclass,
+         data_fields=["residual_norm", "cg_iterations", "cg_relative_residual"], meta_fields=[])
+@dataclass(frozen=True)
+class StepInfo:
+    """Diagnostics of one step: ``||f - y||`` before the step, CG iterations
+    (0 for the direct methods) and the final relative CG residual
+    ``||G z - (f - y)|| / ||f - y||`` (0 for the direct methods)."""
+
+    residual_norm: jax.Array
+    cg_iterations: jax.Array
+    cg_relative_residual: jax.Array
+
+
+def _info(res, iters=0, relres=0.0):
+    return StepInfo(jnp.linalg.norm(res), jnp.asarray(iters, jnp.int32), jnp.asarray(relres, res.dtype))
+
+
+@jax.jit
+def gd_step(W, a, X, y, step_size):
+    """Gradient descent ``W <- W - eta J^T (f - y)`` (gradient of 1/2||f - y||^2), O(mnd)."""
+    f, PT = _forward_and_pattern(W, a, X)
+    res = f - y
+    return W - step_size * jac_t_vec(PT, X, res), _info(res)
+
+
+@jax.jit
+def gauss_newton_step(W, a, X, y, step_size=1.0, damping=0.0):
+    """Exact Gram-Gauss-Newton (Cai et al. 2019): ``W <- W - alpha J^T (G + lambda I)^{-1} (f - y)``.
+
+    Forms ``G`` (O(m n^2)) and solves by Cholesky (O(n^3)); with alpha = 1,
+    lambda = 0 this is the Gauss-Newton step the paper accelerates.
+    """
+    f, PT = _forward_and_pattern(W, a, X)
+    res = f - y
+    G = gram(W, a, X) + damping * jnp.eye(X.shape[0], dtype=X.dtype)
+    z = cho_solve(cho_factor(G, lower=True), res)
+    return W - step_size * jac_t_vec(PT, X, z), _info(res)
+
+
+@partial(jax.jit, static_argnames=("sketch_size", "damping", "cg_maxiter", "factor"))
+def fast_gauss_newton_step(W, a, X, y, key, sketch_size: int, step_size=1.0, damping=0.0,
+                           cg_tol=1e-8, cg_maxiter: int = 100, factor: str = "qr"):
+    """The paper's fast step: the Gauss-Newton direction by sketch-preconditioned CG.
+
+    1. ``S J^T`` (s x n) with an SRHT ``S`` of R^{md} -- O(n md log md);
+    2. ``S J^T = Q R`` -- O(s n^2) (or CholeskyQR, see :func:`sketch_preconditioner`);
+    3. CG on ``(G + lambda I) z = f - y`` with preconditioner ``(R^T R)^{-1}``
+       (two triangular solves), matrix-free products ``G p = J (J^T p)`` --
+       O(mnd) per iteration, O(log 1/eps) iterations;
+    4. ``W <- W - alpha J^T z``.
+
+    Returns ``(W_new, StepInfo)``; ``key`` draws the sketch (fresh each step).
+    ``damping`` is static (it decides the shape of the QR), a Python float.
+    Cost O(n md log md + s n^2 + k m n d) for ``k`` CG iterations, against
+    O(m n^2 + n^3) for :func:`gauss_newton_step`.
+    """
+    f, PT = _forward_and_pattern(W, a, X)
+    res = f - y
+    S = srht(key, W.size, sketch_size, dtype=X.dtype)
+    R = _preconditioner_from_js(_sketch_js(S, PT, X), damping, factor)
+
+    def precond(r):
+        return solve_triangular(R, solve_triangular(R, r, trans="T", lower=False), lower=False)
+
+    def matvec(p):
+        return gram_matvec(PT, X, p) + damping * p
+
+    z, k, relres, _ = pcg(matvec, res, precond, cg_tol, cg_maxiter)
+    return W - step_size * jac_t_vec(PT, X, z), _info(res, k, relres)
+
+
+@partial(jax.jit, static_argnames=("cg_maxiter",))
+def cg_gauss_newton_step(W, a, X, y, step_size=1.0, damping=0.0, cg_tol=1e-8, cg_maxiter: int = 100):
+    """Ablation of the fast step: the same CG solve of ``(G + lambda I) z = f - y`` without preconditioner.
+
+    Its iteration count grows with sqrt(cond G), i.e. as lambda_min shrinks.
+    """
+    f, PT = _forward_and_pattern(W, a, X)
+    res = f - y
+    z, k, relres, _ = pcg(lambda p: gram_matvec(PT, X, p) + damping * p, res, None, cg_tol, cg_maxiter)
+    return W - step_size * jac_t_vec(PT, X, z), _info(res, k, relres)
+
+
+def default_sketch_size(n: int, factor: float = 4.0) -> int:
+    """``s = ceil(factor * n)``; the paper takes s = O~(n)."""
+    return int(math.ceil(factor * n))
+
+
+def _check_common(n, step_size, damping, sketch_size, cg_tol, cg_maxiter, md):
+    if not (np.isfinite(step_size) and step_size > 0):
+        raise ValueError(f"step size must be positive and finite, got {step_size}")
+    if not (np.isfinite(damping) and damping >= 0):
+        raise ValueError(f"damping must be non-negative, got {damping}")
+    if not cg_tol > 0:
+        raise ValueError(f"cg_tol must be positive, got {cg_tol}")
+    if cg_maxiter < 1:
+        raise ValueError(f"cg_maxiter must be at least 1, got {cg_maxiter}")
+    if sketch_size is not None:
+        if sketch_size < n:
+            raise ValueError(
+                f"sketch size s={sketch_size} is smaller than n={n}: S J^T must have at least n rows "
+                "for its R factor to precondition the n x n Gram matrix (take s = O(n), e.g. 4n)"
+            )
+        if sketch_size > _next_pow2(md):
+            raise ValueError(
+                f"sketch size s={sketch_size} exceeds the padded parameter dimension {_next_pow2(md)} "
+                f"(m d = {md}); the problem is too small to sketch -- use the exact step"
+            )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One method's step bound to its data: ``step(W, key) -> (W_new, StepInfo)``.
+
+    ``step_size`` and ``sketch_size`` (None unless ``fast``) record the
+    values actually used, defaults resolved.
+    """
+
+    method: str
+    fn: Callable
+    step_size: float
+    sketch_size: int | None
+
+    def __call__(self, W, key):
+        return self.fn(W, key)
+
+
+def make_step(method: str, a, X, y, *, step_size: float | None = None, damping: float = 0.0,
+              sketch_size: int | None = None, cg_tol: float = 1e-8, cg_maxiter: int = 100,
+              factor: str = "qr", W_for_defaults=None) -> Step:
+    """The :class:`Step` of ``method`` in :data:`METHODS` for data ``(a, X, y)``.
+
+    Defaults: ``step_size`` 1 for the Gauss-Newton methods and
+    ``1 / lambda_max(G(W))`` for gradient descent (needs ``W_for_defaults``);
+    ``sketch_size = 4 n``; ``factor`` (``fast`` only) see
+    :func:`sketch_preconditioner`.  Settings are validated here once; the
+    step is jitted and does no checks (use it for timing, e.g. with
+    :func:`fasttrain.timing.best_time`).  In float32 keep ``cg_tol >= 1e-5``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    n, d = X.shape
+    m = a.shape[0]
+    if step_size is None:
+        if method == "gd":
+            if W_for_defaults is None:
+                raise ValueError("gradient descent needs a step size (or W_for_defaults to derive 1/lambda_max)")
+            step_size = 1.0 / gram_lambda_max(W_for_defaults, a, X)
+        else:
+            step_size = 1.0
+    if method == "fast" and sketch_size is None:
+        sketch_size = default_sketch_size(n)
+    _check_common(n, step_size, damping, sketch_size if method == "fast" else None,
+                  cg_tol, cg_maxiter, m * d)
+    if factor not in FACTORS:
+        raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
+    step_size = float(step_size)
+    if method == "gd":
+        fn = lambda W, key: gd_step(W, a, X, y, step_size)  # noqa: E731
+    elif method == "gn":
+        fn = lambda W, key: gauss_newton_step(W, a, X, y, step_size, damping)  # noqa: E731
+    elif method == "cg":
+        fn = lambda W, key: cg_gauss_newton_step(W, a, X, y, step_size, damping, cg_tol, cg_maxiter)  # noqa: E731
+    else:
+        fn = lambda W, key: fast_gauss_newton_step(  # noqa: E731
+            W, a, X, y, key, sketch_size, step_size, float(damping), cg_tol, cg_maxiter, factor)
+    return Step(method, fn, step_size, sketch_size if method == "fast" else None)
+
+
+# ---------------------------------------------------------------------------
+# training driver
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A training run.  Arrays are numpy; ``residual_norms[t] = ||f(W_t) - y||``
+    (length ``iterations + 1``); ``seconds[t]`` the wall time of step ``t``
+    (after one untimed warm-up compilation); ``cg_iterations[t]`` and
+    ``cg_relative_residuals[t]`` the CG diagnostics of step ``t`` (0 for
+    ``gd`` and ``gn``)."""
+
+    method: str
+    residual_norms: np.ndarray
+    seconds: np.ndarray
+    cg_iterations: np.ndarray
+    cg_relative_residuals: np.ndarray
+    step_size: float
+    sketch_size: int | None
+    W: np.ndarray
+
+    @property
+    def iterations(self) -> int:
+        return len(self.seconds)
+
+    @property
+    def contraction(self) -> np.ndarray:
+        """Per-step ratios ``||f_{t+1} - y|| / ||f_t - y||`` (the paper's claim: <= 1/2)."""
+        r = self.residual_norms
+        return r[1:] / r[:-1]
+
+
+def train(method: str, W0, a, X, y, iters: int, *, step_size: float | None = None,
+          damping: float = 0.0, sketch_size: int | None = None, cg_tol: float = 1e-8,
+          cg_maxiter: int = 100, factor: str = "qr", key=None, target: float = 0.0,
+          x64: bool = True, warmup: bool = True, progress: bool = False) -> TrainResult:
+    """Run ``iters`` steps of ``method`` (:data:`METHODS`) from ``W0``; returns a :class:`TrainResult`.
+
+    ``target``: stop early once ``||f - y|| <= target * ||f_0 - y||``.
+    ``key`` seeds the fresh sketch of every ``fast`` step (default key 0).
+    ``x64`` runs in float64 (inside ``jax.enable_x64``), needed to follow
+    Gauss-Newton's fast convergence below 1e-6.  Raises :class:`DivergenceError`
+    when the residual stops being finite and ``ValueError`` on bad inputs.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if iters < 0:
+        raise ValueError(f"iters must be non-negative, got {iters}")
+    with jax.enable_x64(x64):
+        dtype = jnp.float64 if x64 else jnp.float32
+        W, a, X, y = (jnp.asarray(v, dtype) for v in (W0, a, X, y))
+        check_problem(W, a, X, y)
+        step = make_step(method, a, X, y, step_size=step_size, damping=damping, sketch_size=sketch_size,
+                         cg_tol=cg_tol, cg_maxiter=cg_maxiter, factor=factor, W_for_defaults=W)
+        key = jax.random.key(0) if key is None else key
+        if warmup:
+            jax.block_until_ready(step(W, key))
+        res, secs, cgi, cgr = [], [], [], []
+        loop = range(iters)
+        if progress:
+            from tqdm.auto import tqdm
+            loop = tqdm(loop, desc=method, leave=False)
+        r0 = None
+        for t in loop:
+            key, sub = jax.random.split(key)
+            t0 = time.perf_counter()
+            W_new, info = jax.block_until_ready(step(W, sub))
+            secs.append(time.perf_counter() - t0)
+            rn = float(info.residual_norm)
+            _check_finite(rn, method, t)
+            r0 = rn if r0 is None else r0
+            res.append(rn)
+            cgi.append(int(info.cg_iterations))
+            cgr.append(float(info.cg_relative_residual))
+            W = W_new
+            if target > 0 and rn <= target * r0:
+                secs.pop(), cgi.pop(), cgr.pop()  # the converged iterate needs no step
+                break
+        else:
+            rn = float(_residual_norm(W, a, X, y))
+            _check_finite(rn, method, iters)
+            res.append(rn)
+        return TrainResult(
+            method=method,
+            residual_norms=np.asarray(res),
+            seconds=np.asarray(secs),
+            cg_iterations=np.asarray(cgi, dtype=int),
+            cg_relative_residuals=np.asarray(cgr),
+            step_size=step.step_size,
+            sketch_size=step.sketch_size,
+            W=np.asarray(W),
+        )
+
+
+@jax.jit
+def _residual_norm(W, a, X, y):
+    return jnp.linalg.norm(forward(W, a, X) - y)
+
+
+def _check_finite(rn: float, method: str, t: int) -> None:
+    if not math.isfinite(rn):
+        raise DivergenceError(
+            f"{method} diverged: residual ||f - y|| is {rn} at iteration {t}; "
+            "use a smaller step size (gd) or damping (gn/fast/cg)"
+        )
+
+
+# ---------------------------------------------------------------------------
+# diagnostics for the chapter
+# ---------------------------------------------------------------------------
+
+def ntk_lambda_min(W, a, X) -> float:
+    """Smallest eigenvalue of the Gram matrix ``G = J J^T`` at ``W`` (the paper's lambda at init)."""
+    check_problem(W, a, X)
+    return float(_lambda_min(W, a, X))
+
+
+@jax.jit
+def _lambda_min(W, a, X):
+    return jnp.linalg.eigvalsh(gram(W, a, X))[0]
+
+
+def gram_lambda_max(W, a, X, iters: int = 100, seed: int = 0) -> float:
+    """Largest eigenvalue of ``G`` by matrix-free power iteration (O(mnd) per iteration).
+
+    Used for the gradient-descent step size ``1 / lambda_max``; accurate to a
+    few per cent, which is all a step size needs (G is PSD, so the Rayleigh
+    quotient approaches lambda_max from below; the result is inflated by 1 %).
+    """
+    return 1.01 * float(_power_iteration(W, a, X, jax.random.key(seed), iters))
+
+
+@partial(jax.jit, static_argnums=(4,))
+def _power_iteration(W, a, X, key, iters):
+    PT = activation_pattern_t(W, a, X)
+    v = jax.random.normal(key, (X.shape[0],), X.dtype)
+
+    def body(_, v):
+        w = gram_matvec(PT, X, v)
+        return w / jnp.linalg.norm(w)
+
+    v = jax.lax.fori_loop(0, iters, body, v / jnp.linalg.norm(v))
+    return jnp.vdot(v, gram_matvec(PT, X, v))
+
+
+def preconditioned_condition_number(W, a, X, s: int, key, damping: float = 0.0, factor: str = "qr") -> float:
+    """Condition number of ``R^{-T} (G + damping I) R^{-1}`` for ``S J^T = Q R``, ``S`` an SRHT with ``s`` rows.
+
+    The paper's claim: O(1) for ``s = O~(n)``, independent of lambda_min.
+    Dense O(n^3) diagnostic; compare with ``cond(G)`` from :func:`gram`.
+    """
+    check_problem(W, a, X)
+    n = X.shape[0]
+    _check_common(n, 1.0, damping, s, 1.0, 1, W.size)
+    if factor not in FACTORS:
+        raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
+    return float(_preconditioned_cond(W, a, X, key, s, float(damping), factor))
+
+
+@partial(jax.jit, static_argnums=(4, 5, 6))
+def _preconditioned_cond(W, a, X, key, s, damping, factor):
+    PT = activation_pattern_t(W, a, X)
+    S = srht(key, W.size, s, dtype=X.dtype)
+    R = _preconditioner_from_js(_sketch_js(S, PT, X), damping, factor)
+    G = gram(W, a, X) + damping * jnp.eye(X.shape[0], dtype=X.dtype)
+    B = solve_triangular(R, solve_triangular(R, G, trans="T", lower=False).T, trans="T", lower=False)
+    ev = jnp.linalg.eigvalsh((B + B.T) / 2)
+    return ev[-1] / ev[0]

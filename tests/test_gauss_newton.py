@@ -1,0 +1,351 @@
+"""Tests of fasttrain.gauss_newton (chapter 02: van den Brand, Peng, Song, Weinstein).
+
+Every identity is checked against an independent route: the Jacobian from
+``jax.jacfwd`` of the model, the Hadamard matrix from ``scipy.linalg``, the
+SRHT as an explicit dense matrix, and the Gauss-Newton step from a dense solve.
+"""
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+from fasttrain import gauss_newton as gn
+
+
+# Few distinct shapes keep the number of XLA compilations (the cost of this
+# file) small: SMALL for the linear algebra, TRAIN for the training runs.
+SMALL = (12, 40, 5)    # n, m, d; md = 200 is padded to 256 by the SRHT
+TRAIN = (16, 1024, 8)  # overparametrised: m >> n
+
+
+@lru_cache(maxsize=None)
+def _problem(n, m, d, seed=0, labels="normal"):
+    """A float64 numpy problem (W, a, X, y) with unit-norm rows, built without jax."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    W = rng.normal(size=(m, d))
+    a = rng.choice([-1.0, 1.0], size=m)
+    y = rng.choice([-1.0, 1.0], size=n) if labels == "sign" else rng.normal(size=n)
+    return W, a, X, y
+
+
+def _x64(*arrays):
+    return tuple(jnp.asarray(v, jnp.float64) for v in arrays)
+
+
+@lru_cache(maxsize=None)
+def _dense_jacobian_of(n, m, d, seed=0):
+    """n x md Jacobian of W -> f(W, X) by forward-mode autodiff (row-major vec of W)."""
+    W, a, X, _ = _problem(n, m, d, seed)
+    with jax.enable_x64(True):
+        W, a, X = _x64(W, a, X)
+        J = jax.jit(jax.jacfwd(lambda w: gn.forward(w.reshape(m, d), a, X)))(W.reshape(-1))
+        return np.asarray(J)
+
+
+# --------------------------------------------------------------------------
+# Jacobian products and the Gram matrix
+# --------------------------------------------------------------------------
+
+def test_jacobian_products_match_dense_jacobian():
+    with jax.enable_x64(True):
+        W, a, X, _ = _x64(*_problem(*SMALL))
+        J = _dense_jacobian_of(*SMALL)
+        assert J.shape == (12, 200)
+        PT = gn.activation_pattern_t(W, a, X)
+        np.testing.assert_array_equal(PT, np.asarray(gn.activation_pattern(W, a, X)).T)
+        # the paper's P_ir = a_r 1[w_r.x_i >= 0], from numpy
+        np.testing.assert_array_equal(PT.T, np.where(np.asarray(X) @ np.asarray(W).T >= 0, np.asarray(a), 0.0))
+        rng = np.random.default_rng(7)
+        V = jnp.asarray(rng.normal(size=W.shape))
+        u = jnp.asarray(rng.normal(size=12))
+        np.testing.assert_allclose(gn.jac_vec(PT, X, V), J @ V.reshape(-1), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gn.jac_t_vec(PT, X, u).reshape(-1), J.T @ u, rtol=1e-12, atol=1e-12)
+        # the steps compute f and P^T from one product W X^T
+        f, PT2 = gn._forward_and_pattern(W, a, X)
+        np.testing.assert_array_equal(PT2, PT)
+        np.testing.assert_allclose(f, gn.forward(W, a, X), rtol=1e-13)
+
+
+def test_gradient_of_squared_loss_is_jt_residual():
+    with jax.enable_x64(True):
+        W, a, X, y = _x64(*_problem(*SMALL))
+        grad = jax.grad(lambda w: 0.5 * jnp.sum((gn.forward(w, a, X) - y) ** 2))(W)
+        PT = gn.activation_pattern_t(W, a, X)
+        np.testing.assert_allclose(gn.jac_t_vec(PT, X, gn.forward(W, a, X) - y), grad, rtol=1e-12, atol=1e-12)
+
+
+def test_gram_equals_dense_jjt_and_matvec():
+    with jax.enable_x64(True):
+        W, a, X, _ = _x64(*_problem(*SMALL))
+        J = _dense_jacobian_of(*SMALL)
+        G = gn.gram(W, a, X)
+        np.testing.assert_allclose(G, J @ J.T, rtol=1e-12, atol=1e-13)
+        z = jnp.asarray(np.random.default_rng(3).normal(size=12))
+        PT = gn.activation_pattern_t(W, a, X)
+        np.testing.assert_allclose(gn.gram_matvec(PT, X, z), J @ (J.T @ z), rtol=1e-12, atol=1e-12)
+        # unit-norm inputs: G_ii = fraction of neurons active on x_i, in (0, 1]
+        frac = np.mean(np.asarray(X @ W.T) >= 0, axis=1)
+        np.testing.assert_allclose(np.diag(G), frac, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# FWHT and SRHT
+# --------------------------------------------------------------------------
+
+def test_fwht_matches_scipy_hadamard():
+    with jax.enable_x64(True):
+        for N in (1, 2, 16, 256):
+            x = np.random.default_rng(N).normal(size=(3, N))
+            np.testing.assert_allclose(gn.fwht(x), x @ scipy.linalg.hadamard(N).T, rtol=1e-12, atol=1e-10)
+
+
+def test_fwht_rejects_non_power_of_two():
+    with pytest.raises(ValueError, match="not a power of two"):
+        gn.fwht(jnp.ones(12))
+
+
+def test_srht_is_the_explicit_matrix_and_preserves_norms_jl():
+    """S = sqrt(N/s) R (H/sqrt N) D on the zero-padded vector (dim 1000 pads to 1024), and
+    Johnson-Lindenstrauss: ||S v||^2 / ||v||^2 concentrates at 1 (std about sqrt(2/s))."""
+    with jax.enable_x64(True):
+        dim, s = 1000, 256
+        S = gn.srht(jax.random.key(11), dim, s)
+        assert S.padded_dim == 1024 and S.size == s and len(set(np.asarray(S.rows).tolist())) == s
+        rng = np.random.default_rng(12)
+        gauss = rng.normal(size=(200, dim))
+        sparse = np.zeros((50, dim))
+        sparse[np.arange(50), rng.integers(0, dim, 50)] = 1.0  # worst case for plain subsampling
+        spiky = rng.normal(size=(50, dim)) * (rng.random((50, dim)) < 0.01)
+        spiky[:, 0] += 1.0  # no zero vectors
+        V = np.vstack([gauss, sparse, spiky])
+        SV = np.asarray(gn.srht_apply(S, V))
+        H = scipy.linalg.hadamard(1024) / np.sqrt(1024)
+        dense = np.sqrt(1024 / s) * (H * np.asarray(S.signs)[None, :])[np.asarray(S.rows)][:, :dim]
+        np.testing.assert_allclose(SV, V @ dense.T, rtol=1e-11, atol=1e-11)
+        ratio = np.sum(SV ** 2, axis=1) / np.sum(V ** 2, axis=1)
+        assert np.max(np.abs(ratio - 1)) < 0.4
+        assert abs(np.mean(ratio[:200]) - 1) < 0.03
+        # the randomised Hadamard flattens a basis vector exactly: norm preserved to rounding
+        np.testing.assert_allclose(ratio[200:250], 1.0, rtol=1e-12)
+
+
+def test_srht_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="sketch size"):
+        gn.srht(jax.random.key(0), 100, 129)
+    with pytest.raises(ValueError, match="sketch size"):
+        gn.srht(jax.random.key(0), 100, 0)
+    S = gn.srht(jax.random.key(0), 100, 10)
+    with pytest.raises(ValueError, match="length 99"):
+        gn.srht_apply(S, jnp.ones(99))
+
+
+@pytest.mark.parametrize("batch_elems", [1 << 18, 5 * 256])
+def test_sketch_of_jacobian_transpose_matches_dense(batch_elems):
+    """S J^T built column by column (also in batches of 5 with a remainder) equals S applied to dense J^T."""
+    with jax.enable_x64(True):
+        W, a, X, _ = _x64(*_problem(*SMALL))  # md = 200, padded to 256
+        J = _dense_jacobian_of(*SMALL)
+        S = gn.srht(jax.random.key(5), 200, 48)
+        SJt = gn.sketch_jacobian_t(S, gn.activation_pattern_t(W, a, X), X, batch_elems=batch_elems)
+        assert SJt.shape == (48, 12)
+        np.testing.assert_allclose(SJt, gn.srht_apply(S, J).T, rtol=1e-12, atol=1e-12)
+
+
+def test_qr_and_cholesky_preconditioners_agree():
+    """Both factorisations give an upper-triangular R with R^T R = B^T B + lambda I (B = S J^T)."""
+    with jax.enable_x64(True):
+        B = np.random.default_rng(6).normal(size=(48, 12))
+        for damping in (0.0, 0.3):
+            target = B.T @ B + damping * np.eye(12)
+            Rs = [np.asarray(gn.sketch_preconditioner(jnp.asarray(B), damping, f)) for f in gn.FACTORS]
+            for R in Rs:
+                assert R.shape == (12, 12)
+                np.testing.assert_allclose(R, np.triu(R), atol=0)
+                np.testing.assert_allclose(R.T @ R, target, rtol=1e-10, atol=1e-10)
+            np.testing.assert_allclose(np.abs(Rs[0]), np.abs(Rs[1]), rtol=1e-8, atol=1e-10)
+        with pytest.raises(ValueError, match="unknown factor"):
+            gn.sketch_preconditioner(jnp.asarray(B), 0.0, "lu")
+
+
+# --------------------------------------------------------------------------
+# preconditioning, CG and the steps
+# --------------------------------------------------------------------------
+
+def test_preconditioned_condition_number_is_small_and_independent_of_lambda():
+    with jax.enable_x64(True):
+        n, m, d = 32, 512, 8
+        W, a = gn.init_params(jax.random.key(2), m, d)
+        X, _ = gn.nearly_collinear_data(n, d, 0.1, jax.random.key(1))
+        raw = np.linalg.cond(np.asarray(gn.gram(W, a, X)))
+        pre = [gn.preconditioned_condition_number(W, a, X, 4 * n, jax.random.key(k)) for k in range(3)]
+        assert raw > 1000  # the nearly collinear data make G ill-conditioned
+        # s = 4n: a Gaussian sketch would give about the Marchenko-Pastur ratio
+        # ((1 + 1/2) / (1 - 1/2))^2 = 9; measured 5.7-9.4 over seeds
+        assert all(1.0 <= c < 15 for c in pre), pre
+
+
+def test_pcg_matches_dense_solve_and_reports_history():
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(0)
+        B = rng.normal(size=(30, 30))
+        A = jnp.asarray(B @ B.T + 0.1 * np.eye(30))
+        b = jnp.asarray(rng.normal(size=30))
+        # one compiled solver; L = I is plain CG, L = chol(A + 1% diag) a near-exact preconditioner
+        solve = jax.jit(lambda b, L: gn.pcg(lambda p: A @ p, b,
+                                            lambda r: jax.scipy.linalg.cho_solve((L, True), r), 1e-10, 200))
+        x, k, rel, hist = solve(b, jnp.eye(30))
+        np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-7)
+        assert rel <= 1e-10 and 0 < int(k) <= 200
+        assert np.isfinite(hist[: int(k) + 1]).all() and np.isnan(hist[int(k) + 1:]).all()
+        assert hist[int(k)] == pytest.approx(float(rel))
+        np.testing.assert_allclose(hist[int(k)], np.linalg.norm(A @ x - b) / np.linalg.norm(b), rtol=1e-3, atol=1e-12)
+
+        L = jnp.linalg.cholesky(A + 0.01 * jnp.diag(jnp.diag(A)))
+        xp, kp, relp, _ = solve(b, L)
+        np.testing.assert_allclose(xp, np.linalg.solve(A, b), rtol=1e-7)
+        assert int(kp) < int(k)
+        # zero right-hand side: zero iterations, zero solution
+        x0, k0, rel0, _ = solve(jnp.zeros(30), L)
+        assert int(k0) == 0 and float(rel0) == 0.0 and not np.any(np.asarray(x0))
+
+
+@pytest.mark.parametrize("damping", [0.0, 0.05])
+def test_fast_step_equals_exact_gauss_newton_step(damping):
+    """The sketch-preconditioned CG step is the GN step up to the CG tolerance.
+
+    With ||G z - r|| <= tol ||r||, the step error ||J^T (z - z*)|| is at most
+    tol sqrt(cond G) times ||J^T z*||.  md = 40 * 5 = 200 is padded to 256.
+    """
+    with jax.enable_x64(True):
+        W, a, X, y = _x64(*_problem(*SMALL))
+        n = X.shape[0]
+        tol = 1e-10
+        W_gn, info_gn = gn.gauss_newton_step(W, a, X, y, 1.0, damping)
+        W_fast, info = gn.fast_gauss_newton_step(W, a, X, y, jax.random.key(8), 4 * n, 1.0, damping, tol, 200)
+        W_cg, info_cg = gn.cg_gauss_newton_step(W, a, X, y, 1.0, damping, tol, 500)
+        G = np.asarray(gn.gram(W, a, X)) + damping * np.eye(n)
+        bound = 10 * tol * np.sqrt(np.linalg.cond(G))
+        # independent route: dense J and a dense solve
+        J = _dense_jacobian_of(*SMALL)
+        r = np.asarray(gn.forward(W, a, X) - y)
+        step = (J.T @ np.linalg.solve(J @ J.T + damping * np.eye(n), r)).reshape(W.shape)
+        np.testing.assert_allclose(W - W_gn, step, rtol=1e-9, atol=1e-10)
+        for W_new, inf in ((W_fast, info), (W_cg, info_cg)):
+            err = np.linalg.norm(W_new - W_gn) / np.linalg.norm(step)
+            assert err <= bound, (err, bound)
+            assert float(inf.cg_relative_residual) <= tol
+        assert int(info.cg_iterations) <= int(info_cg.cg_iterations)  # (CG terminates in n steps anyway)
+        assert float(info.residual_norm) == pytest.approx(np.linalg.norm(r))
+
+
+def test_exact_and_fast_gauss_newton_halve_the_residual():
+    """The paper's convergence claim ||f_{t+1} - y|| <= 1/2 ||f_t - y|| on an overparametrised instance."""
+    W, a, X, y = _problem(*TRAIN, labels="sign")
+    for method in ("gn", "fast"):
+        res = gn.train(method, W, a, X, y, iters=3, key=jax.random.key(1))
+        assert res.residual_norms.shape == (4,) and res.seconds.shape == (3,)
+        assert np.all(res.contraction <= 0.5), (method, res.residual_norms)
+        assert res.residual_norms[-1] < 1e-3 * res.residual_norms[0]
+        if method == "fast":
+            assert res.sketch_size == 64 and np.all(res.cg_iterations > 0)
+        else:
+            assert res.sketch_size is None and np.all(res.cg_iterations == 0)
+
+
+def test_gradient_descent_decreases_and_divergence_is_reported():
+    W, a, X, y = _problem(*TRAIN)
+    res = gn.train("gd", W, a, X, y, iters=30)
+    assert res.step_size > 0
+    assert np.all(np.diff(res.residual_norms) < 0)
+    with pytest.raises(gn.DivergenceError, match="diverged"):
+        gn.train("gd", W, a, X, y, iters=60, step_size=1e30)
+
+
+def test_train_stops_at_target_and_result_is_frozen():
+    W, a, X, y = _problem(*TRAIN)
+    res = gn.train("gn", W, a, X, y, iters=20, target=1e-8)
+    assert res.iterations < 20
+    assert len(res.residual_norms) == res.iterations + 1
+    assert res.residual_norms[-1] <= 1e-8 * res.residual_norms[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.method = "x"
+
+
+# --------------------------------------------------------------------------
+# data helpers and diagnostics
+# --------------------------------------------------------------------------
+
+def test_data_helpers():
+    with jax.enable_x64(True):
+        X, y = gn.synthetic_data(32, 8, jax.random.key(0), labels="sign")
+        np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=1e-12)
+        assert set(np.unique(np.asarray(y)).tolist()) == {-1.0, 1.0}
+        W, a = gn.init_params(jax.random.key(2), 512, 8)  # the shapes of the conditioning test
+        assert W.shape == (512, 8) and set(np.unique(np.asarray(a)).tolist()) == {-1.0, 1.0}
+        lams = [gn.ntk_lambda_min(W, a, gn.nearly_collinear_data(32, 8, eps, jax.random.key(1))[0])
+                for eps in (1.0, 0.3, 0.1, 0.03)]
+    assert all(x > 0 for x in lams)
+    assert all(lo < hi for lo, hi in zip(lams[1:], lams[:-1])), lams  # lambda_min shrinks with eps
+
+
+def test_gram_lambda_max_matches_eigvalsh():
+    with jax.enable_x64(True):
+        W, a, X, _ = _x64(*_problem(*TRAIN))
+        exact = np.linalg.eigvalsh(np.asarray(gn.gram(W, a, X)))[-1]
+        assert exact <= gn.gram_lambda_max(W, a, X) <= 1.05 * exact
+
+
+def test_configs():
+    for scale in ("smoke", "book", "paper"):
+        c = gn.config(scale)
+        assert c.m > c.n and c.eps_m > c.eps_n and min(c.m_sweep) > c.sweep_n
+        assert c.sweep_m >= 8 * max(c.n_sweep)  # the overparametrised regime of the timing sweep
+        assert gn.default_sketch_size(c.n, c.sketch_factor) <= c.m * c.d
+    with pytest.raises(ValueError, match="unknown scale"):
+        gn.config("huge")
+
+
+# --------------------------------------------------------------------------
+# bad inputs
+# --------------------------------------------------------------------------
+
+def test_bad_inputs_give_clear_errors():
+    W, a, X, y = _problem(*TRAIN)
+    n = X.shape[0]
+    with pytest.raises(ValueError, match="unit norm"):
+        gn.train("gn", W, a, 2.0 * X, y, iters=1)
+    gn.train("gn", W, a, gn.normalize_rows(2.0 * X), y, iters=1)  # the documented fix works
+    with pytest.raises(ValueError, match="zero"):
+        gn.normalize_rows(jnp.zeros((2, 3)))
+    with pytest.raises(ValueError, match="smaller than n"):
+        gn.train("fast", W, a, X, y, iters=1, sketch_size=n - 1)
+    with pytest.raises(ValueError, match="smaller than n"):
+        gn.preconditioned_condition_number(W, a, X, n // 2, jax.random.key(0))
+    with pytest.raises(ValueError, match="exceeds the padded"):
+        gn.train("fast", W[:2, :], a[:2], X, y, iters=1, sketch_size=32)
+    with pytest.raises(ValueError, match="input dimension"):
+        gn.train("gn", W[:, :-1], a, X, y, iters=1)
+    with pytest.raises(ValueError, match="a must have shape"):
+        gn.train("gn", W, a[:-1], X, y, iters=1)
+    with pytest.raises(ValueError, match="y must have shape"):
+        gn.train("gn", W, a, X, y[:-1], iters=1)
+    with pytest.raises(ValueError, match=r"\+1 or -1"):
+        gn.train("gn", W, 0.5 * a, X, y, iters=1)
+    with pytest.raises(ValueError, match="step size must be positive"):
+        gn.train("gd", W, a, X, y, iters=1, step_size=-0.1)
+    with pytest.raises(ValueError, match="damping"):
+        gn.train("gn", W, a, X, y, iters=1, damping=-1.0)
+    with pytest.raises(ValueError, match="unknown factor"):
+        gn.train("fast", W, a, X, y, iters=1, factor="svd")
+    with pytest.raises(ValueError, match="unknown method"):
+        gn.train("newton", W, a, X, y, iters=1)
+    with pytest.raises(ValueError, match="eps must be positive"):
+        gn.nearly_collinear_data(5, 3, 0.0, jax.random.key(0))
