@@ -341,6 +341,25 @@ def choose_space(problem: FlowProblem) -> str:
     return "function" if problem.n * problem.k <= problem.P else "parameter"
 
 
+def _formulation(problem: FlowProblem, space: str):
+    """The chosen ODE (eq. 1 or eq. 2): space, problem, rhs, Jacobian, initial state, state->f, set-up time."""
+    if space == "auto":
+        space = choose_space(problem)
+    t0 = time.perf_counter()
+    if space == "function":
+        problem, fun, jac_fn = rhs_function_space(problem)
+        y0 = problem.f0.ravel().astype(np.float64)
+
+        def f_of(s):
+            return s.reshape(problem.n, problem.k)
+    elif space == "parameter":
+        problem, fun, jac_fn, f_of = rhs_parameter_space(problem)
+        y0 = np.zeros(problem.P)
+    else:
+        raise ValueError(f"space must be 'auto', 'function' or 'parameter', got {space!r}")
+    return space, problem, fun, jac_fn, y0, f_of, time.perf_counter() - t0
+
+
 def solve_flow(
     problem: FlowProblem,
     t_max: float,
@@ -363,19 +382,7 @@ def solve_flow(
         raise ValueError(f"t_max must be positive, got {t_max}")
     if jac not in ("analytic", "fd"):
         raise ValueError(f"jac must be 'analytic' or 'fd', got {jac!r}")
-    if space == "auto":
-        space = choose_space(problem)
-    t0 = time.perf_counter()
-    if space == "function":
-        problem, fun, jac_fn = rhs_function_space(problem)
-        y0 = problem.f0.ravel().astype(np.float64)
-        f_of = lambda s: s.reshape(problem.n, problem.k)  # noqa: E731
-    elif space == "parameter":
-        problem, fun, jac_fn, f_of = rhs_parameter_space(problem)
-        y0 = np.zeros(problem.P)
-    else:
-        raise ValueError(f"space must be 'auto', 'function' or 'parameter', got {space!r}")
-    setup_time = time.perf_counter() - t0
+    space, problem, fun, jac_fn, y0, f_of, setup_time = _formulation(problem, space)
 
     start = time.perf_counter()
     if max_wall is not None:
@@ -444,19 +451,7 @@ def solve_to_thresholds(
     thresholds = sorted(float(t) for t in thresholds)
     if not thresholds:
         raise ValueError("give at least one threshold")
-    if space == "auto":
-        space = choose_space(problem)
-    t0 = time.perf_counter()
-    if space == "function":
-        problem, fun, jac_fn = rhs_function_space(problem)
-        y0 = problem.f0.ravel().astype(np.float64)
-        f_of = lambda s: s.reshape(problem.n, problem.k)  # noqa: E731
-    elif space == "parameter":
-        problem, fun, jac_fn, f_of = rhs_parameter_space(problem)
-        y0 = np.zeros(problem.P)
-    else:
-        raise ValueError(f"space must be 'auto', 'function' or 'parameter', got {space!r}")
-    setup_time = time.perf_counter() - t0
+    space, problem, fun, jac_fn, y0, f_of, setup_time = _formulation(problem, space)
     crossed: dict[float, float] = {}
     start = time.perf_counter()
     events = []
