@@ -109,17 +109,14 @@ def jacobian(apply_fn, params, x, batch: int = 4096) -> np.ndarray:
     per example with ``vmap(jacrev)`` in batches to bound memory.
     """
     flat, unravel = ravel_pytree(params)
-    jac_batch = _jac_fn(apply_fn, unravel)
-    blocks = [np.asarray(jac_batch(flat, x[i:i + batch])) for i in range(0, len(x), batch)]
-    J = np.concatenate(blocks)  # (n, k, P)
-    return J.reshape(-1, J.shape[-1])
 
-
-def _jac_fn(apply_fn, unravel):
     def f_one(theta, xi):
         return apply_fn(unravel(theta), xi[None])[0]
 
-    return jax.jit(jax.vmap(jax.jacrev(f_one), in_axes=(None, 0)))
+    jac_batch = jax.jit(jax.vmap(jax.jacrev(f_one), in_axes=(None, 0)))
+    blocks = [np.asarray(jac_batch(flat, x[i:i + batch])) for i in range(0, len(x), batch)]
+    J = np.concatenate(blocks)  # (n, k, P)
+    return J.reshape(-1, J.shape[-1])
 
 
 def empirical_ntk(J: np.ndarray) -> np.ndarray:
@@ -494,24 +491,6 @@ def _result(problem, space, threshold, t_event, state, f_of, nfev, njev, nlu, so
     f = np.array(f_of(state))
     return FlowResult(space, threshold, t_event, f, np.array(state), problem, int(nfev), int(njev), int(nlu),
                       solve_time, setup_time, int(status), str(message))
-
-
-def params_from_function_space(J: np.ndarray, df: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
-    """Parameter displacement behind a function-space displacement ``df``.
-
-    Along the flow, ``delta theta`` lies in the row space of ``J`` (eq. 1 only
-    ever adds ``J^T v``), so it is the minimum-norm solution of
-    ``J delta theta = df``: ``pinv(J) df``, computed as ``J^T pinv(Theta) df``
-    when the NTK ``Theta`` is given (a least-squares solve with the smaller
-    nk x nk matrix; ``Theta`` is often numerically rank-deficient, so no plain
-    inverse), else with ``scipy.linalg.lstsq`` on ``J``.
-    """
-    J = np.asarray(J, dtype=np.float64)
-    if theta is not None:
-        sol, *_ = scipy.linalg.lstsq(theta, np.ravel(df), lapack_driver="gelsy")
-        return J.T @ sol
-    sol, *_ = scipy.linalg.lstsq(J, np.ravel(df), lapack_driver="gelsy")
-    return sol
 
 
 def closed_form_mse(theta: np.ndarray, f0: np.ndarray, target: np.ndarray, lr: float, t: float) -> np.ndarray:

@@ -88,8 +88,6 @@ def make_setup(ds, width: int, activation: str, seed: int, space: str = "auto") 
 
 
 def _net_test_acc(setup: Setup, dtheta: np.ndarray) -> float:
-    from jax.flatten_util import ravel_pytree
-
     flat0, unravel = ravel_pytree(setup.params0)
     params = unravel(flat0 + np.asarray(dtheta, dtype=flat0.dtype))
     logits = np.asarray(setup.apply(params, setup.ds.x_test))
