@@ -7,11 +7,12 @@ SCALE ?= book
 CH ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: book test chapter html fixtures summary venv clean help
+.PHONY: book test chapter prose html fixtures summary venv clean help
 
 help:
 	@echo "make book [SCALE=smoke|book|paper]   execute every chapter and build the HTML book"
 	@echo "make chapter CH=01 [SCALE=...]       execute one chapter into book/"
+	@echo "make prose CH=01                     copy edited narrative (markdown cells) into book/ without re-running"
 	@echo "make html                            build the HTML from book/ only"
 	@echo "make test                            run the whole test suite"
 	@echo "make fixtures [CH=01]                refresh the nbval fixtures (notebooks/ at smoke scale)"
@@ -32,6 +33,10 @@ book: $(STAMP)
 chapter: $(STAMP)
 	@test -n "$(CH)" || { echo "usage: make chapter CH=01 [SCALE=book]"; exit 2; }
 	$(PY) -m fasttrain.book run --scale $(SCALE) --chapter $(CH)
+
+prose: $(STAMP)
+	@test -n "$(CH)" || { echo "usage: make prose CH=01"; exit 2; }
+	$(PY) -m fasttrain.book prose --chapter $(CH)
 
 html: $(STAMP)
 	$(PY) -m fasttrain.book summary

@@ -96,3 +96,24 @@ def test_missing_parameters_cell(tmp_path):
 def test_cli_reports_errors_clearly(capsys):
     assert book.main(["run", "--scale", "huge", "--chapter", "01"]) == 2
     assert "unknown scale" in capsys.readouterr().err
+
+
+def test_prose_sync_copies_markdown_but_refuses_code_changes(tree):
+    nbs, bk = tree
+    book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)
+    src = nbformat.read(nbs / "09-toy.ipynb", as_version=4)
+    src.cells.append(nbformat.v4.new_markdown_cell("Findings: written after the run."))
+    nbformat.write(src, nbs / "09-toy.ipynb")
+    with pytest.raises(book.ChapterError, match="cell layout differ"):
+        book.sync_prose("09", notebooks=nbs, book=bk)
+    pub = nbformat.read(bk / "09-toy.ipynb", as_version=4)
+    pub.cells.append(nbformat.v4.new_markdown_cell("old findings"))
+    nbformat.write(pub, bk / "09-toy.ipynb")
+    book.sync_prose("09", notebooks=nbs, book=bk)
+    pub = nbformat.read(bk / "09-toy.ipynb", as_version=4)
+    assert pub.cells[-1].source == "Findings: written after the run."
+    assert "ran at smoke" in "".join(o.get("text", "") for c in pub.cells if c.cell_type == "code" for o in c.outputs)
+    src.cells[1].source += "\nprint('changed')"
+    nbformat.write(src, nbs / "09-toy.ipynb")
+    with pytest.raises(book.ChapterError, match="re-run it"):
+        book.sync_prose("09", notebooks=nbs, book=bk)

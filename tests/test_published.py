@@ -26,6 +26,10 @@ def _code_cells(path):
             if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
 
 
+def _markdown_cells(path):
+    return [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"]
+
+
 def test_there_are_chapters():
     assert "01" in CHAPTERS
 
@@ -37,6 +41,8 @@ def test_published_chapter_is_generated_from_current_source(ch):
     assert pub.exists(), f"{pub} missing: run `make chapter CH={ch}`"
     assert _code_cells(pub) == _code_cells(src), (
         f"{pub.name} in book/ is stale: its code differs from notebooks/{src.name}; run `make chapter CH={ch}`")
+    assert _markdown_cells(pub) == _markdown_cells(src), (
+        f"{pub.name}: the narrative differs from notebooks/{src.name}; run `make prose CH={ch}`")
     nb = nbformat.read(pub, as_version=4)
     assert not any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code"
                    for o in c.get("outputs", []))

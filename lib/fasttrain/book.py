@@ -6,6 +6,7 @@ Usage::
     python -m fasttrain.book run --scale smoke --chapter 01 -p seed=1
     python -m fasttrain.book fixtures --chapter 01         # refresh nbval fixtures
     python -m fasttrain.book summary                       # rebuild book/summary.md
+    python -m fasttrain.book prose --chapter 02            # copy edited narrative into book/
 
 ``run`` executes ``notebooks/NN-*.ipynb`` into ``book/NN-*.ipynb``.  It
 rejects unknown scales and parameter names (papermill itself only warns),
@@ -187,6 +188,41 @@ def refresh_fixtures(chapter: str | None = None, notebooks: Path = NOTEBOOKS) ->
         execute(src, src, {}, None)
 
 
+def sync_prose(chapter: str, notebooks: Path = NOTEBOOKS, book: Path = BOOK) -> Path:
+    """Copy the markdown cells of ``notebooks/NN-*.ipynb`` into the published copy in ``book/``.
+
+    Narrative edits (for example the findings written after reading a book-scale run) need no
+    re-execution, but code edits do: the published copy must have exactly the source's code cells
+    (papermill's injected-parameters cell aside) and cell layout, otherwise this refuses.
+    """
+    import nbformat
+
+    found = chapters(notebooks)
+    if chapter not in found:
+        raise ChapterError(f"no chapter {chapter!r}: found {', '.join(found) or 'none'} in {notebooks}")
+    src_path = found[chapter]
+    pub_path = book / src_path.name
+    if not pub_path.exists():
+        raise ChapterError(f"{pub_path} missing: run `make chapter CH={chapter}` first")
+    src = nbformat.read(src_path, as_version=4)
+    pub = nbformat.read(pub_path, as_version=4)
+    pub_cells = [c for c in pub.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    layout = lambda cells: [(c.cell_type, c.source if c.cell_type == "code" else None) for c in cells]
+    if layout(pub_cells) != layout(src.cells):
+        raise ChapterError(f"{pub_path.name}: code cells or cell layout differ from the source; "
+                           f"re-run it with `make chapter CH={chapter}`")
+    changed = 0
+    for s, p in zip(src.cells, pub_cells):
+        if s.cell_type == "markdown" and s.source != p.source:
+            p.source = s.source
+            changed += 1
+    tmp = pub_path.with_name(f".{pub_path.name}.prose")
+    nbformat.write(pub, tmp)
+    os.replace(tmp, pub_path)
+    print(f"[fasttrain.book] {pub_path.name}: {changed} markdown cell(s) updated")
+    return pub_path
+
+
 # ---------------------------------------------------------------------------
 # the claims summary page
 
@@ -266,6 +302,8 @@ def main(argv=None) -> int:
     f = sub.add_parser("fixtures", help="re-execute the source notebooks at smoke scale (nbval fixtures)")
     f.add_argument("--chapter", default=None)
     sub.add_parser("summary", help="regenerate book/summary.md")
+    pr = sub.add_parser("prose", help="copy the source's markdown cells into the published chapter")
+    pr.add_argument("--chapter", required=True)
     sub.add_parser("list", help="list the chapters and their parameters")
     args = ap.parse_args(argv)
     try:
@@ -278,6 +316,8 @@ def main(argv=None) -> int:
             refresh_fixtures(args.chapter)
         elif args.cmd == "summary":
             print(write_summary())
+        elif args.cmd == "prose":
+            sync_prose(args.chapter)
         elif args.cmd == "list":
             for ch, p in chapters().items():
                 print(ch, p.name, json.dumps(notebook_parameters(p)))
