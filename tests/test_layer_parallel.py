@@ -217,3 +217,103 @@ def test_configs_are_consistent():
         assert all(n % c.conv_cfactor == 0 for n in c.conv_depths)
         assert all(n % c.cfactor == 0 for n in c.timing_depths)
     assert max(lp.config("book").conv_depths) == 1024 and min(lp.config("book").conv_depths) == 32
+    for scale in ("smoke", "book", "paper"):
+        c = lp.config(scale)
+        assert all(n % c.cfactor == 0 for n in c.grad_depths) and c.n_fwd in c.train_iters
+
+
+# ----------------------------------------------------------------------------
+# run-time iteration counts and the chapter's protocols (fasttrain.layer_parallel_study)
+
+from types import SimpleNamespace  # noqa: E402
+
+from fasttrain import layer_parallel_study as lps  # noqa: E402
+
+
+def test_run_time_iteration_count_matches_history_and_compiles_once():
+    with jax.enable_x64(True):
+        spec, p, x, y = _problem(16)
+        u0 = lp.open_layer(p["open"], x)
+        cfg = lp.MGRITConfig(4, 2, "F")
+        data = (p["layers"]["W"], p["layers"]["b"])
+        refs = _iterate(p["layers"], u0, spec.h, cfg, 3)           # states after 1, 2, 3 iterations
+        for k in (1, 3):
+            np.testing.assert_allclose(np.asarray(lp.mgrit_states(lp.ForwardStep(), data, spec.h, u0, cfg, k)),
+                                       np.asarray(refs[k - 1].states), rtol=0, atol=1e-13)
+        # value_and_grad_mgrit: one compilation for every count
+        before = lp._value_and_grad_mgrit._cache_size()
+        _, g_ref = jax.jit(jax.value_and_grad(lp.loss_fn), static_argnums=3)(p, x, y, spec)
+        errs = []
+        for k in (1, 5):
+            _, g, _ = lp.value_and_grad_mgrit(p, x, y, spec, cfg, k, k)
+            errs.append(max(float(jnp.abs(a - b).max()) for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref))))
+        assert lp._value_and_grad_mgrit._cache_size() - before == 1
+        assert errs[0] > 1e-6 and errs[-1] < 1e-12      # F two-level is exact after N/c = 4 iterations
+        # forward_mgrit equals the serial logits once converged
+        np.testing.assert_allclose(np.asarray(lp.forward_mgrit(p, x, spec, cfg, 4)),
+                                   np.asarray(lp.forward(p, x, spec)), atol=1e-12)
+    with pytest.raises(ValueError, match="n_iter must be a non-negative integer"):
+        lp.value_and_grad_mgrit(p, x, y, spec, cfg, -1, 1)
+    with pytest.raises(ValueError, match="n_iter must be a non-negative integer"):
+        lp.mgrit_states(lp.ForwardStep(), data, spec.h, u0, cfg, 1.5)
+
+
+def test_study_convergence_and_gradients_on_a_small_problem():
+    cfg = lp.Config(width=4, conv_depths=(16,), conv_batch=3, conv_max_iter=9, conv_variants=(("FCF", 2),),
+                    grad_iters=(1, 8), grad_depths=(16,))
+    rows, hist = lps.convergence_study(cfg, 0)
+    assert [r["depth"] for r in rows] == [16] and hist[16, "FCF", 2].shape == (10,)
+    for r in rows:
+        assert r["iters_to_tol"] is not None and r["max_err_vs_serial"] < 1e-10
+    b = lps.bounded_iterations(rows, min_depth=16, max_iter=10)
+    assert b["best"] == "FCF, two-level" and b["ok"] and b["worst_of_best"] == max(r["iters_to_tol"] for r in rows)
+    g = lps.gradient_study(cfg, 0)
+    assert g[0]["grad_rel_err"] > 1e-4 and g[-1]["grad_rel_err"] < 1e-12   # FCF two-level: exact after N/2c
+
+
+def test_bounded_iterations_handles_unreached_tolerances():
+    rows = [{"depth": 64, "variant": "F, two-level", "iters_to_tol": None},
+            {"depth": 64, "variant": "FCF, two-level", "iters_to_tol": 7},
+            {"depth": 128, "variant": "F, two-level", "iters_to_tol": 9},
+            {"depth": 128, "variant": "FCF, two-level", "iters_to_tol": 12},
+            {"depth": 32, "variant": "FCF, two-level", "iters_to_tol": 99}]
+    b = lps.bounded_iterations(rows, 64, 10)
+    assert b["per_variant"] == {"F, two-level": None, "FCF, two-level": 12}
+    assert b["best"] == "FCF, two-level" and b["worst_of_best"] == 12 and not b["ok"]
+    with pytest.raises(ValueError, match="no convergence measurement"):
+        lps.bounded_iterations(rows, 1024)
+
+
+def _run(acc, loss):
+    return SimpleNamespace(test_accuracy=np.array([0.2, acc]), exact_loss=np.array([2.0, loss]))
+
+
+def test_training_verdict():
+    ser = _run(0.90, 0.30)
+    assert lps.training_verdict(ser, _run(0.89, 0.31), 0.2)[0] == "reproduced"
+    assert lps.training_verdict(ser, _run(0.95, 0.10), 0.2)[0] == "reproduced"   # better than serial is "like"
+    assert lps.training_verdict(ser, _run(0.80, 0.31), 0.2)[0] == "partly"
+    assert lps.training_verdict(ser, _run(0.80, 0.60), 0.2)[0] == "not reproduced"
+    # serial learnt nothing: agreement would be trivial
+    assert lps.training_verdict(_run(0.25, 1.5), _run(0.25, 1.5), 0.2)[0] == "not testable here"
+    assert lps.majority_accuracy(np.array([0, 1, 1, 2])) == 0.5
+    with pytest.raises(ValueError, match="no labels"):
+        lps.majority_accuracy(np.array([], int))
+
+
+def test_work_model_helpers_agree_with_critical_path():
+    P = lps.processors_for(1024, 4, 10, 2, ("F", 99))
+    assert P is not None and lp.critical_path(1024, lp.MGRITConfig(4, 99, "F"), P, 2)["speedup"] >= 10
+    assert lp.critical_path(1024, lp.MGRITConfig(4, 99, "F"), P // 2, 2)["speedup"] < 10
+    assert lps.processors_for(64, 4, 10, 2) is None                   # saturates below 10x
+    top = lps.max_model_speedup(64, 4, 2)
+    assert top == lp.critical_path(64, lp.MGRITConfig(4, 99, "FCF"), 10 ** 6, 2)["speedup"]
+    rows = lps.work_model([64], 4, (1, 2), 2)
+    assert len(rows) == 6 and {r["variant"] for r in rows} == {"FCF, two-level", "F, multilevel", "FCF, multilevel"}
+    assert lps.speed_verdict(1.2) == "reproduced" and lps.speed_verdict(0.5) == "not reproduced"
+    with pytest.raises(ValueError, match="positive finite"):
+        lps.speed_verdict(float("nan"))
+    with pytest.raises(ValueError, match="speed-up must be positive"):
+        lps.processors_for(64, 4, 0, 2)
+    with pytest.raises(ValueError, match="unknown MGRIT variant"):
+        lps.variant_name("C", 2)

@@ -199,3 +199,78 @@ def test_bad_inputs_give_clear_errors():
         lsgd.poisson_system(jnp.ones((4, 1)))
     with pytest.raises(ValueError, match="unknown scale"):
         lsgd.config("tiny")
+
+
+# ----------------------------------------------------------------------------
+# the cached fit step and the chapter's protocols (fasttrain.lsgd_study)
+
+from types import SimpleNamespace  # noqa: E402
+
+from fasttrain import lsgd_study as lss  # noqa: E402
+
+
+def test_fit_compiles_once_per_configuration():
+    b1, b2 = lsgd.benchmark("smooth1d"), lsgd.benchmark("osc1d")
+    (x1, y1, t1, u1), (x2, y2, t2, u2) = (lsgd.regression_data(b, 40, 30, seed=s) for b, s in ((b1, 0), (b2, 1)))
+    p0 = lsgd.init_mlp(jax.random.key(3), 1, (8, 8), 1, "box")
+    r = lsgd.fit(p0, lsgd.regression_system(x1, y1), "lsgd", 7, 1e-3, error_fn=lsgd.relative_error(t1, u1), chunk=5)
+    assert r.error.shape == r.loss.shape == (8,)
+    np.testing.assert_allclose(r.error[-1], float(lsgd.relative_l2(lsgd.predict(r.params, t1), u1)), rtol=1e-5)
+    n_chunk, n_start = lsgd._fit_chunk._cache_size(), lsgd._fit_start._cache_size()
+    # other data of the same shapes, another step count, learning rate and ridge: nothing new to compile
+    r2 = lsgd.fit(p0, lsgd.regression_system(x2, y2), "lsgd", 12, 3e-3, 1e-8, error_fn=lsgd.relative_error(t2, u2),
+                  chunk=5)
+    assert r2.error.shape == (13,)
+    assert lsgd._fit_chunk._cache_size() == n_chunk and lsgd._fit_start._cache_size() == n_start
+    # the run-time step count gives the same trajectory as one long chunk
+    r3 = lsgd.fit(p0, lsgd.regression_system(x1, y1), "lsgd", 7, 1e-3, error_fn=lsgd.relative_error(t1, u1), chunk=50)
+    np.testing.assert_allclose(r3.error, r.error, rtol=1e-5)
+    with pytest.raises(ValueError, match="evaluation points"):
+        lsgd.relative_error(t1[:, 0], u1)
+    with pytest.raises(ValueError, match="steps must be a non-negative integer"):
+        lsgd.fit(p0, lsgd.regression_system(x1, y1), "adam", 2.5)
+
+
+def _fitres(errors, wall=1.0):
+    e = np.asarray(errors, float)
+    return SimpleNamespace(error=e, wall_time=wall)
+
+
+def test_iteration_ratio_cannot_divide_by_zero_or_be_won_by_the_first_solve():
+    adam = _fitres([1.0, 0.5, 0.3, 0.2, 0.1])                      # final 0.1, reached at step 4
+    # LSGD's first (random-feature) fit 0.05 already beats Adam: the target becomes e0 / 2
+    lsgd_ = _fitres([0.05, 0.04, 0.02, 0.01])
+    i = lss.iteration_ratio(lsgd_, adam)
+    assert i["target"] == 0.025 and i["target_is"] == "e0 / 2"
+    assert i["k_lsgd"] == 3 and i["k_adam"] is None and i["bound"] == ">" and i["ratio"] == pytest.approx(5 / 3)
+    # the usual case: Adam's final error is the target, LSGD needs >= 2 iterations
+    lsgd_ = _fitres([0.5, 0.2, 0.09])
+    i = lss.iteration_ratio(lsgd_, adam)
+    assert i["target"] == 0.1 and i["k_adam"] == 4 and i["k_lsgd"] == 3 and i["ratio"] == pytest.approx(4 / 3)
+    assert lss.lsgd_verdict(i, 10)[0] == "partly" and lss.lsgd_verdict(i, 1.2)[0] == "reproduced"
+    # LSGD never gets there
+    i = lss.iteration_ratio(_fitres([0.5, 0.4]), adam)
+    assert i["ratio"] is None and lss.lsgd_verdict(i)[0] == "not reproduced"
+    with pytest.raises(ValueError, match="shrink must exceed 1"):
+        lss.iteration_ratio(lsgd_, adam, shrink=1.0)
+    with pytest.raises(ValueError, match="must be finite"):
+        lss.iteration_ratio(_fitres([np.nan, 0.1]), adam)
+
+
+def test_small_verdict_helpers():
+    rows = [{"depth": 1, "init": "box", "dead": 0.0, "error": 0.1}, {"depth": 1, "init": "he", "dead": 0.5, "error": 0.3},
+            {"depth": 2, "init": "box", "dead": 0.0, "error": 0.4}, {"depth": 2, "init": "he", "dead": 0.4, "error": 0.3}]
+    v = lss.init_verdict(rows)
+    assert v == {"depths": [1, 2], "best_error": [1], "least_dead": [1, 2]}
+    assert lss.count_verdict(2, 2) == "reproduced" and lss.count_verdict(1, 2) == "partly"
+    assert lss.count_verdict(0, 2) == "not reproduced"
+    assert lss.ratio_verdict(12.0) == "reproduced" and lss.ratio_verdict(2.0) == "partly"
+    assert lss.ratio_verdict(0.5) == "not reproduced"
+    with pytest.raises(ValueError, match="need 'box'"):
+        lss.init_verdict([r for r in rows if r["init"] != "box"])
+    with pytest.raises(ValueError, match="hits <= total"):
+        lss.count_verdict(3, 2)
+    with pytest.raises(ValueError, match="finite number"):
+        lss.ratio_verdict(float("inf"))
+    with pytest.raises(ValueError, match="unknown method"):
+        lss.regression_study(lsgd.config("smoke"), 0, methods=("LSGD", "SGD"))

@@ -45,6 +45,13 @@ serial network.  In *simultaneous* training each optimisation step runs only a
 few MGRIT iterations forward and backward (2 in the authors' peaks example),
 warm-started from the previous step, so the gradients are inexact.
 
+Compilation: :func:`mgrit` keeps the residual history, so its iteration
+count is static (one compilation per count; the convergence study uses one
+count).  :func:`mgrit_states`, :func:`forward_mgrit`,
+:func:`value_and_grad_mgrit` and :func:`train` take the counts at run time
+(``lax.fori_loop`` with a dynamic bound): one compilation per depth and MGRIT
+configuration serves 1, 2, 3, ... iterations.
+
 MGRIT is written by hand because it is the paper's contribution; no JAX
 library provides it.  The serial reference uses ``jax.lax.scan`` and
 ``jax.grad``; the optimisers are optax's.
@@ -72,7 +79,8 @@ __all__ = [
     "config", "DivergenceError", "smooth_relu", "init_params", "layer_step", "open_layer",
     "classify", "serial_states", "forward", "loss_fn", "accuracy", "peaks", "load_peaks",
     "ForwardStep", "AdjointStep", "level_sizes", "relax_intervals", "make_mesh", "mgrit",
-    "mgrit_forward", "mgrit_adjoint", "layer_gradients", "value_and_grad_mgrit",
+    "mgrit_forward", "mgrit_adjoint", "mgrit_states", "layer_gradients", "value_and_grad_mgrit",
+    "forward_mgrit",
     "iterations_to_tol", "critical_path", "train",
 ]
 
@@ -449,6 +457,51 @@ def _mgrit_impl(step, data, h, u0, u_init, cfg, n_iter, n_levels, mesh):
 
 _mgrit_jit = jax.jit(_mgrit_impl, static_argnames=("step", "cfg", "n_iter", "n_levels", "mesh"))
 
+
+def _check_n_iter(n_iter):
+    """Validate a concrete iteration count (a traced one is checked by its caller)."""
+    if isinstance(n_iter, jax.core.Tracer):
+        return n_iter
+    if isinstance(n_iter, (jax.Array, np.ndarray)) and n_iter.ndim == 0 and jnp.issubdtype(n_iter.dtype, jnp.integer):
+        n_iter = int(n_iter)
+    if not (isinstance(n_iter, (int, np.integer)) and not isinstance(n_iter, bool) and n_iter >= 0):
+        raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
+    return n_iter
+
+
+def _mgrit_states_impl(step, data, h, u0, u_init, cfg, n_iter, mesh):
+    """``n_iter`` V-cycles, ``n_iter`` a run-time (possibly traced) integer: the loop is a
+    ``lax.fori_loop`` with a dynamic bound, so one compiled function serves every count."""
+    c = cfg.cfactor
+    N = jax.tree.leaves(data)[0].shape[0]
+    n_levels = len(level_sizes(N, cfg))
+    datas = tuple(jax.tree.map(lambda a, s=c ** l: a[::s], data) for l in range(n_levels))
+    hs = tuple(h * c ** l for l in range(n_levels))
+    g = jnp.zeros((N + 1,) + u0.shape, u0.dtype).at[0].set(u0)
+    u = jnp.broadcast_to(u0, g.shape) if u_init is None else u_init.astype(u0.dtype)
+    return jax.lax.fori_loop(0, n_iter, lambda _, u: _vcycle(step, datas, hs, u, g, 0, cfg, mesh)[0], u)
+
+
+def mgrit_states(step, data, h, u0, cfg: MGRITConfig, n_iter, u_init=None, mesh=None):
+    """Like :func:`mgrit` but returns only the states and takes ``n_iter`` at run time.
+
+    No residual history is kept, so the iteration count is an ordinary
+    (traceable) argument: ``jax.jit`` compiles once per depth and
+    configuration, not once per count.  This is the route of training and
+    timing, where only the states after a fixed number of V-cycles matter.
+    """
+    _check_h(h)
+    _check_n_iter(n_iter)
+    leaves = jax.tree.leaves(data)
+    N = leaves[0].shape[0]
+    if any(a.shape[0] != N for a in leaves):
+        raise ValueError(f"per-step data disagree on the depth: {[a.shape[0] for a in leaves]}")
+    level_sizes(N, cfg)
+    if u_init is not None and u_init.shape != (N + 1,) + u0.shape:
+        raise ValueError(f"initial guess has shape {u_init.shape}, expected {(N + 1,) + u0.shape}")
+    return _mgrit_states_impl(step, data, h, u0, u_init, cfg, n_iter, mesh)
+
+
 jax.tree_util.register_dataclass(MGRITResult, data_fields=["states", "residuals"], meta_fields=[])
 
 
@@ -503,23 +556,50 @@ def layer_gradients(layers, states, lam, h, activation: str = "tanh"):
     return {"W": gW, "b": gb}
 
 
-@partial(jax.jit, static_argnames=("spec", "cfg", "n_fwd", "n_bwd", "mesh"))
-def value_and_grad_mgrit(params, x, y, spec: Spec, cfg: MGRITConfig, n_fwd: int, n_bwd: int,
+def value_and_grad_mgrit(params, x, y, spec: Spec, cfg: MGRITConfig, n_fwd, n_bwd,
                          u_init=None, lam_init=None, mesh=None):
     """Loss and gradient with MGRIT forward (``n_fwd`` iterations) and adjoint (``n_bwd``).
 
     Returns ``(loss, grads, (states, adjoints))``; the loss is the one of
     the MGRIT states (what the optimiser sees).  With enough iterations this
-    equals ``jax.value_and_grad(loss_fn)``.
+    equals ``jax.value_and_grad(loss_fn)``.  The iteration counts are run-time
+    arguments: one compilation per architecture and MGRIT configuration
+    serves every count.
     """
+    _check_n_iter(n_fwd)
+    _check_n_iter(n_bwd)
+    N = spec.depth
+    level_sizes(N, cfg)
+    for name, init in (("u_init", u_init), ("lam_init", lam_init)):
+        if init is not None and init.shape != (N + 1, x.shape[0], spec.width):
+            raise ValueError(f"{name} has shape {init.shape}, expected {(N + 1, x.shape[0], spec.width)}")
+    return _value_and_grad_mgrit(params, x, y, spec, cfg, n_fwd, n_bwd, u_init, lam_init, mesh)
+
+
+@partial(jax.jit, static_argnames=("spec", "cfg", "mesh"))
+def _value_and_grad_mgrit(params, x, y, spec, cfg, n_fwd, n_bwd, u_init, lam_init, mesh):
     act, h = spec.activation, spec.h
     u0, open_vjp = jax.vjp(lambda p: open_layer(p, x, act), params["open"])
-    U = mgrit_forward(params["layers"], u0, h, cfg, n_fwd, act, u_init, mesh).states
+    layers = params["layers"]
+    U = _mgrit_states_impl(ForwardStep(act), (layers["W"], layers["b"]), h, u0, u_init, cfg, n_fwd, mesh)
     loss, (g_cls, lam_N) = jax.value_and_grad(_head_loss, argnums=(0, 1))(params["cls"], U[-1], y)
-    lam = mgrit_adjoint(params["layers"], U, lam_N, h, cfg, n_bwd, act, lam_init, mesh).states
-    grads = {"open": open_vjp(lam[0])[0], "layers": layer_gradients(params["layers"], U, lam, h, act),
+    s = _sigma_prime(U, layers, act)
+    lam = _mgrit_states_impl(AdjointStep(), (layers["W"][::-1], s[::-1]), h, lam_N,
+                             None if lam_init is None else lam_init[::-1], cfg, n_bwd, mesh)[::-1]
+    grads = {"open": open_vjp(lam[0])[0], "layers": layer_gradients(layers, U, lam, h, act),
              "cls": g_cls}
     return loss, grads, (U, lam)
+
+
+@partial(jax.jit, static_argnames=("spec", "cfg", "mesh"))
+def forward_mgrit(params, x, spec: Spec, cfg: MGRITConfig, n_iter, mesh=None):
+    """Logits with the residual layers propagated by ``n_iter`` MGRIT V-cycles (run-time count),
+    started from the opening state copied to every layer."""
+    u0 = open_layer(params["open"], x, spec.activation)
+    layers = params["layers"]
+    U = _mgrit_states_impl(ForwardStep(spec.activation), (layers["W"], layers["b"]), spec.h, u0, None,
+                           cfg, n_iter, mesh)
+    return classify(params["cls"], U[-1])
 
 
 def iterations_to_tol(residuals, tol: float) -> int | None:
@@ -598,10 +678,10 @@ def _serial_step(p, s, warm, x, y, lr, spec, optimizer):
     return optax.apply_updates(p, upd), s, warm, loss
 
 
-@partial(jax.jit, static_argnames=("spec", "optimizer", "cfg", "n_fwd", "n_bwd", "warm_start", "mesh"))
+@partial(jax.jit, static_argnames=("spec", "optimizer", "cfg", "warm_start", "mesh"))
 def _mgrit_step(p, s, warm, x, y, lr, spec, optimizer, cfg, n_fwd, n_bwd, warm_start, mesh):
     u_init, lam_init = warm if warm_start else (None, None)
-    loss, g, warm = value_and_grad_mgrit(p, x, y, spec, cfg, n_fwd, n_bwd, u_init, lam_init, mesh)
+    loss, g, warm = _value_and_grad_mgrit(p, x, y, spec, cfg, n_fwd, n_bwd, u_init, lam_init, mesh)
     upd, s = _optimizer(optimizer, lr).update(g, s, p)
     return optax.apply_updates(p, upd), s, warm, loss
 
@@ -624,6 +704,8 @@ def train(params, data: Dataset, spec: Spec, steps: int, lr: float = 1e-2, optim
     """
     if mode not in ("serial", "mgrit"):
         raise ValueError(f"mode must be 'serial' or 'mgrit', got {mode!r}")
+    _check_n_iter(n_fwd)
+    _check_n_iter(n_bwd)
     if steps < 1 or eval_every < 1:
         raise ValueError("steps and eval_every must be at least 1")
     if not lr > 0:
@@ -639,8 +721,9 @@ def train(params, data: Dataset, spec: Spec, steps: int, lr: float = 1e-2, optim
         step = lambda p, s, warm: _serial_step(p, s, warm, x, y, lr_, spec, optimizer)  # noqa: E731
         warm = None
     else:
+        nf, nb = jnp.asarray(n_fwd, jnp.int32), jnp.asarray(n_bwd, jnp.int32)
         step = lambda p, s, warm: _mgrit_step(p, s, warm, x, y, lr_, spec, optimizer,  # noqa: E731
-                                              mgrit_cfg, n_fwd, n_bwd, warm_start, mesh)
+                                              mgrit_cfg, nf, nb, warm_start, mesh)
         z = jnp.zeros((N + 1, B, w), x.dtype)
         # first guess: u0 broadcast to every layer (no serial solve), zero adjoints
         warm = (jnp.broadcast_to(open_layer(params["open"], x, spec.activation), z.shape), z)
@@ -683,6 +766,9 @@ class Config:
     iterations forward and backward, coarsening factor from their config).
     Convergence study: MGRIT iterations to ``tol`` over ``conv_depths``.
     Timing: serial vs MGRIT forward wall time over ``timing_depths``.
+    ``conv_variants`` / ``timing_variants``: (relaxation, max levels), 99 =
+    coarsen down to 2 steps; ``acc_tol``: how far below serial training's test
+    accuracy layer-parallel training may end and still count as "similar".
     """
 
     width: int = 8
@@ -703,21 +789,29 @@ class Config:
     conv_batch: int = 64
     conv_max_iter: int = 15
     conv_cfactor: int = 4
+    conv_variants: tuple[tuple[str, int], ...] = (("F", 2), ("FCF", 2), ("F", 99), ("FCF", 99))
     tol: float = 1e-8
+    grad_iters: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12)
+    grad_depths: tuple[int, ...] = (32, 1024)
+    train_iters: tuple[int, ...] = (1, 2, 3)
+    acc_tol: float = 0.03
     timing_depths: tuple[int, ...] = (512, 1024)
     timing_batch: int = 64
-    timing_repeats: int = 3
-    processors: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
+    timing_repeats: int = 5
+    timing_variants: tuple[tuple[str, int], ...] = (("FCF", 2), ("FCF", 99))
+    timing_sharded: bool = True
+    processors: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
     seed: int = 0
 
 
 CONFIGS = {
-    "smoke": Config(n_train=500, n_test=100, train_steps=40, conv_depths=(32, 64, 128),
-                    conv_batch=16, conv_max_iter=12, timing_depths=(128,), timing_batch=16,
-                    timing_repeats=1, eval_every=10),
+    "smoke": Config(n_train=200, n_test=100, train_steps=20, conv_depths=(64,),
+                    conv_batch=16, conv_max_iter=12, grad_iters=(1, 2, 4, 8), grad_depths=(32,), timing_depths=(64,),
+                    timing_batch=16, timing_repeats=1, timing_variants=(("FCF", 2),), timing_sharded=False,
+                    eval_every=5),
     "book": Config(n_train=2000, n_test=200, train_steps=300),
     "paper": Config(n_train=5000, n_test=200, train_steps=130, optimizer="adam",
-                    conv_depths=(32, 64, 128, 256, 512, 1024, 2048, 4096)),
+                    conv_depths=(32, 64, 128, 256, 512, 1024, 2048, 4096), grad_depths=(32, 4096)),
 }
 
 

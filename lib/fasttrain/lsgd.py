@@ -29,6 +29,12 @@ factorisation of the tall system (not the normal equations, which square its
 condition number -- fatal in float32 for 1-D ReLU bases); see there why the
 QR is written with ``jnp`` instead of calling LAPACK.
 
+**Compilation.**  :func:`fit` compiles one chunk of steps per static
+configuration (method, optimiser, solver, chunk length, shapes); the
+least-squares systems and error functions are pytrees passed as arguments,
+and step counts, learning rate and ridge are run-time values, so a chapter's
+many fits (benchmarks, seeds, initialisations) share a handful of compilations.
+
 **Box initialisation** for ReLU networks (Sec. 3 of the paper; our reading of
 it, the FACTS file marks it unconfirmed): every neuron gets a point ``p``
 drawn uniformly in a box (the unit box or the data's bounding box) and a unit
@@ -65,8 +71,9 @@ from .baselines import DivergenceError
 __all__ = [
     "ACTIVATIONS", "DivergenceError", "box_layer", "init_mlp", "init_resnet_box", "hidden", "basis",
     "predict", "dead_fraction", "box_extrema", "quadratic_loss", "least_squares", "ls_step", "Benchmark",
-    "BENCHMARKS", "benchmark", "regression_data", "regression_system", "Poisson1D", "POISSON",
-    "basis_d2", "poisson_system", "relative_l2", "FitResult", "fit", "iterations_to_reach",
+    "BENCHMARKS", "benchmark", "regression_data", "RegressionSystem", "regression_system", "RelativeError",
+    "relative_error", "Poisson1D", "POISSON", "basis_d2", "PoissonSystem", "poisson_system",
+    "relative_l2", "FitResult", "fit", "iterations_to_reach",
     "Config", "CONFIGS", "config",
 ]
 
@@ -305,7 +312,7 @@ def least_squares(A, r, ridge: float = 0.0, solver: str = "qr"):
     """
     if A.ndim != 2 or r.shape[0] != A.shape[0]:
         raise ValueError(f"least squares needs A (m, p) and r (m, ...), got {A.shape} and {r.shape}")
-    if ridge < 0:
+    if not isinstance(ridge, jax.core.Tracer) and ridge < 0:  # a traced ridge is checked by fit
         raise ValueError(f"ridge must be non-negative, got {ridge}")
     if solver not in ("qr", "lstsq", "normal"):
         raise ValueError(f"unknown solver {solver!r}: choose 'qr', 'lstsq' or 'normal'")
@@ -387,15 +394,55 @@ def regression_data(bench: Benchmark, n_train: int, n_test: int, seed: int = 0, 
     return xtr, bench.fn(xtr), xte, bench.fn(xte)
 
 
-def regression_system(x, y, activation: str = "relu") -> Callable:
-    """``params -> (Phi(x)/sqrt(n), y/sqrt(n))``: the half mean squared error as a quadratic in ``c``."""
+@dataclass(frozen=True)
+class RegressionSystem:
+    r"""``params -> (Phi(x)/sqrt(n), y/sqrt(n))``: the half mean squared error as a quadratic in ``c``.
+
+    A pytree (data ``x``, ``y``; static ``activation``), so that :func:`fit`
+    passes it to its compiled step as an argument: one compilation serves
+    every data set of the same shapes.
+    """
+
+    x: Any
+    y: Any
+    activation: str = "relu"
+
+    def __call__(self, params):
+        s = 1.0 / math.sqrt(self.x.shape[0])
+        return s * basis(params, self.x, self.activation), s * self.y
+
+
+def regression_system(x, y, activation: str = "relu") -> RegressionSystem:
+    """The least-squares system of regression on ``(x, y)`` (see :class:`RegressionSystem`)."""
     x, y = jnp.asarray(x), jnp.asarray(y)
     if y.ndim == 1:
         y = y[:, None]
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} rows but y has {y.shape[0]}")
-    s = 1.0 / math.sqrt(x.shape[0])
-    return jax.jit(lambda params: (s * basis(params, x, activation), s * y))
+    if x.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} rows but y has {y.shape[0]}" if x.ndim == 2 else
+                         f"x must be 2-D (points, features), got shape {x.shape}")
+    _act(activation)
+    return RegressionSystem(x, y, activation)
+
+
+@dataclass(frozen=True)
+class RelativeError:
+    """``params -> ||u(x) - y|| / ||y||`` on evaluation points (a pytree, like :class:`RegressionSystem`)."""
+
+    x: Any
+    y: Any
+    activation: str = "relu"
+
+    def __call__(self, params):
+        return relative_l2(predict(params, self.x, self.activation), self.y)
+
+
+def relative_error(x, y, activation: str = "relu") -> RelativeError:
+    """Error function for :func:`fit`: relative L2 error of the network on ``(x, y)``."""
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    if x.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"evaluation points must be (n, d) with n values, got {x.shape} and {y.shape}")
+    _act(activation)
+    return RelativeError(x, y, activation)
 
 
 # ----------------------------------------------------------------------------
@@ -427,8 +474,29 @@ def basis_d2(params, x, activation: str = "tanh"):
     return jax.vmap(jax.jacfwd(jax.jacfwd(phi)))(jnp.asarray(x))
 
 
+@dataclass(frozen=True)
+class PoissonSystem:
+    r"""``params -> (A, r)`` of the 1-D Poisson PINN (see :func:`poisson_system`); a pytree
+    with data ``x_int`` and static problem, activation and boundary weight."""
+
+    x_int: Any
+    problem: Poisson1D = POISSON
+    activation: str = "tanh"
+    beta: float = 1.0
+
+    def __call__(self, params):
+        x_int = self.x_int
+        s, sb = 1.0 / math.sqrt(x_int.shape[0]), math.sqrt(self.beta)
+        xb = jnp.array([[0.0], [1.0]], x_int.dtype)
+        ab = jnp.array([self.problem.a, self.problem.b], x_int.dtype)
+        A = jnp.concatenate([-s * basis_d2(params, x_int, self.activation),
+                             sb * basis(params, xb, self.activation)])
+        rhs = jnp.concatenate([s * self.problem.f(x_int), sb * ab])[:, None]
+        return A, rhs
+
+
 def poisson_system(x_int, problem: Poisson1D = POISSON, activation: str = "tanh",
-                   beta: float = 1.0) -> Callable:
+                   beta: float = 1.0) -> PoissonSystem:
     r"""``params -> (A, r)``: PDE rows :math:`-\Phi''(x_i)/\sqrt n`, rhs :math:`f(x_i)/\sqrt n`,
     boundary rows :math:`\sqrt\beta\,\Phi(0), \sqrt\beta\,\Phi(1)`, rhs :math:`\sqrt\beta\,(a, b)`."""
     x_int = jnp.asarray(x_int)
@@ -437,17 +505,12 @@ def poisson_system(x_int, problem: Poisson1D = POISSON, activation: str = "tanh"
     if beta <= 0:
         raise ValueError(f"boundary weight beta must be positive, got {beta}")
     _act(activation)
-    s, sb = 1.0 / math.sqrt(x_int.shape[0]), math.sqrt(beta)
-    ab = jnp.array([problem.a, problem.b], x_int.dtype)
+    return PoissonSystem(x_int, problem, activation, float(beta))
 
-    @jax.jit
-    def system(params):
-        xb = jnp.array([[0.0], [1.0]], x_int.dtype)
-        A = jnp.concatenate([-s * basis_d2(params, x_int, activation), sb * basis(params, xb, activation)])
-        rhs = jnp.concatenate([s * problem.f(x_int), sb * ab])[:, None]
-        return A, rhs
 
-    return system
+for _cls, _data in ((RegressionSystem, ["x", "y"]), (RelativeError, ["x", "y"]), (PoissonSystem, ["x_int"])):
+    jax.tree_util.register_dataclass(_cls, data_fields=_data,
+                                     meta_fields=[f for f in _cls.__dataclass_fields__ if f not in _data])
 
 
 def relative_l2(pred, target) -> jnp.ndarray:
@@ -472,6 +535,68 @@ class FitResult:
     wall_time: float
 
 
+@dataclass(frozen=True)
+class _Opaque:
+    """A plain Python callable passed to the compiled step as a static (hashed by identity) leaf-less pytree."""
+
+    fn: Callable
+
+    def __call__(self, params):
+        return self.fn(params)
+
+
+jax.tree_util.register_dataclass(_Opaque, data_fields=[], meta_fields=["fn"])
+
+
+def _no_error(params):
+    return jnp.nan
+
+
+def _as_pytree(fn):
+    return fn if isinstance(fn, (RegressionSystem, PoissonSystem, RelativeError, _Opaque)) else _Opaque(fn)
+
+
+def _optimizer(method: str, optimizer: str, lr):
+    return optax.sgd(lr) if method == "gd" or (method == "lsgd" and optimizer == "gd") else optax.adam(lr)
+
+
+@partial(jax.jit, static_argnames=("solve", "solver"))
+def _fit_start(params, system, err, ridge, solve, solver):
+    if solve:
+        params = ls_step(params, system, ridge, solver)
+    return params, quadratic_loss(params, system, ridge), err(params)
+
+
+@partial(jax.jit, static_argnames=("method", "optimizer", "solver", "chunk"))
+def _fit_chunk(carry, n, system, err, lr, ridge, method, optimizer, solver, chunk):
+    """``n <= chunk`` iterations (run-time ``n``: ``lax.fori_loop`` with a dynamic bound), losses and
+    errors written into buffers of static length ``chunk``."""
+    opt = _optimizer(method, optimizer, lr)
+    loss = lambda p: quadratic_loss(p, system, ridge)  # noqa: E731
+
+    def one(carry):
+        if method == "lsgd":
+            xi, c, s = carry
+            g = jax.grad(lambda xi: loss({**xi, "c": c}))(xi)
+            upd, s = opt.update(g, s, xi)
+            xi = optax.apply_updates(xi, upd)
+            p = ls_step({**xi, "c": c}, system, ridge, solver)
+            return (xi, p["c"], s), p
+        p, s = carry
+        upd, s = opt.update(jax.grad(loss)(p), s, p)
+        p = optax.apply_updates(p, upd)
+        return (p, s), p
+
+    def body(i, state):
+        carry, ls, es = state
+        carry, p = one(carry)
+        return carry, ls.at[i].set(loss(p)), es.at[i].set(err(p))
+
+    dtype = jnp.result_type(*jax.tree.leaves(carry[0]))
+    buf = jnp.full((chunk,), jnp.nan, dtype)
+    return jax.lax.fori_loop(0, n, body, (carry, buf, buf))
+
+
 def fit(params, system: Callable, method: str = "lsgd", steps: int = 1000, lr: float = 1e-3,
         ridge: float = 0.0, optimizer: str = "adam", error_fn: Callable | None = None,
         solver: str = "qr", chunk: int = 100, progress: bool = False) -> FitResult:
@@ -480,66 +605,56 @@ def fit(params, system: Callable, method: str = "lsgd", steps: int = 1000, lr: f
     ``method="lsgd"``: least-squares ``c`` then ``optimizer`` (``"adam"`` or
     ``"gd"``) steps on the hidden parameters with ``c`` fixed, alternating;
     ``"adam"`` / ``"gd"``: optax Adam / SGD on all parameters.
-    ``error_fn(params)`` (e.g. the relative test error) is recorded every
-    step.  Steps run in jitted ``lax.scan`` chunks of ``chunk`` steps.
-    Raises :class:`DivergenceError` on a non-finite loss.
+    ``error_fn(params)`` (e.g. :func:`relative_error`) is recorded every step.
+
+    Steps run in jitted chunks of ``chunk`` steps.  The compiled chunk is
+    cached per static configuration (method, optimiser, solver, ``chunk``,
+    the shapes of parameters and data): ``system`` and ``error_fn`` built by
+    :func:`regression_system`, :func:`poisson_system` and
+    :func:`relative_error` are pytrees passed as arguments, and ``steps``,
+    ``lr`` and ``ridge`` are run-time values, so repeated fits (other data,
+    seeds, learning rates, step counts) compile nothing new.  (A plain Python
+    callable works too but is hashed by identity: a new closure compiles anew.)
+    ``wall_time`` includes any compilation; call once with ``steps=1`` first
+    to time without it.  Raises :class:`DivergenceError` on a non-finite loss.
     """
     if method not in ("lsgd", "adam", "gd"):
         raise ValueError(f"unknown method {method!r}: choose 'lsgd', 'adam' or 'gd'")
     if not lr > 0:
         raise ValueError(f"learning rate must be positive, got {lr}")
-    if steps < 0 or chunk < 1:
-        raise ValueError(f"steps must be non-negative and chunk positive, got {steps}, {chunk}")
+    if not (isinstance(steps, (int, np.integer)) and steps >= 0) or not (isinstance(chunk, (int, np.integer))
+                                                                       and chunk >= 1):
+        raise ValueError(f"steps must be a non-negative integer and chunk a positive one, got {steps}, {chunk}")
+    if ridge < 0:
+        raise ValueError(f"ridge must be non-negative, got {ridge}")
     if method == "lsgd" and optimizer not in ("adam", "gd"):
         raise ValueError(f"unknown optimiser {optimizer!r}: choose 'adam' or 'gd'")
-    use_sgd = method == "gd" or (method == "lsgd" and optimizer == "gd")
-    opt = optax.sgd(lr) if use_sgd else optax.adam(lr)
-    err = error_fn or (lambda p: jnp.nan)
-    loss = lambda p: quadratic_loss(p, system, ridge)  # noqa: E731
-
-    @jax.jit
-    def start(p):
-        if method == "lsgd":
-            p = ls_step(p, system, ridge, solver)
-        return p, loss(p), err(p)
-
-    params, loss0, err0 = start(params)
+    if solver not in ("qr", "lstsq", "normal"):
+        raise ValueError(f"unknown solver {solver!r}: choose 'qr', 'lstsq' or 'normal'")
+    system, err = _as_pytree(system), _as_pytree(error_fn or _no_error)
+    dtype = jnp.result_type(*jax.tree.leaves(params))
+    lr_, ridge_ = jnp.asarray(lr, dtype), jnp.asarray(ridge, dtype)
+    t0 = time.perf_counter()
+    params, loss0, err0 = _fit_start(params, system, err, ridge_, method == "lsgd", solver)
+    opt = _optimizer(method, optimizer, lr_)
     if method == "lsgd":
         xi = {k: v for k, v in params.items() if k != "c"}
-
-        def step(carry, _):
-            xi, c, s = carry
-            g = jax.grad(lambda xi: loss({**xi, "c": c}))(xi)
-            upd, s = opt.update(g, s, xi)
-            xi = optax.apply_updates(xi, upd)
-            p = ls_step({**xi, "c": c}, system, ridge, solver)
-            return (xi, p["c"], s), (loss(p), err(p))
-
         carry = (xi, params["c"], opt.init(xi))
         unpack = lambda carry: {**carry[0], "c": carry[1]}  # noqa: E731
     else:
-        def step(carry, _):
-            p, s = carry
-            g = jax.grad(loss)(p)
-            upd, s = opt.update(g, s, p)
-            p = optax.apply_updates(p, upd)
-            return (p, s), (loss(p), err(p))
-
         carry = (params, opt.init(params))
         unpack = lambda carry: carry[0]  # noqa: E731
-
-    run = jax.jit(lambda carry, n: jax.lax.scan(step, carry, None, length=n), static_argnums=1)
     losses, errors = [np.array([float(loss0)])], [np.array([float(err0)])]
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=steps, desc=method, unit="step", leave=False)
-    t0 = time.perf_counter()
     done = 0
     while done < steps:
         n = min(chunk, steps - done)
-        carry, (l, e) = run(carry, n)
-        l, e = np.asarray(l), np.asarray(e)
+        carry, l, e = _fit_chunk(carry, jnp.asarray(n, jnp.int32), system, err, lr_, ridge_,
+                                 method, optimizer, solver, int(chunk))
+        l, e = np.asarray(l)[:n], np.asarray(e)[:n]
         if not np.all(np.isfinite(l)):
             bad = done + int(np.argmin(np.isfinite(l)))
             raise DivergenceError(f"{method} diverged at step {bad} (loss {l[bad - done]}) with "
@@ -567,8 +682,14 @@ def iterations_to_reach(errors, target: float) -> int | None:
 
 @dataclass(frozen=True)
 class Config:
-    """Settings of chapter 04, part 2 (LSGD and box initialisation)."""
+    """Settings of chapter 04, part 2 (LSGD and box initialisation).
 
+    ``gd_lr``: plain gradient descent needs a larger step than Adam's ``lr``;
+    ``init_steps``: the LSGD budget of the initialisation study; ``chunk``:
+    steps per compiled chunk of :func:`fit` (one compilation per configuration).
+    """
+
+    methods: tuple[str, ...] = ("LSGD", "Adam", "GD")
     widths: tuple[int, ...] = (32, 32)
     n_train: int = 256
     n_train_2d: int = 1024
@@ -576,10 +697,13 @@ class Config:
     adam_steps: int = 3000
     lsgd_steps: int = 1000
     lr: float = 1e-3
+    gd_lr: float = 0.05
     ridge: float = 1e-10
     osc_k: int = 4
+    chunk: int = 100
     init_methods: tuple[str, ...] = ("box", "he", "glorot")
     init_depths: tuple[int, ...] = (1, 2, 4, 8)
+    init_steps: int = 500
     resnet_depths: tuple[int, ...] = (4, 16, 64)
     pinn_widths: tuple[int, ...] = (32, 32)
     pinn_collocation: int = 64
@@ -590,11 +714,12 @@ class Config:
 
 
 CONFIGS = {
-    "smoke": Config(widths=(16, 16), n_train=64, n_train_2d=256, n_test=128, adam_steps=150, lsgd_steps=150,
-                    init_depths=(1, 4), resnet_depths=(4, 16), pinn_widths=(16, 16),
-                    pinn_collocation=32, pinn_steps=80, seeds=(0,)),
+    "smoke": Config(methods=("LSGD", "Adam"), widths=(16, 16), n_train=64, n_train_2d=256, n_test=128, adam_steps=150, lsgd_steps=150,
+                    chunk=50, init_depths=(2,), init_steps=50, resnet_depths=(4, 16), pinn_widths=(16, 16),
+                    pinn_collocation=32, pinn_steps=50, seeds=(0,)),
     "book": Config(),
-    "paper": Config(adam_steps=20000, lsgd_steps=20000, pinn_steps=10000, seeds=tuple(range(10))),
+    "paper": Config(adam_steps=20000, lsgd_steps=20000, init_steps=5000, pinn_steps=10000,
+                    seeds=tuple(range(10))),
 }
 
 
