@@ -123,7 +123,7 @@ def test_fwht_matches_dense_hadamard():
         rb.fwht(jnp.ones(12))
 
 
-@pytest.mark.parametrize("dist", [d for d in rb.DISTRIBUTIONS if d != "orthonormal"])
+@pytest.mark.parametrize("dist", [d for d in rb.UNBIASED if d != "orthonormal"])
 def test_update_is_unbiased_estimate_of_scaled_gradient(dist):
     """E[sum_i c_i phi_i] = (d / D) g for every distribution (chunk 5 < d exercises the block padding).
 
@@ -145,13 +145,16 @@ def test_unbiasedness_check_detects_the_official_bernoulli_bias():
     D, d, n = 200, 12, 1500
     g = _normal(7, (D,))
 
-    def biased(key):
-        phi = (jax.random.bernoulli(key, 0.5, (d, D)).astype(jnp.float32) * 2 - 1 - 0.5) / np.sqrt(D)
-        return phi.T @ (phi @ g)
-
-    us = np.asarray(jax.jit(jax.vmap(biased))(jax.random.split(jax.random.key(1), n)), np.float64)
+    sub = rb.subspace(D, d, "bernoulli-0.5", chunk=5)
+    phi = np.asarray(rb.directions(sub, rb.step_key(0, 0))) * np.sqrt(D)
+    np.testing.assert_allclose(np.sort(np.unique(phi.round(5))), [-1.5, 0.5])  # the official values
+    us = _draws(sub, g, n)
     chi2, k = _chi2_per_dim(us, d / D * np.asarray(g, np.float64))
     assert chi2 > 10 * _bound(k)
+    # its mean is the biased (d / D) (I + 11^T / 4) g, checked by the same statistic
+    target = d / D * (np.asarray(g, np.float64) + float(np.sum(np.asarray(g, np.float64))) / 4)
+    chi2, k = _chi2_per_dim(us, target)
+    assert chi2 < _bound(k), chi2
 
 
 @pytest.mark.parametrize("dist,compartments", [
@@ -529,3 +532,113 @@ def test_configs_follow_the_paper_at_paper_scale():
     assert rb.learning_rates("cnn", "cifar10")["sgd"] == 0.015625
     assert rb.learning_rates("fc", "fashion_mnist")["rbd"] == 0.5
     assert paper.nes_per_member and paper.nes_population == 250 and paper.dataset == "mnist"
+
+
+# ----------------------------------------------------------------- additions for the chapter
+def test_max_pool_gradient_matches_reduce_window():
+    """The reshape-based pool has reduce_window's values and (without ties) its gradient."""
+    x = _normal(4, (2, 7, 9, 3))  # odd sizes: the last row/column is dropped, as with VALID padding
+
+    def ref(x):
+        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+    w = _normal(5, (2, 3, 4, 3))
+    np.testing.assert_array_equal(np.asarray(models.max_pool(x)), np.asarray(ref(x)))
+    g = jax.grad(lambda x: jnp.sum(w * models.max_pool(x)))(x)
+    g_ref = jax.grad(lambda x: jnp.sum(w * ref(x)))(x)
+    np.testing.assert_allclose(np.asarray(g), np.asarray(g_ref), rtol=1e-6)
+
+
+def test_fpd_with_a_stored_basis_equals_the_regenerated_one():
+    model, params, x, y, loss = _mlp_loss()
+    runs = {}
+    for store in (False, True):
+        init, step = rb._build(rb.FPD(0.5, 6, "gaussian", chunk=4, store_basis=store), loss, params, seed=2)
+        p, aux = params, init(params)
+        for t in range(3):
+            p, aux, _ = jax.jit(step)(p, aux, x, y, t)
+        runs[store] = np.asarray(ravel_pytree(p)[0])
+    np.testing.assert_allclose(runs[True], runs[False], rtol=1e-5, atol=1e-6)
+    assert np.abs(runs[True] - np.asarray(ravel_pytree(params)[0])).max() > 1e-4
+    with pytest.raises(ValueError, match="stored basis .* too large"):
+        rb._build(rb.FPD(0.5, 5000, store_basis=True), loss, {"w": jnp.zeros((60_000,))}, seed=0)
+
+
+def test_python_and_fori_loops_train_identically():
+    data, model = _tiny_data(), models.fc(n_classes=4, hidden=16)
+    method = rb.RBD(2.0, d=16, distribution="hadamard-coset")
+    a = rb.train(model, data, method, epochs=1, batch_size=32, loop="fori", segment=3)
+    b = rb.train(model, data, method, epochs=1, batch_size=32, loop="python", segment=3)
+    np.testing.assert_allclose(a.loss, b.loss, rtol=1e-5)
+    np.testing.assert_allclose(a.test_accuracy, b.test_accuracy)
+    # conv models (4-D kernels) step from Python, dense ones inside lax.fori_loop
+    cnn = jax.eval_shape(lambda k: models.cnn().init(k, (28, 28, 1)), jax.random.key(0))
+    assert rb._python_loop(cnn) and not rb._python_loop(_tiny_params())
+    with pytest.raises(ValueError, match="loop must be"):
+        rb.train(model, data, method, epochs=1, loop="while")
+
+
+def test_rbd_on_a_one_device_mesh_equals_the_plain_run():
+    data, model = _tiny_data(), models.fc(n_classes=4, hidden=16)
+    mesh = jax.make_mesh((1,), ("workers",))
+    method = rb.RBD(2.0, d=16, distribution="gaussian", chunk=8)
+    a = rb.train(model, data, method, epochs=1, batch_size=32)
+    b = rb.train(model, data, method, epochs=1, batch_size=32, mesh=mesh)
+    np.testing.assert_allclose(a.loss, b.loss, rtol=1e-5)
+    assert np.all(np.isnan(b.cos))  # the gradient never leaves its device
+    with pytest.raises(ValueError, match="n_groups = the number of devices"):
+        rb.train(model, data, rb.RBD(2.0, d=16, n_groups=2), epochs=1, mesh=mesh)
+    with pytest.raises(ValueError, match="only RBD runs on a device mesh"):
+        rb.train(model, data, rb.SGD(0.1), epochs=1, mesh=mesh)
+
+
+def test_time_step_rejects_bad_counts():
+    x, y = np.zeros((4, 4, 4, 1), np.float32), np.zeros(4, np.int32)
+    with pytest.raises(ValueError, match="repeats and inner must be positive"):
+        rb.time_step(models.fc(n_classes=4, hidden=6), rb.SGD(0.1), x, y, inner=0)
+
+
+# ----------------------------------------------------------------- the chapter's protocols
+def test_study_memoises_equivalent_runs(monkeypatch):
+    from fasttrain import random_bases_study as S
+
+    calls = []
+    monkeypatch.setattr(rb, "train", lambda *a, **k: calls.append((a, k)) or object())
+    study = S.Study(rb.config("smoke"))
+    m = rb.SGD(0.1)
+    first = study.run("fc", m, 1)
+    assert study.run("fc", m, 1, dataset="mnist-subset", n_train=10_000) is first  # same data, same run
+    assert study.run("fc", m, 1, n_train=100) is not first
+    assert len(calls) == 2 and len(calls[1][0][1].x_train) == 100
+
+
+def test_verdict_helpers():
+    from fasttrain import random_bases_study as S
+
+    assert S.ordering_verdict({"NES": 0.2, "FPD": 0.5, "RBD": 0.8, "SGD": 0.9})[0] == "reproduced"
+    assert S.ordering_verdict({"NES": 0.2, "FPD": 0.5, "RBD": 0.9, "SGD": 0.897})[0] == "reproduced"
+    assert S.ordering_verdict({"NES": None, "FPD": 0.5, "RBD": 0.8, "SGD": 0.9})[0] == "partly"
+    v, why = S.ordering_verdict({"NES": 0.6, "FPD": 0.5, "RBD": 0.8, "SGD": 0.9})
+    assert v == "partly" and "NES ≥ FPD" in why
+    assert S.ordering_verdict({"NES": 0.9, "FPD": 0.8, "RBD": 0.7, "SGD": 0.6})[0] == "not reproduced"
+    assert S.fraction_verdict(0.93, 0.96)[0] == "reproduced"
+    assert S.fraction_verdict(0.80, 0.96, lower=0.5)[0] == "partly"
+    assert S.fraction_verdict(0.40, 0.96, lower=0.5)[0] == "not reproduced"
+    assert S.fraction_verdict(0.12, 0.98, lower=0.1199)[0] == "not reproduced"  # a tie at chance is no lead
+    v, why = S.ordering_verdict({"FPD": 0.1077, "RBD": 0.1078, "SGD": 0.9})
+    assert v == "partly" and "FPD ≥ RBD" in why  # within the 0.01 margin: not an ordering
+    assert S.compare_counts([0.93, 0.80, 0.50], [0.928, 0.77, 0.53]) == (1, 1, 1)
+    assert S.monotone([0.1, 0.1, 0.3]) and not S.monotone([0.2, 0.1])
+    assert S.distributed_d(rb.config("book")) == 252 and S.distributed_d(rb.config("smoke")) == 64
+    rows = S.communication(101_770, 250, (4,))
+    assert rows[0]["RBD payload (B)"] == 1000 and rows[0]["SGD payload (B)"] == 407_080
+
+
+def test_absent_data_sets_give_not_run_rows(monkeypatch, tmp_path):
+    from fasttrain import random_bases_study as S
+
+    monkeypatch.setenv("FASTTRAIN_DATA", str(tmp_path))  # an empty cache: nothing is present
+    rows = S.extra_dataset_rows(S.Study(rb.config("book")))
+    assert len(rows) == 2 * 2 * 4 and {r["status"] for r in rows} == {"not run: data absent"}
+    fc_cifar = {r["method"]: r["paper"] for r in rows if r["model"] == "fc" and r["dataset"] == "cifar10"}
+    assert fc_cifar == pytest.approx({"NES": 0.178, "FPD": 0.214, "RBD": 0.4377, "SGD": 0.5209})

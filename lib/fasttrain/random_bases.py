@@ -33,7 +33,9 @@ How the pieces are computed here
   to unit variance, so the same learning rate means the same expected step
   (the paper's Uniform runs equal ours at a third of the learning rate);
   Bernoulli ``+-1/sqrt(D)`` with probability 1/2 each, truly zero-mean (the
-  official "bernoulli-0.5" draws {+0.5, -1.5}, mean -0.5); ``"hadamard"``
+  official "bernoulli-0.5" draws {+0.5, -1.5}, mean -0.5; it is available as
+  ``"bernoulli-0.5"``, divided by sqrt(D), to reproduce the paper's Table 2,
+  and is *not* an unbiased estimator: ``E[phi phi^T] = (I + 11^T / 4) / D``); ``"hadamard"``
   and ``"hadamard-coset"`` (below); ``"orthonormal"`` (Haar-random orthonormal columns scaled by
   ``sqrt(D_j / D)``; QR of a Gaussian block, small problems only -- used to
   check that FPD with d = D is SGD).
@@ -114,7 +116,7 @@ from fasttrain.baselines import DivergenceError, accuracy, softmax_cross_entropy
 from fasttrain.models import Model
 
 __all__ = [
-    "DISTRIBUTIONS", "Compartments", "Subspace", "subspace", "step_key", "fwht",
+    "DISTRIBUTIONS", "UNBIASED", "Compartments", "Subspace", "subspace", "step_key", "fwht",
     "project", "expand", "project_expand", "project_expand_tree", "directions",
     "RBD", "SGD", "FPD", "NES", "rbd_estimate", "distributed_rbd_estimate",
     "nes_estimate", "rank_fitness", "make_loss", "augment", "preprocess",
@@ -123,8 +125,12 @@ __all__ = [
     "DivergenceError",
 ]
 
-DISTRIBUTIONS: tuple[str, ...] = ("gaussian", "uniform", "bernoulli", "hadamard", "hadamard-coset", "orthonormal")
+DISTRIBUTIONS: tuple[str, ...] = ("gaussian", "uniform", "bernoulli", "hadamard", "hadamard-coset", "orthonormal",
+                                  "bernoulli-0.5")
+#: distributions whose directions are zero-mean with E[phi phi^T] = I / D (all but the official biased Bernoulli)
+UNBIASED: tuple[str, ...] = DISTRIBUTIONS[:-1]
 _ORTHONORMAL_MAX = 2**24  # D_j * d_j above which a dense QR is refused
+_STORED_BASIS_MAX = 2**28  # d * D above which FPD refuses to store its basis (1 GB of float32)
 
 
 # ===================================================================== subspaces
@@ -263,8 +269,10 @@ def _dense_block(distribution, key, rows, size, scale, dtype):
     elif distribution == "uniform":
         r = math.sqrt(3.0)  # U[-sqrt3, sqrt3] has unit variance
         block = jax.random.uniform(key, (rows, size), dtype, -r, r)
-    else:  # bernoulli
+    elif distribution == "bernoulli":
         block = _signs(key, (rows, size), dtype)
+    else:  # "bernoulli-0.5", the official code's: {+0.5, -1.5}, mean -0.5, variance 1
+        block = _signs(key, (rows, size), dtype) - jnp.asarray(0.5, dtype)
     return block * jnp.asarray(scale, dtype)
 
 
@@ -485,8 +493,26 @@ def project_expand_tree(sub: Subspace, key, g_tree):
 
 @partial(jax.jit, static_argnums=(0, 2))
 def directions(sub: Subspace, key, dtype=jnp.float32):
-    """The direction set as a dense (d, D) matrix, row i = phi_i (for tests and small problems)."""
-    return jax.vmap(lambda e: expand(sub, key, e))(jnp.eye(sub.d, dtype=dtype))
+    """The direction set as a dense (d, D) matrix, row i = phi_i (FPD's stored basis, tests, small problems).
+
+    Dense distributions concatenate the same blocks :func:`project` and
+    :func:`expand` generate (d * D random numbers once); structured ones
+    expand the unit coefficient vectors.
+    """
+    if sub.distribution in _HADAMARD:
+        return jax.vmap(lambda e: expand(sub, key, e))(jnp.eye(sub.d, dtype=dtype))
+    rows = []
+    inv = 1.0 / math.sqrt(sub.total)
+    for j, (o, size, dj) in enumerate(zip(sub.offsets, sub.sizes, sub.dims)):
+        kj = jax.random.fold_in(key, j)
+        if sub.distribution == "orthonormal":
+            block = _orthonormal(kj, size, dj, math.sqrt(size / sub.total), dtype).T
+        else:
+            m, nb = _blocks(sub, j)
+            block = jnp.concatenate([_dense_block(sub.distribution, jax.random.fold_in(kj, k), m, size, inv, dtype)
+                                     for k in range(nb)])[:dj]
+        rows.append(jnp.pad(block, ((0, 0), (o, sub.total - o - size))))
+    return jnp.concatenate(rows)
 
 
 # ===================================================================== estimators
@@ -685,13 +711,20 @@ class RBD:
 
 @dataclass(frozen=True)
 class FPD:
-    """Fixed Projection Descent: ``theta = theta0 + P z``, P fixed for the run, z from 0 by SGD."""
+    """Fixed Projection Descent: ``theta = theta0 + P z``, P fixed for the run, z from 0 by SGD.
+
+    ``store_basis``: build the (d, D) matrix P once and keep it (d * D floats,
+    e.g. 100 MB for FC-MNIST at d = 250) instead of regenerating its d * D
+    random numbers twice per step -- the same numbers, about 50x faster for
+    Gaussian directions on a CPU.
+    """
 
     lr: float = 1.0
     d: int = 250
     distribution: str = "gaussian"
     compartments: Compartments = Compartments()
     chunk: int = 50
+    store_basis: bool = False
 
     @property
     def name(self) -> str:
@@ -729,12 +762,16 @@ def _check_method(method):
             raise ValueError(f"NES: sigma must be positive, got {method.sigma}")
 
 
-def _build(method, loss, params, seed):
+def _build(method, loss, params, seed, mesh=None):
     """``(init(params) -> aux, step(params, aux, x, y, t) -> (params, aux, metrics))`` of ``method``.
 
     ``params`` (the pytree) sizes the subspaces; leaf compartments need it.
+    ``mesh``: run RBD's groups on the devices of ``mesh["workers"]``
+    (:func:`distributed_rbd_estimate`); needs ``n_groups`` = the number of devices.
     """
     _check_method(method)
+    if mesh is not None and not isinstance(method, RBD):
+        raise ValueError(f"only RBD runs on a device mesh, not {method.name}")
     flat0, unravel = ravel_pytree(params)
     opt = optax.sgd(method.lr)
     nan = jnp.asarray(jnp.nan, flat0.dtype)
@@ -756,6 +793,12 @@ def _build(method, loss, params, seed):
 
     if isinstance(method, RBD):
         sub = subspace(params, method.d // method.n_groups, method.distribution, method.compartments, method.chunk)
+        if mesh is not None:
+            if mesh.shape.get("workers") != method.n_groups:
+                raise ValueError(f"RBD on a mesh needs n_groups = the number of devices on its 'workers' axis; "
+                                 f"got n_groups = {method.n_groups} and mesh {dict(mesh.shape)}")
+            return opt.init, sgd_on(partial(distributed_rbd_estimate, loss=loss, sub=sub, seed=seed, mesh=mesh,
+                                            split_batch=method.split_batch))
         return opt.init, sgd_on(partial(rbd_estimate, loss=loss, sub=sub, seed=seed, n_groups=method.n_groups,
                                         split_batch=method.split_batch))
 
@@ -766,6 +809,24 @@ def _build(method, loss, params, seed):
 
     sub = subspace(params, method.d, method.distribution, method.compartments, method.chunk)
     key = _stream_key(seed, 1)  # FPD's one basis for the whole run, regenerated at every use
+    if method.store_basis:
+        if sub.d * sub.total > _STORED_BASIS_MAX:
+            raise ValueError(f"FPD: a stored basis of {sub.d} x {sub.total} floats is too large; "
+                             "use store_basis=False (regenerate) or structured directions")
+
+        def init_stored(p):
+            z = jnp.zeros((sub.d,), flat0.dtype)
+            return p, z, opt.init(z), directions(sub, key, flat0.dtype)
+
+        def step_stored(p, aux, x, y, t):
+            theta0, z, st, basis = aux
+            (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
+            upd, st = opt.update(basis @ ravel_pytree(g)[0], st, z)
+            z = optax.apply_updates(z, upd)
+            p = jax.tree.map(jnp.add, theta0, unravel(z @ basis))
+            return p, (theta0, z, st, basis), {"loss": val, "acc": acc, "cos": nan}
+
+        return init_stored, step_stored
 
     def init(p):
         z = jnp.zeros((sub.d,), flat0.dtype)  # coefficients start at zero: theta = theta0
@@ -884,9 +945,29 @@ def _n_correct(apply_fn, augmentation, params, xb, yb):
     return jnp.sum(jnp.argmax(apply_fn(params, preprocess(augmentation, xb)), -1) == yb)
 
 
+def _python_loop(params) -> bool:
+    """Whether to step from Python: yes for models with convolutions (a 4-D kernel leaf).
+
+    XLA:CPU runs convolutions (and their gradients) inside a ``while`` loop
+    about ten times slower than at the top level of a jitted function
+    (measured for the paper's CNN: 160-190 ms against 13-25 ms a step), so
+    :func:`train` and :func:`time_step` call a jitted single step from
+    Python for such models; fully connected models step inside
+    ``lax.fori_loop`` segments, where Python's dispatch overhead would
+    dominate their sub-millisecond steps.
+    """
+    return any(np.ndim(leaf) == 4 for leaf in jax.tree.leaves(params))
+
+
+@partial(jax.jit, static_argnums=2)
+def _permutation(key, epoch, n):
+    return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+
+
 def train(model: Model, data, method, *, epochs: int, batch_size: int = 32, seed: int = 0,
           augmentation: str = "none", params=None, switch_at: int | None = None, then=None,
-          segment: int = 50, eval_batch: int = 1000, progress: bool = False) -> TrainResult:
+          segment: int = 50, eval_batch: int = 1000, progress: bool = False, loop: str = "auto",
+          mesh=None) -> TrainResult:
     """Minibatch training of ``model`` on ``data`` (a :class:`fasttrain.data.Dataset`) with ``method``.
 
     Each epoch visits a fresh permutation of the training set in
@@ -894,13 +975,18 @@ def train(model: Model, data, method, *, epochs: int, batch_size: int = 32, seed
     ``population`` batches); test accuracy is measured after each epoch.
     ``switch_at`` / ``then``: from global step ``switch_at`` on, use the
     method ``then`` (RBD <-> SGD, the paper's switching experiment).
-    Steps run inside jitted ``lax.fori_loop`` segments of ``segment`` steps.
+    ``loop``: ``"fori"`` runs jitted ``lax.fori_loop`` segments of
+    ``segment`` steps, ``"python"`` calls a jitted step per step,
+    ``"auto"`` picks by :func:`_python_loop`.  ``mesh``: run an RBD with
+    ``n_groups`` = G on G devices (:func:`distributed_rbd_estimate`).
     Raises :class:`DivergenceError` when the loss stops being finite.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if loop not in ("auto", "fori", "python"):
+        raise ValueError(f"loop must be 'auto', 'fori' or 'python', got {loop!r}")
     if (switch_at is None) != (then is None):
         raise ValueError("switching needs both switch_at and then")
     _check_method(method)
@@ -910,6 +996,8 @@ def train(model: Model, data, method, *, epochs: int, batch_size: int = 32, seed
             raise ValueError("switching is supported between SGD and RBD only")
         if switch_at < 0:
             raise ValueError(f"switch_at must be >= 0, got {switch_at}")
+        if mesh is not None:
+            raise ValueError("switching is not supported on a device mesh")
     x_train = jnp.asarray(data.x_train)
     y_train = jnp.asarray(data.y_train)
     n = x_train.shape[0]
@@ -920,8 +1008,9 @@ def train(model: Model, data, method, *, epochs: int, batch_size: int = 32, seed
         raise ValueError(f"{n} training images are fewer than the {per_step} one step needs")
     if params is None:
         params = model.init(_stream_key(seed, 4), tuple(x_train.shape[1:]))
+    python_loop = _python_loop(params) if loop == "auto" else loop == "python"
     loss = make_loss(model.apply)
-    init_a, step_a = _build(method, loss, params, seed)
+    init_a, step_a = _build(method, loss, params, seed, mesh)
     if then is not None:
         init_b, step_b = _build(then, loss, params, seed)
         aux = (init_a(params), init_b(params))
@@ -944,33 +1033,50 @@ def train(model: Model, data, method, *, epochs: int, batch_size: int = 32, seed
     seg = max(1, min(segment, steps_per_epoch))
     dtype = ravel_pytree(params)[0].dtype
 
+    def one(p, aux, x_all, y_all, perm, i, t):
+        """Step ``t``: batch ``i`` of the epoch's permutation, augmented, then the method's update."""
+        idx = jax.lax.dynamic_slice(perm, (i * per_step,), (per_step,))
+        xb = augment(augmentation, jax.random.fold_in(aug_key, t), x_all[idx])
+        yb = y_all[idx]
+        if per_member:
+            xb = xb.reshape((method.population, batch_size) + xb.shape[1:])
+            yb = yb.reshape(method.population, batch_size)
+        p, aux, m = step(p, aux, xb, yb, t)
+        return p, aux, jnp.stack([m["loss"], m["acc"], m["cos"]]).astype(dtype)
+
     def run(p, aux, x_all, y_all, perm, i0, count, t0):
         buf = jnp.full((3, seg), jnp.nan, dtype)
 
         def body(i, carry):
             p, aux, buf = carry
-            idx = jax.lax.dynamic_slice(perm, ((i0 + i) * per_step,), (per_step,))
-            xb = augment(augmentation, jax.random.fold_in(aug_key, t0 + i), x_all[idx])
-            yb = y_all[idx]
-            if per_member:
-                xb = xb.reshape((method.population, batch_size) + xb.shape[1:])
-                yb = yb.reshape(method.population, batch_size)
-            p, aux, m = step(p, aux, xb, yb, t0 + i)
-            buf = buf.at[:, i].set(jnp.stack([m["loss"], m["acc"], m["cos"]]).astype(dtype))
-            return p, aux, buf
+            p, aux, m = one(p, aux, x_all, y_all, perm, i0 + i, t0 + i)
+            return p, aux, buf.at[:, i].set(m)
 
         return jax.lax.fori_loop(0, count, body, (p, aux, buf))
 
     perm_key = _stream_key(seed, 3)
-    permute = jax.jit(lambda e: jax.random.permutation(jax.random.fold_in(perm_key, e), n))
-    args = (params, aux, x_train, y_train, permute(0), jnp.int32(0), jnp.int32(seg), jnp.int32(0))
     t_compile = time.perf_counter()
-    compiled = jax.jit(run).lower(*args).compile()
+    if python_loop:
+        args = (params, aux, x_train, y_train, _permutation(perm_key, 0, n), jnp.int32(0), jnp.int32(0))
+        compiled_one = jax.jit(one, donate_argnums=(0, 1)).lower(*args).compile()
+
+        def compiled(p, aux, x_all, y_all, perm, i0, count, t0):
+            ms = []
+            for i in range(int(count)):
+                p, aux, m = compiled_one(p, aux, x_all, y_all, perm, np.int32(i0 + i), np.int32(t0 + i))
+                ms.append(m)
+            return p, aux, jnp.stack(ms, axis=1)
+    else:
+        args = (params, aux, x_train, y_train, _permutation(perm_key, 0, n), jnp.int32(0), jnp.int32(seg),
+                jnp.int32(0))
+        compiled = jax.jit(run).lower(*args).compile()
     compile_time = time.perf_counter() - t_compile
 
     name = _describe(method, then, switch_at)
     t_wall = time.perf_counter()
     acc_hist = [evaluate(model, params, data.x_test, data.y_test, eval_batch, augmentation)]
+    if python_loop:  # the donated buffers must not be the caller's
+        params, aux = jax.tree.map(jnp.copy, (params, aux))
     metrics, run_time, t = [], 0.0, 0
     bar = None
     if progress:
@@ -979,12 +1085,12 @@ def train(model: Model, data, method, *, epochs: int, batch_size: int = 32, seed
         bar = tqdm(total=epochs * steps_per_epoch, desc=name, unit="step", leave=False)
     try:
         for epoch in range(epochs):
-            perm = permute(epoch)
+            perm = _permutation(perm_key, epoch, n)
             for i0 in range(0, steps_per_epoch, seg):
                 count = min(seg, steps_per_epoch - i0)
                 t0 = time.perf_counter()
-                params, aux, buf = compiled(params, aux, x_train, y_train, perm, jnp.int32(i0),
-                                            jnp.int32(count), jnp.int32(t))
+                params, aux, buf = compiled(params, aux, x_train, y_train, perm, np.int32(i0),
+                                            np.int32(count), np.int32(t))
                 buf = np.asarray(buf)[:, :count]  # blocks until the segment is done
                 run_time += time.perf_counter() - t0
                 metrics.append(buf)
@@ -1013,17 +1119,31 @@ def _describe(method, then, switch_at):
     return method.name if then is None else f"{method.name}->{then.name}@{switch_at}"
 
 
-def time_step(model: Model, method, x, y, *, seed: int = 0, repeats: int = 5, inner: int = 10) -> float:
+def time_step(model: Model, method, x, y, *, seed: int = 0, repeats: int = 5, inner: int = 10,
+              loop: str = "auto") -> float:
     """Best wall time (seconds) of one training step of ``method`` on the batch ``(x, y)``.
 
     ``inner`` steps run in one jitted ``lax.fori_loop`` per measurement so
-    dispatch overhead does not count; compilation is excluded.
+    dispatch overhead does not count (``loop="python"``, the default for
+    convolutional models, see :func:`_python_loop`: a jitted step called
+    ``inner`` times); compilation is excluded.
     """
     from fasttrain.timing import best_time
 
+    if repeats < 1 or inner < 1:
+        raise ValueError(f"repeats and inner must be positive, got {repeats} and {inner}")
     x, y = jnp.asarray(x), jnp.asarray(y)
     params = model.init(_stream_key(seed, 4), tuple(x.shape[1:]))
     init, step = _build(method, make_loss(model.apply), params, seed)
+    if _python_loop(params) if loop == "auto" else loop == "python":
+        one = jax.jit(lambda p, a, i: step(p, a, x, y, i)[:2])
+
+        def stepped(p, a):
+            for i in range(inner):
+                p, a = one(p, a, i)
+            return p, a
+
+        return best_time(stepped, params, init(params), repeats=repeats) / inner
 
     @jax.jit
     def many(p, aux):
@@ -1064,16 +1184,23 @@ class Config:
     :mod:`fasttrain.download`; ``n_train``/``n_test`` subsample it (None:
     all; the paper holds 10 000 training images out for validation, so its
     ``n_train`` is 50 000 -- the chapters report test accuracy).  Per-step
-    costs differ by three orders of magnitude on a CPU, so
-    the epochs are split: ``epochs`` for SGD and structured (Hadamard)
-    directions, ``dense_epochs`` for runs that draw d*D random numbers per
-    step (Gaussian/Uniform/Bernoulli RBD, Gaussian FPD; about 0.5 s a step
-    for FC-MNIST at d = 250 on 2 cores), ``nes_*`` for NES (``population``
-    forward passes and 2 * population * D Gaussians a step).  ``d_sweep``,
-    ``distributions`` and ``compartment_sizes`` are the ablations;
-    ``switch_epoch`` the epoch of the RBD -> SGD switch; ``nes_lr`` NES's
-    step size (not given in the paper; 0.005 was the best of 0.005/0.05/0.5
-    on the MNIST subset).
+    costs differ by three orders of magnitude on a CPU, so the epochs are
+    split: ``epochs`` for FC runs with SGD and structured directions
+    (``rbd_distribution``, ``fpd_distribution``; Table 1, the sweeps),
+    ``cnn_epochs`` for the CNN, ``dense_epochs`` for the distribution
+    comparison (Table 2), whose Gaussian/Uniform runs draw d*D random numbers
+    per step (about 0.5 s a step for FC-MNIST at d = 250 on 2 cores),
+    ``nes_*`` for NES (``population`` forward passes and 2 * population * D
+    Gaussians a step; ``nes_models`` lists the models it runs on).
+    ``d_sweep`` (correlation/accuracy against d), ``distributions``
+    (Table 2), ``compression_factors`` (D/d for RBD vs FPD, each also with
+    chunk compartments of ``compartment_size`` parameters; 0: none) are the ablations;
+    ``switch_epoch`` the epoch of the RBD <-> SGD switch;
+    ``dist_groups``/``dist_epochs``/``dist_n_train`` the distributed runs;
+    ``timing_*`` the best-of-k step timings; ``extra_datasets`` the Table 1
+    data sets beyond MNIST (run only when their files are present);
+    ``nes_lr`` NES's step size (not given in the paper; 0.005 was the best of
+    0.005/0.05/0.5 on the MNIST subset).
     """
 
     scale: str
@@ -1082,40 +1209,60 @@ class Config:
     n_test: int | None
     epochs: int
     dense_epochs: int
+    cnn_epochs: int = 0
     batch_size: int = 32
     d: int = 250
     chunk: int = 50
     models: tuple[str, ...] = ("fc",)
     seeds: tuple[int, ...] = (0,)
     augmentation: bool = True
+    rbd_distribution: str = "hadamard-coset"
+    fpd_distribution: str = "hadamard"
     d_sweep: tuple[int, ...] = (10, 50, 250)
     distributions: tuple[str, ...] = ("gaussian", "uniform", "bernoulli", "hadamard", "hadamard-coset")
-    compartment_sizes: tuple[int, ...] = ()
-    switch_epoch: int = 1
+    compression_factors: tuple[int, ...] = ()
+    compartment_size: int = 25_000
+    switch_epoch: float = 1
     nes_lr: float = 0.005
     nes_population: int = 250
     nes_n_train: int | None = None
     nes_epochs: int = 1
     nes_per_member: bool = False
+    nes_models: tuple[str, ...] = ("fc",)
     n_devices: int = 4
+    dist_groups: tuple[int, ...] = (1, 2, 4)
+    dist_epochs: int = 1
+    dist_n_train: int | None = None
+    timing_repeats: int = 5
+    timing_inner: int = 20
+    extra_datasets: tuple[str, ...] = ()
     eval_batch: int = 1000
 
 
 CONFIGS = {
     "smoke": Config(scale="smoke", dataset="mnist-subset", n_train=512, n_test=1000, epochs=1, dense_epochs=1,
-                    d=64, chunk=32, models=("fc",), d_sweep=(8, 64), compartment_sizes=(25_000,),
-                    switch_epoch=1, distributions=("gaussian", "bernoulli", "hadamard-coset"),
-                    nes_population=20, nes_n_train=256, nes_epochs=1),
-    "book": Config(scale="book", dataset="mnist-subset", n_train=None, n_test=None, epochs=20, dense_epochs=2,
-                   d=250, chunk=50, models=("fc", "cnn"), d_sweep=(10, 50, 250, 1000),
-                   compartment_sizes=(10_000, 25_000), switch_epoch=10, nes_n_train=1600, nes_epochs=1),
+                    cnn_epochs=1, augmentation=False, d=64, chunk=32, models=("fc",), d_sweep=(8, 64), compression_factors=(),
+                    compartment_size=0, switch_epoch=0.5, distributions=("gaussian", "hadamard-coset"),
+                    nes_population=20, nes_n_train=256, nes_epochs=1, dist_groups=(2,), dist_epochs=1,
+                    dist_n_train=256, timing_repeats=3, timing_inner=5),
+    "book": Config(scale="book", dataset="mnist-subset", n_train=None, n_test=None, epochs=20, dense_epochs=1,
+                   cnn_epochs=5, d=250, chunk=50, models=("fc", "cnn"), d_sweep=(10, 50, 250, 1000, 5000),
+                   distributions=("gaussian", "uniform", "uniform-paper", "bernoulli", "bernoulli-0.5",
+                                  "hadamard", "hadamard-coset"),
+                   compression_factors=(10, 75), compartment_size=25_000, switch_epoch=10,
+                   nes_n_train=1600, nes_epochs=1, dist_groups=(1, 2, 4), dist_epochs=1, dist_n_train=None,
+                   timing_repeats=15, timing_inner=50),
     # paper: the full sets from fasttrain.download (load_mnist(), load_fashion_mnist(),
     # load_cifar10()), 10 000 training images held out for validation, 100 epochs, 3 seeds;
     # the official NES evaluates every population member on its own minibatch.
     "paper": Config(scale="paper", dataset="mnist", n_train=50_000, n_test=None, epochs=100, dense_epochs=100,
-                    d=250, chunk=50, models=("fc", "cnn"), seeds=(0, 1, 2), d_sweep=(10, 50, 250, 1000, 5000),
-                    compartment_sizes=(1_000, 10_000, 25_000), switch_epoch=50, nes_n_train=None,
-                    nes_epochs=100, nes_per_member=True),
+                    cnn_epochs=100, d=250, chunk=50, models=("fc", "cnn"), seeds=(0, 1, 2),
+                    d_sweep=(10, 50, 250, 1000, 5000),
+                    distributions=("gaussian", "uniform", "uniform-paper", "bernoulli", "bernoulli-0.5",
+                                   "hadamard", "hadamard-coset"),
+                    compression_factors=(10, 75), compartment_size=10_000,
+                    switch_epoch=50, nes_n_train=None, nes_epochs=100, nes_per_member=True, nes_models=("fc", "cnn"),
+                    dist_epochs=5, extra_datasets=("fashion_mnist", "cifar10")),
 }
 
 
