@@ -349,3 +349,129 @@ def test_bad_inputs_give_clear_errors():
         gn.train("newton", W, a, X, y, iters=1)
     with pytest.raises(ValueError, match="eps must be positive"):
         gn.nearly_collinear_data(5, 3, 0.0, jax.random.key(0))
+
+
+# --------------------------------------------------------------------------
+# the chapter's protocols (fasttrain.gauss_newton_study)
+# --------------------------------------------------------------------------
+
+from fasttrain import gauss_newton_study as study  # noqa: E402
+
+
+def test_power_law_fit_and_crossover():
+    x = np.array([100.0, 200.0, 400.0, 800.0])
+    f = study.fit_power_law(x, 3e-4 * x ** 1.7)
+    assert f.exponent == pytest.approx(1.7, abs=1e-12) and f.prefactor == pytest.approx(3e-4, rel=1e-10)
+    np.testing.assert_allclose(f(x), 3e-4 * x ** 1.7, rtol=1e-10)
+    slow, fast = study.PowerLaw(2.0, 1e-3), study.PowerLaw(1.0, 1e-1)  # equal at x = 100
+    assert study.crossover(slow, fast) == pytest.approx(100.0)
+    assert study.crossover(slow, fast, 10.0) == pytest.approx(1000.0)
+    assert slow(1000.0) / fast(1000.0) == pytest.approx(10.0)
+    assert study.crossover(fast, slow) is None  # the "slow" method grows slower: the ratio never reaches 1
+    with pytest.raises(ValueError, match="positive"):
+        study.fit_power_law([1.0, 2.0], [1.0, -1.0])
+    with pytest.raises(ValueError, match="two distinct"):
+        study.fit_power_law([2.0, 2.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="equal length"):
+        study.fit_power_law([1.0, 2.0, 3.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="ratio"):
+        study.crossover(slow, fast, 0.0)
+
+
+def test_contractions_and_iterations_to():
+    r = np.array([1.0, 0.1, 0.02, 1e-11, 1e-13])
+    run = gn.TrainResult("gn", r, np.ones(4), np.zeros(4, int), np.zeros(4), 1.0, None, np.zeros((1, 1)))
+    np.testing.assert_allclose(study.contractions(run), [0.1, 0.2])  # steps ending at the float64 floor left out
+    assert study.iterations_to(run, 0.05) == 2 and study.iterations_to(run, 1e-14) is None
+
+
+def test_timing_problem_and_numpy_model():
+    W, a, X, y = study.problem32(20, 256, 6, seed=3)
+    assert W.dtype == jnp.float32 and W.shape == (256, 6) and X.shape == (20, 6) and y.shape == (20,)
+    np.testing.assert_allclose(np.linalg.norm(np.asarray(X), axis=1), 1.0, rtol=1e-6)
+    W2, *_ = study.problem32(20, 256, 6, seed=3)
+    np.testing.assert_array_equal(W, W2)  # deterministic
+    np.testing.assert_allclose(study._forward_np(W, a, X), gn.forward(W, a, X), rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_step_equals_step_and_memory_is_not_the_jacobian():
+    """The compiled executable computes the same step; XLA's peak stays far below the n x md Jacobian.
+
+    (The sketch transforms columns of J^T in batches of at most 2^18 entries, about 1 MB in float32,
+    a constant that n = 64 puts well below the 16 MB of J.)"""
+    n, m, d = 64, 512, 128
+    W, a, X, y = study.problem32(n, m, d, seed=0)
+    key = jax.random.key(4)
+    c = study.compile_step("fast", W, a, X, y, key, sketch_factor=4.0, cg_tol=1e-5, factor="cholesky")
+    assert study.compile_step("fast", W, a, X, y, key, sketch_factor=4.0, cg_tol=1e-5, factor="cholesky") is c  # cached
+    W1, info = c.fn(W, a, X, y, key)
+    W2, info2 = gn.fast_gauss_newton_step(W, a, X, y, key, 4 * n, 1.0, 0.0, 1e-5, 100, "cholesky")
+    np.testing.assert_allclose(W1, W2, rtol=1e-5, atol=1e-6)
+    assert int(info.cg_iterations) == int(info2.cg_iterations) > 0
+    assert 0 < c.temp_bytes <= c.peak_bytes < 0.5 * n * m * d * 4, (c.peak_bytes, n * m * d * 4)
+    g = study.compile_step("gn", W, a, X, y, key)
+    np.testing.assert_allclose(g.fn(W, a, X, y, key)[0], gn.gauss_newton_step(W, a, X, y)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_step_function_rejects_bad_settings():
+    with pytest.raises(ValueError, match="unknown method"):
+        study.step_function("newton", 8, 64, 4)
+    with pytest.raises(ValueError, match="unknown factor"):
+        study.step_function("fast", 8, 64, 4, factor="lu")
+    with pytest.raises(ValueError, match="smaller than n"):
+        study.step_function("fast", 8, 64, 4, sketch_factor=0.5)
+
+
+def test_timing_sweeps_time_a_shared_size_once(monkeypatch):
+    calls = []
+
+    def fake(n, m, d, cfg, seed, methods=("gn", "fast")):
+        calls.append((n, m))
+        return [{"method": meth, "n": n, "m": m, "seconds": 1.0} for meth in methods]
+
+    monkeypatch.setattr(study, "time_size", fake)
+    cfg = gn.config("smoke")  # the point (sweep_n, sweep_m) lies on both sweeps
+    rows = study.timing_sweeps(cfg, 0)
+    assert len(rows) == 2 * (len(cfg.n_sweep) + len(cfg.m_sweep))
+    assert len(calls) == len(set(calls)) == len(cfg.n_sweep) + len(cfg.m_sweep) - 1
+    assert {r["axis"] for r in rows} == {"n", "m"}
+
+
+def test_time_size_reports_both_methods_at_equal_contraction():
+    cfg = gn.config("smoke")
+    rows = study.time_size(16, 512, 4, cfg, seed=0)
+    assert [r["method"] for r in rows] == ["gn", "fast"]
+    for r in rows:
+        assert r["seconds"] > 0 and r["rounds"] >= cfg.timing_repeats and r["peak_bytes"] > 0
+        assert 0 < r["contraction"] < 0.5 and r["seconds_per_decade"] > 0
+    # the fast step solves to 1e-5 in float32: the same contraction as the exact step
+    assert rows[1]["contraction"] == pytest.approx(rows[0]["contraction"], rel=1e-2)
+    assert rows[1]["cg_iters"] > 0 and rows[0]["cg_iters"] == 0
+
+
+def test_real_data_on_the_unit_sphere():
+    X, y = study.mnist_sphere(40, seed=1)
+    assert X.shape == (40, 16)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=1e-12)
+    assert set(np.unique(y).tolist()) == {-1.0, 1.0}
+    Xb, yb = study.banknote_sphere(30, seed=0)
+    assert Xb.shape == (30, 4) and set(np.unique(yb).tolist()) == {-1.0, 1.0}
+    np.testing.assert_allclose(np.linalg.norm(Xb, axis=1), 1.0, rtol=1e-12)
+    E = np.eye(3)
+    assert study.closest_pair_angle(np.vstack([E, [[np.cos(0.1), np.sin(0.1), 0.0]]])) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="pool"):
+        study.mnist_sphere(10, 0, pool=5)
+    with pytest.raises(ValueError, match="two different digits"):
+        study.mnist_sphere(10, 0, classes=(3, 3))
+    with pytest.raises(ValueError, match="n must be"):
+        study.mnist_sphere(100000, 0)
+    with pytest.raises(ValueError, match="n >= 2"):
+        study.banknote_sphere(1, 0)
+
+
+def test_lambda_min_helper_is_float64_and_matches_eigvalsh():
+    X, _ = study.synthetic_sphere(12, 5, seed=2)
+    W0, a = study.init(256, 5, seed=0)
+    with jax.enable_x64(True):
+        G = np.asarray(gn.gram(*(jnp.asarray(v, jnp.float64) for v in (W0, a, X))))
+    assert study.lambda_min(X, 256, seed=0) == pytest.approx(np.linalg.eigvalsh(G)[0], rel=1e-10)

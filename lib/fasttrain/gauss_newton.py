@@ -101,11 +101,20 @@ class Config:
     Timing: ``n_sweep`` at width ``sweep_m`` and ``m_sweep`` at ``sweep_n``
     points, both at input dimension ``sweep_d``, in float64 if
     ``timing_x64`` else float32 with CG tolerance ``timing_cg_tol``;
-    ``timing_repeats`` the repeats of :func:`fasttrain.timing.best_time`;
+    ``timing_repeats`` the least number of alternating timing rounds
+    (:func:`fasttrain.gauss_newton_study.time_size`);
     ``timing_factor`` the factorisation of the sketch in the timed fast step
     (``"cholesky"``: the same R as QR, ~10x cheaper on CPU; report it as a
     deviation, or time ``"qr"`` beside it).
     ``cg_tol`` is the relative CG residual of the float64 runs.
+    ``timing_budget``: seconds of timed calls per method and size that
+    cheap sizes get (more rounds, up to 20).
+    ``conv_gd_iters``: gradient-descent steps of the convergence runs
+    (``gd_iters`` is the budget of the lambda study).
+    ``eps_target``: the relative residual ``||f - y|| / ||f_0 - y||`` whose
+    iteration count the lambda study compares; ``memory_d_sweep`` the input
+    dimensions of the (compile-only) peak-memory study at ``n_sweep[-1]``
+    points and width ``sweep_m``.
 
     Why the timing sweeps sit where they do: per step, exact GN costs
     ~2 n^2 m flops as one matrix product; the fast step costs ~n md log2(md)
@@ -139,28 +148,34 @@ class Config:
     cg_tol: float = 1e-8
     damping: float = 0.0
     seed: int = 0
+    eps_target: float = 1e-2
+    memory_d_sweep: tuple[int, ...] = (4, 16, 64)
+    conv_gd_iters: int = 1000
+    timing_budget: float = 2.0
 
 
 CONFIGS: dict[str, Config] = {
     "smoke": Config(
-        n=32, m=1024, d=8, iters=6, gd_iters=300,
-        sketch_factor=4.0, sketch_factors=(1.5, 2.0, 4.0),
-        eps_sweep=(1.0, 0.3, 0.1), eps_n=16, eps_m=1024,
-        n_sweep=(64, 128, 256), m_sweep=(1024, 2048, 4096),
-        sweep_m=4096, sweep_n=64, sweep_d=4, timing_repeats=1,
+        # eps_n, eps_m equal n, m so that the lambda study reuses the convergence runs' compilations,
+        # and the two timing sweeps share the point (sweep_n, sweep_m): few XLA compilations
+        n=32, m=1024, d=16, iters=6, gd_iters=300, conv_gd_iters=200,
+        sketch_factor=4.0, sketch_factors=(4.0,),
+        eps_sweep=(1.0, 0.3, 0.1), eps_n=32, eps_m=1024,
+        n_sweep=(64, 128), m_sweep=(2048, 4096),
+        sweep_m=4096, sweep_n=64, sweep_d=4, timing_repeats=1, memory_d_sweep=(4, 32), timing_budget=0.3,
     ),
     "book": Config(
-        n=256, m=8192, d=16, iters=10, gd_iters=3000,
-        sketch_factor=4.0, sketch_factors=(1.25, 1.5, 2.0, 4.0, 8.0),
+        n=256, m=8192, d=16, iters=10, gd_iters=3000, conv_gd_iters=600,
+        sketch_factor=4.0, sketch_factors=(1.0, 1.5, 2.0, 4.0, 8.0),
         eps_sweep=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02), eps_n=64, eps_m=4096,
         n_sweep=(256, 512, 1024, 2048), m_sweep=(4096, 8192, 16384, 32768, 65536),
-        sweep_m=32768, sweep_n=512, sweep_d=4, timing_repeats=2,
+        sweep_m=32768, sweep_n=512, sweep_d=4, timing_repeats=5,
     ),
     "paper": Config(
         # The paper has no experiments; "paper" scale takes the regime its
         # theorem is about (m >> n) as far as one CPU machine allows.
         # Expect hours on 2 cores and ~10 GB of memory for the largest sweep.
-        n=1024, m=65536, d=32, iters=10, gd_iters=20000,
+        n=1024, m=65536, d=32, iters=10, gd_iters=20000, conv_gd_iters=5000,
         sketch_factor=4.0, sketch_factors=(1.25, 1.5, 2.0, 4.0, 8.0, 16.0),
         eps_sweep=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01), eps_n=256, eps_m=16384,
         n_sweep=(512, 1024, 2048, 4096), m_sweep=(16384, 32768, 65536, 131072),
