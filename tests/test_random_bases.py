@@ -627,6 +627,7 @@ def test_verdict_helpers():
     assert S.fraction_verdict(0.12, 0.98, lower=0.1199)[0] == "not reproduced"  # a tie at chance is no lead
     v, why = S.ordering_verdict({"FPD": 0.1077, "RBD": 0.1078, "SGD": 0.9})
     assert v == "partly" and "FPD ≥ RBD" in why  # within the 0.01 margin: not an ordering
+    assert " < " not in why  # a broken ordering is listed, not written as if it held
     assert S.compare_counts([0.93, 0.80, 0.50], [0.928, 0.77, 0.53]) == (1, 1, 1)
     assert S.monotone([0.1, 0.1, 0.3]) and not S.monotone([0.2, 0.1])
     assert S.distributed_d(rb.config("book")) == 252 and S.distributed_d(rb.config("smoke")) == 64
@@ -642,3 +643,20 @@ def test_absent_data_sets_give_not_run_rows(monkeypatch, tmp_path):
     assert len(rows) == 2 * 2 * 4 and {r["status"] for r in rows} == {"not run: data absent"}
     fc_cifar = {r["method"]: r["paper"] for r in rows if r["model"] == "fc" and r["dataset"] == "cifar10"}
     assert fc_cifar == pytest.approx({"NES": 0.178, "FPD": 0.214, "RBD": 0.4377, "SGD": 0.5209})
+
+
+def test_lr_probe_reuses_table1_run_and_rejects_bad_factors():
+    from fasttrain import random_bases_study as S
+
+    cfg = rb.config("smoke")
+    study = S.Study(cfg, 0)
+    with pytest.raises(ValueError, match="positive"):
+        S.lr_probe(study, (0,))
+    rows = S.lr_probe(study, (8,))
+    assert [r["factor"] for r in rows] == [1, 8]
+    t1 = {r["method"]: r for r in S.table1(study, "fc")}
+    assert rows[0]["accuracy"] == t1["RBD"]["accuracy"]  # factor 1 is Table 1's own (memoised) run
+    D = study.dim("fc")
+    lr = rb.learning_rates("fc", cfg.dataset)
+    assert rows[1]["expected_step_vs_sgd"] == pytest.approx(8 * lr["rbd"] * cfg.d / D / lr["sgd"])
+    assert all(r["status"] == "run" or r["status"].startswith("diverged") for r in rows)

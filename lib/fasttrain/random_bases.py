@@ -1200,7 +1200,8 @@ class Config:
     ``timing_*`` the best-of-k step timings; ``extra_datasets`` the Table 1
     data sets beyond MNIST (run only when their files are present);
     ``nes_lr`` NES's step size (not given in the paper; 0.005 was the best of
-    0.005/0.05/0.5 on the MNIST subset).
+    0.005/0.05/0.5 on the MNIST subset); ``rbd_lr_factors`` the multiples of the
+    paper's RBD learning rate tried at Table 1's budget (beyond the paper).
     """
 
     scale: str
@@ -1237,6 +1238,7 @@ class Config:
     timing_inner: int = 20
     extra_datasets: tuple[str, ...] = ()
     eval_batch: int = 1000
+    rbd_lr_factors: tuple[float, ...] = ()
 
 
 CONFIGS = {
@@ -1244,14 +1246,14 @@ CONFIGS = {
                     cnn_epochs=1, augmentation=False, d=64, chunk=32, models=("fc",), d_sweep=(8, 64), compression_factors=(),
                     compartment_size=0, switch_epoch=0.5, distributions=("gaussian", "hadamard-coset"),
                     nes_population=20, nes_n_train=256, nes_epochs=1, dist_groups=(2,), dist_epochs=1,
-                    dist_n_train=256, timing_repeats=3, timing_inner=5),
+                    dist_n_train=256, timing_repeats=3, timing_inner=5, rbd_lr_factors=(8,)),
     "book": Config(scale="book", dataset="mnist-subset", n_train=None, n_test=None, epochs=20, dense_epochs=1,
                    cnn_epochs=5, d=250, chunk=50, models=("fc", "cnn"), d_sweep=(10, 50, 250, 1000, 5000),
                    distributions=("gaussian", "uniform", "uniform-paper", "bernoulli", "bernoulli-0.5",
                                   "hadamard", "hadamard-coset"),
                    compression_factors=(10, 75), compartment_size=25_000, switch_epoch=10,
                    nes_n_train=1600, nes_epochs=1, dist_groups=(1, 2, 4), dist_epochs=1, dist_n_train=None,
-                   timing_repeats=15, timing_inner=50),
+                   timing_repeats=15, timing_inner=50, rbd_lr_factors=(4, 16, 64)),
     # paper: the full sets from fasttrain.download (load_mnist(), load_fashion_mnist(),
     # load_cifar10()), 10 000 training images held out for validation, 100 epochs, 3 seeds;
     # the official NES evaluates every population member on its own minibatch.
@@ -1262,7 +1264,7 @@ CONFIGS = {
                                    "hadamard", "hadamard-coset"),
                     compression_factors=(10, 75), compartment_size=10_000,
                     switch_epoch=50, nes_n_train=None, nes_epochs=100, nes_per_member=True, nes_models=("fc", "cnn"),
-                    dist_epochs=5, extra_datasets=("fashion_mnist", "cifar10")),
+                    dist_epochs=5, extra_datasets=("fashion_mnist", "cifar10"), rbd_lr_factors=(4, 16)),
 }
 
 
