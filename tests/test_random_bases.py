@@ -660,3 +660,16 @@ def test_lr_probe_reuses_table1_run_and_rejects_bad_factors():
     lr = rb.learning_rates("fc", cfg.dataset)
     assert rows[1]["expected_step_vs_sgd"] == pytest.approx(8 * lr["rbd"] * cfg.d / D / lr["sgd"])
     assert all(r["status"] == "run" or r["status"].startswith("diverged") for r in rows)
+
+
+def test_study_run_memoises_and_fresh_reruns_identically():
+    from fasttrain import random_bases_study as S
+
+    cfg = rb.config("smoke")
+    study = S.Study(cfg, 0)
+    method = rb.SGD(0.125)
+    a = study.run("fc", method, 1, n_train=64)
+    assert study.run("fc", method, 1, n_train=64) is a
+    b = study.run("fc", method, 1, n_train=64, fresh=True)
+    assert b is not a and np.array_equal(a.loss, b.loss)
+    assert study.run("fc", method, 1, n_train=64) is a  # the memoised result is kept
