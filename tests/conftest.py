@@ -1,4 +1,5 @@
 """Shared test set-up: CPU JAX, and results files kept out of the repository."""
+
 import os
 import tempfile
 

@@ -1,4 +1,5 @@
 """The papermill runner: parameter checks, loud failures, atomic publishing."""
+
 import json
 
 import nbformat
@@ -12,18 +13,22 @@ def _nb(path, body, params='scale = "smoke"\nseed = 0'):
     p = nbformat.v4.new_code_cell(params)
     p.metadata["tags"] = ["parameters"]
     nb.cells = [p, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return path
 
 
-GOOD = '''
-from fasttrain.results import ChapterResults
+GOOD = """
+from fasttrain.core.results import ChapterResults
 r = ChapterResults("09", "toy", scale, seed)
 r.add("c", "toy claim", 1.0, 1.0, "u", "exact", "reproduced", "it is")
 print("ran at", scale, seed)
 r.write()
-'''
+"""
 
 
 @pytest.fixture
@@ -112,7 +117,9 @@ def test_prose_sync_copies_markdown_but_refuses_code_changes(tree):
     book.sync_prose("09", notebooks=nbs, book=bk)
     pub = nbformat.read(bk / "09-toy.ipynb", as_version=4)
     assert pub.cells[-1].source == "Findings: written after the run."
-    assert "ran at smoke" in "".join(o.get("text", "") for c in pub.cells if c.cell_type == "code" for o in c.outputs)
+    assert "ran at smoke" in "".join(
+        o.get("text", "") for c in pub.cells if c.cell_type == "code" for o in c.outputs
+    )
     src.cells[1].source += "\nprint('changed')"
     nbformat.write(src, nbs / "09-toy.ipynb")
     with pytest.raises(book.ChapterError, match="re-run it"):

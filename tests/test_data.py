@@ -1,10 +1,11 @@
 """Vendored data: checksums, shapes, splits, and clear errors on bad files."""
+
 import shutil
 
 import numpy as np
 import pytest
 
-from fasttrain import data
+from fasttrain.core import data
 
 
 def test_vendored_files_match_their_checksums():

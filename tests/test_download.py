@@ -1,4 +1,5 @@
 """Tests for fasttrain.download: no network, fake registries, tiny files."""
+
 from __future__ import annotations
 
 import gzip
@@ -14,16 +15,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fasttrain import download as dl
-from fasttrain.data import DataError
+from fasttrain.core import download as dl
+from fasttrain.core.data import DataError
 
 
 def _sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
-def _registry(name: str, files: dict[str, bytes], urls: dict[str, tuple[str, ...]],
-              n_train: int = 0, n_test: int = 0, classes=tuple("0123456789"), sums=None):
+def _registry(
+    name: str,
+    files: dict[str, bytes],
+    urls: dict[str, tuple[str, ...]],
+    n_train: int = 0,
+    n_test: int = 0,
+    classes=tuple("0123456789"),
+    sums=None,
+):
     sums = sums or {}
     entries = tuple(
         dl.RemoteFile(fn, urls[fn], sums.get(fn, _sha(content)), len(content))
@@ -56,6 +64,7 @@ def _leftovers(directory: Path):
 
 # --------------------------------------------------------------------------- registry and locations
 
+
 def test_registry_is_complete_and_well_formed():
     assert set(dl.REGISTRY) == {"mnist", "fashion_mnist", "cifar10"}
     for spec in dl.REGISTRY.values():
@@ -64,8 +73,9 @@ def test_registry_is_complete_and_well_formed():
             assert f.sha256 is not None and len(f.sha256) == 64
             int(f.sha256, 16)  # hexadecimal
             assert f.size and f.size > 0
-            assert f.urls and all(u.startswith(("https://", "http://")) and u.endswith(f.name)
-                                  for u in f.urls)
+            assert f.urls and all(
+                u.startswith(("https://", "http://")) and u.endswith(f.name) for u in f.urls
+            )
     assert [s.n_train for s in dl.REGISTRY.values()] == [60000, 60000, 50000]
     # MNIST and Fashion-MNIST files share names but must not share bytes
     m = {f.sha256 for f in dl.REGISTRY["mnist"].files}
@@ -93,13 +103,16 @@ def test_fetch_uses_data_home_from_environment(monkeypatch, tmp_path):
 
 
 def test_unknown_dataset_is_a_clear_error():
-    with pytest.raises(ValueError, match="unknown data set 'imagenet'.*cifar10.*fashion_mnist.*mnist"):
+    with pytest.raises(
+        ValueError, match="unknown data set 'imagenet'.*cifar10.*fashion_mnist.*mnist"
+    ):
         dl.fetch("imagenet")
     with pytest.raises(ValueError, match="unknown data set"):
         dl.load_mnist(registry={})
 
 
 # --------------------------------------------------------------------------- offline
+
 
 def test_offline_error_lists_files_directory_checksums_and_urls(tmp_path):
     reg = dl.REGISTRY
@@ -118,8 +131,11 @@ def test_offline_error_lists_files_directory_checksums_and_urls(tmp_path):
 
 def test_offline_error_lists_only_the_files_still_missing(tmp_path):
     good = b"present"
-    reg = _registry("toy", {"a.bin": good, "b.bin": b"absent"},
-                    {"a.bin": ("https://x.invalid/a.bin",), "b.bin": ("https://x.invalid/b.bin",)})
+    reg = _registry(
+        "toy",
+        {"a.bin": good, "b.bin": b"absent"},
+        {"a.bin": ("https://x.invalid/a.bin",), "b.bin": ("https://x.invalid/b.bin",)},
+    )
     d = tmp_path / "home" / "toy"
     d.mkdir(parents=True)
     (d / "a.bin").write_bytes(good)
@@ -133,8 +149,11 @@ def test_offline_error_lists_only_the_files_still_missing(tmp_path):
 def test_timeout_is_reported_like_offline(monkeypatch, tmp_path):
     def slow(url, timeout):
         raise TimeoutError(f"timed out after {timeout} s")
+
     monkeypatch.setattr(dl, "_open_url", slow)
-    reg = _registry("toy", {"a.bin": b"x"}, {"a.bin": ("https://x.invalid/a.bin", "https://y.invalid/a.bin")})
+    reg = _registry(
+        "toy", {"a.bin": b"x"}, {"a.bin": ("https://x.invalid/a.bin", "https://y.invalid/a.bin")}
+    )
     with pytest.raises(dl.DownloadError, match=r"(?s)x\.invalid.*TimeoutError.*y\.invalid.*a\.bin"):
         dl.fetch("toy", registry=reg, progress=False, timeout=0.5)
 
@@ -148,6 +167,7 @@ def test_download_false_with_files_absent(tmp_path):
 
 
 # --------------------------------------------------------------------------- downloads
+
 
 def test_download_from_file_url_is_verified_and_placed(tmp_path):
     content = np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes()
@@ -177,7 +197,11 @@ def test_falls_back_to_mirror_with_fake_opener(monkeypatch, tmp_path):
         return io.BytesIO(content)
 
     monkeypatch.setattr(dl, "_open_url", opener)
-    reg = _registry("toy", {"f.gz": content}, {"f.gz": ("https://primary.invalid/f.gz", "https://mirror.invalid/f.gz")})
+    reg = _registry(
+        "toy",
+        {"f.gz": content},
+        {"f.gz": ("https://primary.invalid/f.gz", "https://mirror.invalid/f.gz")},
+    )
     paths = dl.fetch("toy", registry=reg, progress=False, root=tmp_path / "r")
     assert seen == ["https://primary.invalid/f.gz", "https://mirror.invalid/f.gz"]
     assert paths["f.gz"] == tmp_path / "r" / "toy" / "f.gz"
@@ -211,7 +235,9 @@ def test_interrupted_download_leaves_nothing(monkeypatch, tmp_path):
 
 def test_existing_corrupt_file_is_reported_and_untouched(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(dl, "_open_url", lambda url, timeout: calls.append(url) or io.BytesIO(b"genuine"))
+    monkeypatch.setattr(
+        dl, "_open_url", lambda url, timeout: calls.append(url) or io.BytesIO(b"genuine")
+    )
     reg = _registry("toy", {"f.bin": b"genuine"}, {"f.bin": ("https://x.invalid/f.bin",)})
     path = tmp_path / "home" / "toy" / "f.bin"
     path.parent.mkdir(parents=True)
@@ -231,8 +257,11 @@ def test_existing_corrupt_file_is_reported_and_untouched(monkeypatch, tmp_path):
 
 def test_entry_without_checksum_is_never_trusted(monkeypatch, tmp_path):
     monkeypatch.setattr(dl, "_open_url", lambda url, timeout: io.BytesIO(b"data"))
-    reg = {"toy": dl.DatasetSpec("toy", (dl.RemoteFile("f.bin", ("https://x.invalid/f.bin",), None),),
-                                 0, 0, ("a",))}
+    reg = {
+        "toy": dl.DatasetSpec(
+            "toy", (dl.RemoteFile("f.bin", ("https://x.invalid/f.bin",), None),), 0, 0, ("a",)
+        )
+    }
     with pytest.raises(dl.ChecksumError, match="refusing to download f.bin"):
         dl.fetch("toy", registry=reg, progress=False)
     assert _leftovers(tmp_path / "home" / "toy") == []
@@ -245,6 +274,7 @@ def test_entry_without_checksum_is_never_trusted(monkeypatch, tmp_path):
 
 
 # --------------------------------------------------------------------------- loaders
+
 
 def _idx(arr: np.ndarray) -> bytes:
     header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
@@ -260,7 +290,9 @@ def _fake_idx_set(rng, n_train, n_test, side=28):
     return (x_tr, y_tr, x_te, y_te), files
 
 
-@pytest.mark.parametrize("loader,name", [(dl.load_mnist, "mnist"), (dl.load_fashion_mnist, "fashion_mnist")])
+@pytest.mark.parametrize(
+    "loader,name", [(dl.load_mnist, "mnist"), (dl.load_fashion_mnist, "fashion_mnist")]
+)
 def test_idx_round_trip_through_fake_server(tmp_path, loader, name):
     rng = np.random.default_rng(1)
     (x_tr, y_tr, x_te, y_te), files = _fake_idx_set(rng, 12, 5)
@@ -268,7 +300,9 @@ def test_idx_round_trip_through_fake_server(tmp_path, loader, name):
     server.mkdir()
     for fn, content in files.items():
         (server / fn).write_bytes(content)
-    reg = _registry(name, files, {fn: ((server / fn).as_uri(),) for fn in files}, n_train=12, n_test=5)
+    reg = _registry(
+        name, files, {fn: ((server / fn).as_uri(),) for fn in files}, n_train=12, n_test=5
+    )
     ds = loader(registry=reg, progress=False)
     assert ds.x_train.shape == (12, 28, 28, 1) and ds.x_test.shape == (5, 28, 28, 1)
     assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int32
@@ -288,8 +322,16 @@ def test_idx_loader_rejects_wrong_split_sizes(tmp_path):
     d.mkdir(parents=True)
     for fn, content in files.items():
         (d / fn).write_bytes(content)
-    reg = _registry("mnist", files, {fn: ("https://x.invalid/" + fn,) for fn in files}, n_train=60000, n_test=10000)
-    with pytest.raises(DataError, match=r"mnist train split.*\(12, 28, 28, 1\).*expected \(60000, 28, 28, 1\)"):
+    reg = _registry(
+        "mnist",
+        files,
+        {fn: ("https://x.invalid/" + fn,) for fn in files},
+        n_train=60000,
+        n_test=10000,
+    )
+    with pytest.raises(
+        DataError, match=r"mnist train split.*\(12, 28, 28, 1\).*expected \(60000, 28, 28, 1\)"
+    ):
         dl.load_mnist(registry=reg, download=False)
 
 
@@ -297,7 +339,11 @@ def _cifar_tarball(rng, per_batch, n_test, extra_member=False):
     def batch(n):
         data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
         labels = [int(v) for v in rng.integers(0, 10, n)]
-        return data, labels, pickle.dumps({b"data": data, b"labels": labels, b"batch_label": b"x"}, protocol=2)
+        return (
+            data,
+            labels,
+            pickle.dumps({b"data": data, b"labels": labels, b"batch_label": b"x"}, protocol=2),
+        )
 
     members, arrays = {}, {}
     for i in range(1, 6):
@@ -307,7 +353,9 @@ def _cifar_tarball(rng, per_batch, n_test, extra_member=False):
     d, lab, blob = batch(n_test)
     members["cifar-10-batches-py/test_batch"] = blob
     arrays["test"] = (d, lab)
-    members["cifar-10-batches-py/batches.meta"] = pickle.dumps({b"label_names": [b"airplane"]}, protocol=2)
+    members["cifar-10-batches-py/batches.meta"] = pickle.dumps(
+        {b"label_names": [b"airplane"]}, protocol=2
+    )
     if extra_member:
         # an unexpected member whose unpickling would run code: must never be read
         members["cifar-10-batches-py/evil"] = b"cos\nsystem\n(S'echo pwned'\ntR."
@@ -321,9 +369,14 @@ def _cifar_tarball(rng, per_batch, n_test, extra_member=False):
 
 
 def _cifar_registry(content, n_train, n_test):
-    f = dl.RemoteFile(dl.CIFAR10_ARCHIVE, ("https://x.invalid/c.tar.gz",), _sha(content), len(content))
-    return {"cifar10": dl.DatasetSpec("cifar10", (f,), n_train, n_test,
-                                      dl.REGISTRY["cifar10"].classes, "test")}
+    f = dl.RemoteFile(
+        dl.CIFAR10_ARCHIVE, ("https://x.invalid/c.tar.gz",), _sha(content), len(content)
+    )
+    return {
+        "cifar10": dl.DatasetSpec(
+            "cifar10", (f,), n_train, n_test, dl.REGISTRY["cifar10"].classes, "test"
+        )
+    }
 
 
 def test_cifar10_loader_layout(monkeypatch, tmp_path):
@@ -335,13 +388,17 @@ def test_cifar10_loader_layout(monkeypatch, tmp_path):
     assert ds.x_train.dtype == np.float32 and ds.y_test.dtype == np.int32
     # channel-major rows: the first 1024 bytes of a row are the red plane, row by row
     d1, l1 = arrays[1]
-    np.testing.assert_array_equal(np.rint(ds.x_train[0, :, :, 0] * 255), d1[0, :1024].reshape(32, 32))
+    np.testing.assert_array_equal(
+        np.rint(ds.x_train[0, :, :, 0] * 255), d1[0, :1024].reshape(32, 32)
+    )
     np.testing.assert_array_equal(np.rint(ds.x_train[0, 0, 1, 2] * 255), d1[0, 2048 + 1])
     np.testing.assert_array_equal(ds.y_train[:3], l1)
     d5, l5 = arrays[5]
     np.testing.assert_array_equal(ds.y_train[12:], l5)
-    np.testing.assert_array_equal(np.rint(ds.x_test * 255).astype(np.uint8),
-                                  arrays["test"][0].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(
+        np.rint(ds.x_test * 255).astype(np.uint8),
+        arrays["test"][0].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1),
+    )
     assert ds.classes[0] == "airplane" and ds.n_classes == 10
 
 
@@ -366,6 +423,7 @@ def test_cifar10_missing_member_is_a_clear_error(tmp_path):
 
 
 # --------------------------------------------------------------------------- command line
+
 
 def test_cli_check_and_download(monkeypatch, tmp_path, capsys):
     content = b"cli content"

@@ -4,10 +4,11 @@ Every identity is checked against an independent route: the Jacobian from
 ``jax.jacfwd`` of the model, the Hadamard matrix from ``scipy.linalg``, the
 SRHT as an explicit dense matrix, and the Gauss-Newton step from a dense solve.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
+from functools import cache
 
 import jax
 import jax.numpy as jnp
@@ -15,16 +16,16 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from fasttrain import gauss_newton as gn
-
+from fasttrain.chapters import ch02_sketched_gauss_newton as study
+from fasttrain.methods import gauss_newton as gn
 
 # Few distinct shapes keep the number of XLA compilations (the cost of this
 # file) small: SMALL for the linear algebra, TRAIN for the training runs.
-SMALL = (12, 40, 5)    # n, m, d; md = 200 is padded to 256 by the SRHT
+SMALL = (12, 40, 5)  # n, m, d; md = 200 is padded to 256 by the SRHT
 TRAIN = (16, 1024, 8)  # overparametrised: m >> n
 
 
-@lru_cache(maxsize=None)
+@cache
 def _problem(n, m, d, seed=0, labels="normal"):
     """A float64 numpy problem (W, a, X, y) with unit-norm rows, built without jax."""
     rng = np.random.default_rng(seed)
@@ -40,7 +41,7 @@ def _x64(*arrays):
     return tuple(jnp.asarray(v, jnp.float64) for v in arrays)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dense_jacobian_of(n, m, d, seed=0):
     """n x md Jacobian of W -> f(W, X) by forward-mode autodiff (row-major vec of W)."""
     W, a, X, _ = _problem(n, m, d, seed)
@@ -54,6 +55,7 @@ def _dense_jacobian_of(n, m, d, seed=0):
 # Jacobian products and the Gram matrix
 # --------------------------------------------------------------------------
 
+
 def test_jacobian_products_match_dense_jacobian():
     with jax.enable_x64(True):
         W, a, X, _ = _x64(*_problem(*SMALL))
@@ -62,12 +64,16 @@ def test_jacobian_products_match_dense_jacobian():
         PT = gn.activation_pattern_t(W, a, X)
         np.testing.assert_array_equal(PT, np.asarray(gn.activation_pattern(W, a, X)).T)
         # the paper's P_ir = a_r 1[w_r.x_i >= 0], from numpy
-        np.testing.assert_array_equal(PT.T, np.where(np.asarray(X) @ np.asarray(W).T >= 0, np.asarray(a), 0.0))
+        np.testing.assert_array_equal(
+            PT.T, np.where(np.asarray(X) @ np.asarray(W).T >= 0, np.asarray(a), 0.0)
+        )
         rng = np.random.default_rng(7)
         V = jnp.asarray(rng.normal(size=W.shape))
         u = jnp.asarray(rng.normal(size=12))
         np.testing.assert_allclose(gn.jac_vec(PT, X, V), J @ V.reshape(-1), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(gn.jac_t_vec(PT, X, u).reshape(-1), J.T @ u, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            gn.jac_t_vec(PT, X, u).reshape(-1), J.T @ u, rtol=1e-12, atol=1e-12
+        )
         # the steps compute f and P^T from one product W X^T
         f, PT2 = gn._forward_and_pattern(W, a, X)
         np.testing.assert_array_equal(PT2, PT)
@@ -79,7 +85,9 @@ def test_gradient_of_squared_loss_is_jt_residual():
         W, a, X, y = _x64(*_problem(*SMALL))
         grad = jax.grad(lambda w: 0.5 * jnp.sum((gn.forward(w, a, X) - y) ** 2))(W)
         PT = gn.activation_pattern_t(W, a, X)
-        np.testing.assert_allclose(gn.jac_t_vec(PT, X, gn.forward(W, a, X) - y), grad, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            gn.jac_t_vec(PT, X, gn.forward(W, a, X) - y), grad, rtol=1e-12, atol=1e-12
+        )
 
 
 def test_gram_equals_dense_jjt_and_matvec():
@@ -97,19 +105,8 @@ def test_gram_equals_dense_jjt_and_matvec():
 
 
 # --------------------------------------------------------------------------
-# FWHT and SRHT
+# SRHT (the Hadamard transform itself: tests/test_core.py)
 # --------------------------------------------------------------------------
-
-def test_fwht_matches_scipy_hadamard():
-    with jax.enable_x64(True):
-        for N in (1, 2, 16, 256):
-            x = np.random.default_rng(N).normal(size=(3, N))
-            np.testing.assert_allclose(gn.fwht(x), x @ scipy.linalg.hadamard(N).T, rtol=1e-12, atol=1e-10)
-
-
-def test_fwht_rejects_non_power_of_two():
-    with pytest.raises(ValueError, match="not a power of two"):
-        gn.fwht(jnp.ones(12))
 
 
 def test_srht_is_the_explicit_matrix_and_preserves_norms_jl():
@@ -130,7 +127,7 @@ def test_srht_is_the_explicit_matrix_and_preserves_norms_jl():
         H = scipy.linalg.hadamard(1024) / np.sqrt(1024)
         dense = np.sqrt(1024 / s) * (H * np.asarray(S.signs)[None, :])[np.asarray(S.rows)][:, :dim]
         np.testing.assert_allclose(SV, V @ dense.T, rtol=1e-11, atol=1e-11)
-        ratio = np.sum(SV ** 2, axis=1) / np.sum(V ** 2, axis=1)
+        ratio = np.sum(SV**2, axis=1) / np.sum(V**2, axis=1)
         assert np.max(np.abs(ratio - 1)) < 0.4
         assert abs(np.mean(ratio[:200]) - 1) < 0.03
         # the randomised Hadamard flattens a basis vector exactly: norm preserved to rounding
@@ -165,7 +162,9 @@ def test_qr_and_cholesky_preconditioners_agree():
         B = np.random.default_rng(6).normal(size=(48, 12))
         for damping in (0.0, 0.3):
             target = B.T @ B + damping * np.eye(12)
-            Rs = [np.asarray(gn.sketch_preconditioner(jnp.asarray(B), damping, f)) for f in gn.FACTORS]
+            Rs = [
+                np.asarray(gn.sketch_preconditioner(jnp.asarray(B), damping, f)) for f in gn.FACTORS
+            ]
             for R in Rs:
                 assert R.shape == (12, 12)
                 np.testing.assert_allclose(R, np.triu(R), atol=0)
@@ -179,13 +178,16 @@ def test_qr_and_cholesky_preconditioners_agree():
 # preconditioning, CG and the steps
 # --------------------------------------------------------------------------
 
+
 def test_preconditioned_condition_number_is_small_and_independent_of_lambda():
     with jax.enable_x64(True):
         n, m, d = 32, 512, 8
         W, a = gn.init_params(jax.random.key(2), m, d)
         X, _ = gn.nearly_collinear_data(n, d, 0.1, jax.random.key(1))
         raw = np.linalg.cond(np.asarray(gn.gram(W, a, X)))
-        pre = [gn.preconditioned_condition_number(W, a, X, 4 * n, jax.random.key(k)) for k in range(3)]
+        pre = [
+            gn.preconditioned_condition_number(W, a, X, 4 * n, jax.random.key(k)) for k in range(3)
+        ]
         assert raw > 1000  # the nearly collinear data make G ill-conditioned
         # s = 4n: a Gaussian sketch would give about the Marchenko-Pastur ratio
         # ((1 + 1/2) / (1 - 1/2))^2 = 9; measured 5.7-9.4 over seeds
@@ -199,14 +201,19 @@ def test_pcg_matches_dense_solve_and_reports_history():
         A = jnp.asarray(B @ B.T + 0.1 * np.eye(30))
         b = jnp.asarray(rng.normal(size=30))
         # one compiled solver; L = I is plain CG, L = chol(A + 1% diag) a near-exact preconditioner
-        solve = jax.jit(lambda b, L: gn.pcg(lambda p: A @ p, b,
-                                            lambda r: jax.scipy.linalg.cho_solve((L, True), r), 1e-10, 200))
+        solve = jax.jit(
+            lambda b, L: gn.pcg(
+                lambda p: A @ p, b, lambda r: jax.scipy.linalg.cho_solve((L, True), r), 1e-10, 200
+            )
+        )
         x, k, rel, hist = solve(b, jnp.eye(30))
         np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-7)
         assert rel <= 1e-10 and 0 < int(k) <= 200
-        assert np.isfinite(hist[: int(k) + 1]).all() and np.isnan(hist[int(k) + 1:]).all()
+        assert np.isfinite(hist[: int(k) + 1]).all() and np.isnan(hist[int(k) + 1 :]).all()
         assert hist[int(k)] == pytest.approx(float(rel))
-        np.testing.assert_allclose(hist[int(k)], np.linalg.norm(A @ x - b) / np.linalg.norm(b), rtol=1e-3, atol=1e-12)
+        np.testing.assert_allclose(
+            hist[int(k)], np.linalg.norm(A @ x - b) / np.linalg.norm(b), rtol=1e-3, atol=1e-12
+        )
 
         L = jnp.linalg.cholesky(A + 0.01 * jnp.diag(jnp.diag(A)))
         xp, kp, relp, _ = solve(b, L)
@@ -229,7 +236,9 @@ def test_fast_step_equals_exact_gauss_newton_step(damping):
         n = X.shape[0]
         tol = 1e-10
         W_gn, info_gn = gn.gauss_newton_step(W, a, X, y, 1.0, damping)
-        W_fast, info = gn.fast_gauss_newton_step(W, a, X, y, jax.random.key(8), 4 * n, 1.0, damping, tol, 200)
+        W_fast, info = gn.fast_gauss_newton_step(
+            W, a, X, y, jax.random.key(8), 4 * n, 1.0, damping, tol, 200
+        )
         W_cg, info_cg = gn.cg_gauss_newton_step(W, a, X, y, 1.0, damping, tol, 500)
         G = np.asarray(gn.gram(W, a, X)) + damping * np.eye(n)
         bound = 10 * tol * np.sqrt(np.linalg.cond(G))
@@ -242,7 +251,9 @@ def test_fast_step_equals_exact_gauss_newton_step(damping):
             err = np.linalg.norm(W_new - W_gn) / np.linalg.norm(step)
             assert err <= bound, (err, bound)
             assert float(inf.cg_relative_residual) <= tol
-        assert int(info.cg_iterations) <= int(info_cg.cg_iterations)  # (CG terminates in n steps anyway)
+        assert int(info.cg_iterations) <= int(
+            info_cg.cg_iterations
+        )  # (CG terminates in n steps anyway)
         assert float(info.residual_norm) == pytest.approx(np.linalg.norm(r))
 
 
@@ -283,6 +294,7 @@ def test_train_stops_at_target_and_result_is_frozen():
 # data helpers and diagnostics
 # --------------------------------------------------------------------------
 
+
 def test_data_helpers():
     with jax.enable_x64(True):
         X, y = gn.synthetic_data(32, 8, jax.random.key(0), labels="sign")
@@ -290,8 +302,10 @@ def test_data_helpers():
         assert set(np.unique(np.asarray(y)).tolist()) == {-1.0, 1.0}
         W, a = gn.init_params(jax.random.key(2), 512, 8)  # the shapes of the conditioning test
         assert W.shape == (512, 8) and set(np.unique(np.asarray(a)).tolist()) == {-1.0, 1.0}
-        lams = [gn.ntk_lambda_min(W, a, gn.nearly_collinear_data(32, 8, eps, jax.random.key(1))[0])
-                for eps in (1.0, 0.3, 0.1, 0.03)]
+        lams = [
+            gn.ntk_lambda_min(W, a, gn.nearly_collinear_data(32, 8, eps, jax.random.key(1))[0])
+            for eps in (1.0, 0.3, 0.1, 0.03)
+        ]
     assert all(x > 0 for x in lams)
     assert all(lo < hi for lo, hi in zip(lams[1:], lams[:-1])), lams  # lambda_min shrinks with eps
 
@@ -305,17 +319,18 @@ def test_gram_lambda_max_matches_eigvalsh():
 
 def test_configs():
     for scale in ("smoke", "book", "paper"):
-        c = gn.config(scale)
+        c = study.config(scale)
         assert c.m > c.n and c.eps_m > c.eps_n and min(c.m_sweep) > c.sweep_n
         assert c.sweep_m >= 8 * max(c.n_sweep)  # the overparametrised regime of the timing sweep
         assert gn.default_sketch_size(c.n, c.sketch_factor) <= c.m * c.d
     with pytest.raises(ValueError, match="unknown scale"):
-        gn.config("huge")
+        study.config("huge")
 
 
 # --------------------------------------------------------------------------
 # bad inputs
 # --------------------------------------------------------------------------
+
 
 def test_bad_inputs_give_clear_errors():
     W, a, X, y = _problem(*TRAIN)
@@ -355,19 +370,21 @@ def test_bad_inputs_give_clear_errors():
 # the chapter's protocols (fasttrain.gauss_newton_study)
 # --------------------------------------------------------------------------
 
-from fasttrain import gauss_newton_study as study  # noqa: E402
-
 
 def test_power_law_fit_and_crossover():
     x = np.array([100.0, 200.0, 400.0, 800.0])
-    f = study.fit_power_law(x, 3e-4 * x ** 1.7)
-    assert f.exponent == pytest.approx(1.7, abs=1e-12) and f.prefactor == pytest.approx(3e-4, rel=1e-10)
-    np.testing.assert_allclose(f(x), 3e-4 * x ** 1.7, rtol=1e-10)
+    f = study.fit_power_law(x, 3e-4 * x**1.7)
+    assert f.exponent == pytest.approx(1.7, abs=1e-12) and f.prefactor == pytest.approx(
+        3e-4, rel=1e-10
+    )
+    np.testing.assert_allclose(f(x), 3e-4 * x**1.7, rtol=1e-10)
     slow, fast = study.PowerLaw(2.0, 1e-3), study.PowerLaw(1.0, 1e-1)  # equal at x = 100
     assert study.crossover(slow, fast) == pytest.approx(100.0)
     assert study.crossover(slow, fast, 10.0) == pytest.approx(1000.0)
     assert slow(1000.0) / fast(1000.0) == pytest.approx(10.0)
-    assert study.crossover(fast, slow) is None  # the "slow" method grows slower: the ratio never reaches 1
+    assert (
+        study.crossover(fast, slow) is None
+    )  # the "slow" method grows slower: the ratio never reaches 1
     with pytest.raises(ValueError, match="positive"):
         study.fit_power_law([1.0, 2.0], [1.0, -1.0])
     with pytest.raises(ValueError, match="two distinct"):
@@ -380,18 +397,26 @@ def test_power_law_fit_and_crossover():
 
 def test_contractions_and_iterations_to():
     r = np.array([1.0, 0.1, 0.02, 1e-11, 1e-13])
-    run = gn.TrainResult("gn", r, np.ones(4), np.zeros(4, int), np.zeros(4), 1.0, None, np.zeros((1, 1)))
-    np.testing.assert_allclose(study.contractions(run), [0.1, 0.2])  # steps ending at the float64 floor left out
+    run = gn.TrainResult(
+        "gn", r, np.ones(4), np.zeros(4, int), np.zeros(4), 1.0, None, np.zeros((1, 1))
+    )
+    np.testing.assert_allclose(
+        study.contractions(run), [0.1, 0.2]
+    )  # steps ending at the float64 floor left out
     assert study.iterations_to(run, 0.05) == 2 and study.iterations_to(run, 1e-14) is None
 
 
 def test_timing_problem_and_numpy_model():
     W, a, X, y = study.problem32(20, 256, 6, seed=3)
-    assert W.dtype == jnp.float32 and W.shape == (256, 6) and X.shape == (20, 6) and y.shape == (20,)
+    assert (
+        W.dtype == jnp.float32 and W.shape == (256, 6) and X.shape == (20, 6) and y.shape == (20,)
+    )
     np.testing.assert_allclose(np.linalg.norm(np.asarray(X), axis=1), 1.0, rtol=1e-6)
     W2, *_ = study.problem32(20, 256, 6, seed=3)
     np.testing.assert_array_equal(W, W2)  # deterministic
-    np.testing.assert_allclose(study._forward_np(W, a, X), gn.forward(W, a, X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        study._forward_np(W, a, X), gn.forward(W, a, X), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_compiled_step_equals_step_and_memory_is_not_the_jacobian():
@@ -402,15 +427,24 @@ def test_compiled_step_equals_step_and_memory_is_not_the_jacobian():
     n, m, d = 64, 512, 128
     W, a, X, y = study.problem32(n, m, d, seed=0)
     key = jax.random.key(4)
-    c = study.compile_step("fast", W, a, X, y, key, sketch_factor=4.0, cg_tol=1e-5, factor="cholesky")
-    assert study.compile_step("fast", W, a, X, y, key, sketch_factor=4.0, cg_tol=1e-5, factor="cholesky") is c  # cached
+    c = study.compile_step(
+        "fast", W, a, X, y, key, sketch_factor=4.0, cg_tol=1e-5, factor="cholesky"
+    )
+    assert (
+        study.compile_step(
+            "fast", W, a, X, y, key, sketch_factor=4.0, cg_tol=1e-5, factor="cholesky"
+        )
+        is c
+    )  # cached
     W1, info = c.fn(W, a, X, y, key)
     W2, info2 = gn.fast_gauss_newton_step(W, a, X, y, key, 4 * n, 1.0, 0.0, 1e-5, 100, "cholesky")
     np.testing.assert_allclose(W1, W2, rtol=1e-5, atol=1e-6)
     assert int(info.cg_iterations) == int(info2.cg_iterations) > 0
     assert 0 < c.temp_bytes <= c.peak_bytes < 0.5 * n * m * d * 4, (c.peak_bytes, n * m * d * 4)
     g = study.compile_step("gn", W, a, X, y, key)
-    np.testing.assert_allclose(g.fn(W, a, X, y, key)[0], gn.gauss_newton_step(W, a, X, y)[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        g.fn(W, a, X, y, key)[0], gn.gauss_newton_step(W, a, X, y)[0], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_step_function_rejects_bad_settings():
@@ -430,7 +464,7 @@ def test_timing_sweeps_time_a_shared_size_once(monkeypatch):
         return [{"method": meth, "n": n, "m": m, "seconds": 1.0} for meth in methods]
 
     monkeypatch.setattr(study, "time_size", fake)
-    cfg = gn.config("smoke")  # the point (sweep_n, sweep_m) lies on both sweeps
+    cfg = study.config("smoke")  # the point (sweep_n, sweep_m) lies on both sweeps
     rows = study.timing_sweeps(cfg, 0)
     assert len(rows) == 2 * (len(cfg.n_sweep) + len(cfg.m_sweep))
     assert len(calls) == len(set(calls)) == len(cfg.n_sweep) + len(cfg.m_sweep) - 1
@@ -438,7 +472,7 @@ def test_timing_sweeps_time_a_shared_size_once(monkeypatch):
 
 
 def test_time_size_reports_both_methods_at_equal_contraction():
-    cfg = gn.config("smoke")
+    cfg = study.config("smoke")
     rows = study.time_size(16, 512, 4, cfg, seed=0)
     assert [r["method"] for r in rows] == ["gn", "fast"]
     for r in rows:
@@ -458,7 +492,9 @@ def test_real_data_on_the_unit_sphere():
     assert Xb.shape == (30, 4) and set(np.unique(yb).tolist()) == {-1.0, 1.0}
     np.testing.assert_allclose(np.linalg.norm(Xb, axis=1), 1.0, rtol=1e-12)
     E = np.eye(3)
-    assert study.closest_pair_angle(np.vstack([E, [[np.cos(0.1), np.sin(0.1), 0.0]]])) == pytest.approx(0.1)
+    assert study.closest_pair_angle(
+        np.vstack([E, [[np.cos(0.1), np.sin(0.1), 0.0]]])
+    ) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="pool"):
         study.mnist_sphere(10, 0, pool=5)
     with pytest.raises(ValueError, match="two different digits"):

@@ -1,4 +1,5 @@
 """Tests of fasttrain.layer_parallel: MGRIT against serial propagation and jax.grad."""
+
 import json
 import os
 import subprocess
@@ -10,7 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fasttrain import layer_parallel as lp
+from fasttrain.chapters import ch04_layer_parallel_lsgd as lps
+from fasttrain.core import data
+from fasttrain.methods import layer_parallel as lp
 
 
 def _problem(N, width=6, batch=5, T=1.0, scale=2.0, activation="tanh", seed=0, dtype=jnp.float64):
@@ -38,10 +41,12 @@ def test_two_level_f_relaxation_is_exact_after_n_over_c_iterations():
         spec, p, x, _ = _problem(16, width=4, batch=3, T=8.0, scale=4.0)
         u0 = lp.open_layer(p["open"], x)
         ref = lp.serial_states(p["layers"], u0, spec.h)
-        runs = _iterate(p["layers"], u0, spec.h, lp.MGRITConfig(cfactor=2, max_levels=2, relax="F"), 8)
+        runs = _iterate(
+            p["layers"], u0, spec.h, lp.MGRITConfig(cfactor=2, max_levels=2, relax="F"), 8
+        )
         err = [float(jnp.abs(r.states - ref).max()) for r in runs]
-    assert err[6] > 1e-3          # not yet converged after N/c - 1 = 7 iterations
-    assert err[7] < 1e-12         # exact after N/c = 8
+    assert err[6] > 1e-3  # not yet converged after N/c - 1 = 7 iterations
+    assert err[7] < 1e-12  # exact after N/c = 8
 
 
 @pytest.mark.parametrize("relax,levels", [("F", 2), ("FCF", 4)])
@@ -62,18 +67,22 @@ def test_converged_mgrit_equals_serial_forward(relax, levels):
 
 def test_multilevel_hierarchy():
     assert lp.level_sizes(1024, lp.MGRITConfig(4, 10, min_coarse=2)) == (1024, 256, 64, 16, 4)
-    assert lp.level_sizes(96, lp.MGRITConfig(4, 10)) == (96, 24, 6)   # 6 is not divisible by 4
+    assert lp.level_sizes(96, lp.MGRITConfig(4, 10)) == (96, 24, 6)  # 6 is not divisible by 4
 
 
 def test_adjoint_gradient_equals_jax_grad(activation="smoothrelu"):
     # (tanh gradients are compared through whole training runs below)
     with jax.enable_x64(True):
         spec, p, x, y = _problem(16, activation=activation)
-        loss, g, (U, lam) = lp.value_and_grad_mgrit(p, x, y, spec, lp.MGRITConfig(2, 2, "FCF"), 4, 4)
+        loss, g, (U, lam) = lp.value_and_grad_mgrit(
+            p, x, y, spec, lp.MGRITConfig(2, 2, "FCF"), 4, 4
+        )
         loss_ref, g_ref = jax.jit(jax.value_and_grad(lp.loss_fn), static_argnums=3)(p, x, y, spec)
         # independent check of lambda_0: derivative of the loss w.r.t. the opening state
         u0 = lp.open_layer(p["open"], x, activation)
-        head = lambda u: lp._head_loss(p["cls"], lp.serial_states(p["layers"], u, spec.h, activation)[-1], y)  # noqa: E731
+        head = lambda u: lp._head_loss(
+            p["cls"], lp.serial_states(p["layers"], u, spec.h, activation)[-1], y
+        )  # noqa: E731
         lam0 = jax.jit(jax.grad(head))(u0)
         assert abs(float(loss - loss_ref)) < 1e-12
         assert float(jnp.abs(lam[0] - lam0).max()) < 1e-12
@@ -86,7 +95,7 @@ SHARD_SCRIPT = textwrap.dedent("""
     import os, json
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
     import jax, jax.numpy as jnp
-    from fasttrain import layer_parallel as lp
+    from fasttrain.methods import layer_parallel as lp
     with jax.enable_x64(True):
         spec = lp.Spec(2, 6, 3, 32)
         p = lp.init_params(jax.random.key(0), spec, scale=2.0, dtype=jnp.float64)
@@ -113,16 +122,19 @@ SHARD_SCRIPT = textwrap.dedent("""
 
 
 def test_sharded_relaxation_equals_vmapped():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", SHARD_SCRIPT], capture_output=True, text=True,
-                         env=env, timeout=120)
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", SHARD_SCRIPT], capture_output=True, text=True, env=env, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["devices"] == 4
-    assert res["shards"] == 4              # the intervals really were split over 4 devices
+    assert res["shards"] == 4  # the intervals really were split over 4 devices
     assert res["relax_diff"] < 1e-13
-    assert res["relax_change"] > 1e-3      # (the relaxation did something)
-    assert res["mgrit_err"] < 1e-12        # sharded MGRIT solves the forward problem
+    assert res["relax_change"] > 1e-3  # (the relaxation did something)
+    assert res["mgrit_err"] < 1e-12  # sharded MGRIT solves the forward problem
 
 
 def test_critical_path_counts():
@@ -140,29 +152,39 @@ def test_critical_path_counts():
 
 
 def test_peaks_labels_are_equal_width_level_sets():
-    d = lp.load_peaks(500, 100, seed=3)
+    d = data.load_peaks(500, 100, seed=3)
     assert d.x_train.shape == (500, 2) and d.x_test.shape == (100, 2)
     assert np.abs(d.x_train).max() <= 3
     counts = np.bincount(np.concatenate([d.y_train, d.y_test]), minlength=5)
-    assert counts.min() >= 115 and counts.max() <= 125      # balanced classes
+    assert counts.min() >= 115 and counts.max() <= 125  # balanced classes
     t = np.linspace(-3, 3, 256)
-    zz = lp.peaks(*np.meshgrid(t, t))
-    z = lp.peaks(d.x_train[:, 0].astype(float), d.x_train[:, 1].astype(float))
+    zz = data.peaks(*np.meshgrid(t, t))
+    z = data.peaks(d.x_train[:, 0].astype(float), d.x_train[:, 1].astype(float))
     lab = np.clip(np.floor((z - zz.min()) / (zz.max() - zz.min()) * 5), 0, 4)
-    assert np.mean(lab == d.y_train) > 0.99                 # float32 rounding at the edges only
-    assert lp.peaks(0.0, 0.0) == pytest.approx(3 * np.exp(-1) - np.exp(-1) / 3)
-    np.testing.assert_array_equal(lp.load_peaks(500, 100, seed=3).x_train, d.x_train)
+    assert np.mean(lab == d.y_train) > 0.99  # float32 rounding at the edges only
+    assert data.peaks(0.0, 0.0) == pytest.approx(3 * np.exp(-1) - np.exp(-1) / 3)
+    np.testing.assert_array_equal(data.load_peaks(500, 100, seed=3).x_train, d.x_train)
 
 
 def test_training_with_converged_mgrit_follows_serial_training():
-    d = lp.load_peaks(60, 20, seed=0)
+    d = data.load_peaks(60, 20, seed=0)
     spec = lp.Spec(2, 4, 5, 8)
     with jax.enable_x64(True):
         p = lp.init_params(jax.random.key(0), spec, dtype=jnp.float64)
         ser = lp.train(p, d, spec, 4, lr=1e-2, mode="serial", eval_every=2)
         # two-level FCF with c = 2 on 8 layers is exact after 2 iterations
-        par = lp.train(p, d, spec, 4, lr=1e-2, mode="mgrit", mgrit_cfg=lp.MGRITConfig(2, 2, "FCF"),
-                       n_fwd=2, n_bwd=2, eval_every=2)
+        par = lp.train(
+            p,
+            d,
+            spec,
+            4,
+            lr=1e-2,
+            mode="mgrit",
+            mgrit_cfg=lp.MGRITConfig(2, 2, "FCF"),
+            n_fwd=2,
+            n_bwd=2,
+            eval_every=2,
+        )
     np.testing.assert_allclose(par.loss, ser.loss, rtol=1e-10)
     np.testing.assert_allclose(par.exact_loss, ser.exact_loss, rtol=1e-10)
     assert list(ser.eval_steps) == [0, 2, 4]
@@ -171,7 +193,7 @@ def test_training_with_converged_mgrit_follows_serial_training():
 
 def test_diverging_training_raises():
     # same shapes as above, so the compiled training step is reused
-    d = lp.load_peaks(60, 20, seed=0)
+    d = data.load_peaks(60, 20, seed=0)
     spec = lp.Spec(2, 4, 5, 8)
     with jax.enable_x64(True):
         p = lp.init_params(jax.random.key(0), spec, dtype=jnp.float64)
@@ -193,11 +215,15 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="depth must be a positive integer"):
         lp.Spec(2, 4, 3, 0)
     with pytest.raises(ValueError, match="biases must have shape"):
-        lp.mgrit_forward({"W": p["layers"]["W"], "b": p["layers"]["b"][:-1]}, u0, spec.h, lp.MGRITConfig(4), 2)
+        lp.mgrit_forward(
+            {"W": p["layers"]["W"], "b": p["layers"]["b"][:-1]}, u0, spec.h, lp.MGRITConfig(4), 2
+        )
     with pytest.raises(ValueError, match="states have width"):
         lp.mgrit_forward(p["layers"], u0[:, :-1], spec.h, lp.MGRITConfig(4), 2)
     with pytest.raises(ValueError, match="initial guess has shape"):
-        lp.mgrit_forward(p["layers"], u0, spec.h, lp.MGRITConfig(4), 2, u_init=jnp.zeros((12,) + u0.shape))
+        lp.mgrit_forward(
+            p["layers"], u0, spec.h, lp.MGRITConfig(4), 2, u_init=jnp.zeros((12,) + u0.shape)
+        )
     with pytest.raises(ValueError, match="coarsening factor must be an integer >= 2"):
         lp.MGRITConfig(cfactor=1)
     with pytest.raises(ValueError, match="relaxation must be"):
@@ -205,20 +231,23 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="unknown activation"):
         lp.Spec(2, 4, 3, 8, activation="sigmoid")
     with pytest.raises(ValueError, match="the network expects 3"):
-        lp.train(p, lp.load_peaks(20, 5), lp.Spec(3, 6, 3, 12), 1)
+        lp.train(p, data.load_peaks(20, 5), lp.Spec(3, 6, 3, 12), 1)
     with pytest.raises(ValueError, match="unknown scale"):
-        lp.config("huge")
+        lps.lp_config("huge")
 
 
 def test_configs_are_consistent():
     for scale in ("smoke", "book", "paper"):
-        c = lp.config(scale)
+        c = lps.lp_config(scale)
         assert c.depth % c.cfactor == 0
         assert all(n % c.conv_cfactor == 0 for n in c.conv_depths)
         assert all(n % c.cfactor == 0 for n in c.timing_depths)
-    assert max(lp.config("book").conv_depths) == 1024 and min(lp.config("book").conv_depths) == 32
+    assert (
+        max(lps.lp_config("book").conv_depths) == 1024
+        and min(lps.lp_config("book").conv_depths) == 32
+    )
     for scale in ("smoke", "book", "paper"):
-        c = lp.config(scale)
+        c = lps.lp_config(scale)
         assert all(n % c.cfactor == 0 for n in c.grad_depths) and c.n_fwd in c.train_iters
 
 
@@ -227,8 +256,6 @@ def test_configs_are_consistent():
 
 from types import SimpleNamespace  # noqa: E402
 
-from fasttrain import layer_parallel_study as lps  # noqa: E402
-
 
 def test_run_time_iteration_count_matches_history_and_compiles_once():
     with jax.enable_x64(True):
@@ -236,22 +263,34 @@ def test_run_time_iteration_count_matches_history_and_compiles_once():
         u0 = lp.open_layer(p["open"], x)
         cfg = lp.MGRITConfig(4, 2, "F")
         data = (p["layers"]["W"], p["layers"]["b"])
-        refs = _iterate(p["layers"], u0, spec.h, cfg, 3)           # states after 1, 2, 3 iterations
+        refs = _iterate(p["layers"], u0, spec.h, cfg, 3)  # states after 1, 2, 3 iterations
         for k in (1, 3):
-            np.testing.assert_allclose(np.asarray(lp.mgrit_states(lp.ForwardStep(), data, spec.h, u0, cfg, k)),
-                                       np.asarray(refs[k - 1].states), rtol=0, atol=1e-13)
+            np.testing.assert_allclose(
+                np.asarray(lp.mgrit_states(lp.ForwardStep(), data, spec.h, u0, cfg, k)),
+                np.asarray(refs[k - 1].states),
+                rtol=0,
+                atol=1e-13,
+            )
         # value_and_grad_mgrit: one compilation for every count
         before = lp._value_and_grad_mgrit._cache_size()
         _, g_ref = jax.jit(jax.value_and_grad(lp.loss_fn), static_argnums=3)(p, x, y, spec)
         errs = []
         for k in (1, 5):
             _, g, _ = lp.value_and_grad_mgrit(p, x, y, spec, cfg, k, k)
-            errs.append(max(float(jnp.abs(a - b).max()) for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref))))
+            errs.append(
+                max(
+                    float(jnp.abs(a - b).max())
+                    for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref))
+                )
+            )
         assert lp._value_and_grad_mgrit._cache_size() - before == 1
-        assert errs[0] > 1e-6 and errs[-1] < 1e-12      # F two-level is exact after N/c = 4 iterations
+        assert errs[0] > 1e-6 and errs[-1] < 1e-12  # F two-level is exact after N/c = 4 iterations
         # forward_mgrit equals the serial logits once converged
-        np.testing.assert_allclose(np.asarray(lp.forward_mgrit(p, x, spec, cfg, 4)),
-                                   np.asarray(lp.forward(p, x, spec)), atol=1e-12)
+        np.testing.assert_allclose(
+            np.asarray(lp.forward_mgrit(p, x, spec, cfg, 4)),
+            np.asarray(lp.forward(p, x, spec)),
+            atol=1e-12,
+        )
     with pytest.raises(ValueError, match="n_iter must be a non-negative integer"):
         lp.value_and_grad_mgrit(p, x, y, spec, cfg, -1, 1)
     with pytest.raises(ValueError, match="n_iter must be a non-negative integer"):
@@ -259,24 +298,39 @@ def test_run_time_iteration_count_matches_history_and_compiles_once():
 
 
 def test_study_convergence_and_gradients_on_a_small_problem():
-    cfg = lp.Config(width=4, conv_depths=(16,), conv_batch=3, conv_max_iter=9, conv_variants=(("FCF", 2),),
-                    grad_iters=(1, 8), grad_depths=(16,))
+    cfg = lps.LayerParallelConfig(
+        width=4,
+        conv_depths=(16,),
+        conv_batch=3,
+        conv_max_iter=9,
+        conv_variants=(("FCF", 2),),
+        grad_iters=(1, 8),
+        grad_depths=(16,),
+    )
     rows, hist = lps.convergence_study(cfg, 0)
     assert [r["depth"] for r in rows] == [16] and hist[16, "FCF", 2].shape == (10,)
     for r in rows:
         assert r["iters_to_tol"] is not None and r["max_err_vs_serial"] < 1e-10
     b = lps.bounded_iterations(rows, min_depth=16, max_iter=10)
-    assert b["best"] == "FCF, two-level" and b["ok"] and b["worst_of_best"] == max(r["iters_to_tol"] for r in rows)
+    assert (
+        b["best"] == "FCF, two-level"
+        and b["ok"]
+        and b["worst_of_best"] == max(r["iters_to_tol"] for r in rows)
+    )
     g = lps.gradient_study(cfg, 0)
-    assert g[0]["grad_rel_err"] > 1e-4 and g[-1]["grad_rel_err"] < 1e-12   # FCF two-level: exact after N/2c
+    assert (
+        g[0]["grad_rel_err"] > 1e-4 and g[-1]["grad_rel_err"] < 1e-12
+    )  # FCF two-level: exact after N/2c
 
 
 def test_bounded_iterations_handles_unreached_tolerances():
-    rows = [{"depth": 64, "variant": "F, two-level", "iters_to_tol": None},
-            {"depth": 64, "variant": "FCF, two-level", "iters_to_tol": 7},
-            {"depth": 128, "variant": "F, two-level", "iters_to_tol": 9},
-            {"depth": 128, "variant": "FCF, two-level", "iters_to_tol": 12},
-            {"depth": 32, "variant": "FCF, two-level", "iters_to_tol": 99}]
+    rows = [
+        {"depth": 64, "variant": "F, two-level", "iters_to_tol": None},
+        {"depth": 64, "variant": "FCF, two-level", "iters_to_tol": 7},
+        {"depth": 128, "variant": "F, two-level", "iters_to_tol": 9},
+        {"depth": 128, "variant": "FCF, two-level", "iters_to_tol": 12},
+        {"depth": 32, "variant": "FCF, two-level", "iters_to_tol": 99},
+    ]
     b = lps.bounded_iterations(rows, 64, 10)
     assert b["per_variant"] == {"F, two-level": None, "FCF, two-level": 12}
     assert b["best"] == "FCF, two-level" and b["worst_of_best"] == 12 and not b["ok"]
@@ -291,7 +345,9 @@ def _run(acc, loss):
 def test_training_verdict():
     ser = _run(0.90, 0.30)
     assert lps.training_verdict(ser, _run(0.89, 0.31), 0.2)[0] == "reproduced"
-    assert lps.training_verdict(ser, _run(0.95, 0.10), 0.2)[0] == "reproduced"   # better than serial is "like"
+    assert (
+        lps.training_verdict(ser, _run(0.95, 0.10), 0.2)[0] == "reproduced"
+    )  # better than serial is "like"
     assert lps.training_verdict(ser, _run(0.80, 0.31), 0.2)[0] == "partly"
     assert lps.training_verdict(ser, _run(0.80, 0.60), 0.2)[0] == "not reproduced"
     # serial learnt nothing: agreement would be trivial
@@ -303,13 +359,19 @@ def test_training_verdict():
 
 def test_work_model_helpers_agree_with_critical_path():
     P = lps.processors_for(1024, 4, 10, 2, ("F", 99))
-    assert P is not None and lp.critical_path(1024, lp.MGRITConfig(4, 99, "F"), P, 2)["speedup"] >= 10
+    assert (
+        P is not None and lp.critical_path(1024, lp.MGRITConfig(4, 99, "F"), P, 2)["speedup"] >= 10
+    )
     assert lp.critical_path(1024, lp.MGRITConfig(4, 99, "F"), P // 2, 2)["speedup"] < 10
-    assert lps.processors_for(64, 4, 10, 2) is None                   # saturates below 10x
+    assert lps.processors_for(64, 4, 10, 2) is None  # saturates below 10x
     top = lps.max_model_speedup(64, 4, 2)
-    assert top == lp.critical_path(64, lp.MGRITConfig(4, 99, "FCF"), 10 ** 6, 2)["speedup"]
+    assert top == lp.critical_path(64, lp.MGRITConfig(4, 99, "FCF"), 10**6, 2)["speedup"]
     rows = lps.work_model([64], 4, (1, 2), 2)
-    assert len(rows) == 6 and {r["variant"] for r in rows} == {"FCF, two-level", "F, multilevel", "FCF, multilevel"}
+    assert len(rows) == 6 and {r["variant"] for r in rows} == {
+        "FCF, two-level",
+        "F, multilevel",
+        "FCF, multilevel",
+    }
     assert lps.speed_verdict(1.2) == "reproduced" and lps.speed_verdict(0.5) == "not reproduced"
     with pytest.raises(ValueError, match="positive finite"):
         lps.speed_verdict(float("nan"))

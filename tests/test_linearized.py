@@ -1,4 +1,5 @@
 """Chapter 01's mathematics checked against independent routes."""
+
 from functools import partial
 
 import jax
@@ -7,8 +8,9 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from fasttrain import baselines as B
-from fasttrain import linearized as L
+from fasttrain.chapters import ch01_linear_ivp as ch01
+from fasttrain.methods import gradient_descent as B
+from fasttrain.methods import linearized as L
 
 
 def _problem(n=12, d=3, width=24, k=2, seed=0, loss="ce", lr=0.5):
@@ -50,8 +52,10 @@ def test_ntk_is_jjt_and_matches_finite_differences():
             for i in range(flat.size):
                 e = np.zeros(flat.size)
                 e[i] = eps
-                g[i] = (np.asarray(app(unravel(flat + e), x)).ravel()[a]
-                        - np.asarray(app(unravel(flat - e), x)).ravel()[a]) / (2 * eps)
+                g[i] = (
+                    np.asarray(app(unravel(flat + e), x)).ravel()[a]
+                    - np.asarray(app(unravel(flat - e), x)).ravel()[a]
+                ) / (2 * eps)
             grads.append(g)
         np.testing.assert_allclose(theta[0, 3], grads[0] @ grads[1], rtol=1e-6)
         np.testing.assert_allclose(theta, theta.T)
@@ -173,11 +177,14 @@ def test_unreached_threshold_is_reported_not_invented():
     assert not r.reached and r.t_event is None
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    ({"lr": -0.1}, "learning rate"),
-    ({"lr": 0.0}, "learning rate"),
-    ({"loss": "hinge"}, "unknown loss"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"lr": -0.1}, "learning rate"),
+        ({"lr": 0.0}, "learning rate"),
+        ({"loss": "hinge"}, "unknown loss"),
+    ],
+)
 def test_bad_problem_inputs(kwargs, msg):
     pr = _flow()
     args = dict(J=pr.J, f0=pr.f0, y=pr.y, lr=0.1, loss="ce")
@@ -231,8 +238,16 @@ def test_solver_failure_is_a_clear_error(monkeypatch):
 def test_diverging_gd_raises():
     x, y, p0, app = _problem()
     with pytest.raises(B.DivergenceError, match="diverged"):
-        B.full_batch_gd(app, p0, x * 1e3, y, lr=1e6, max_steps=200, chunk=10,
-                        loss_fn=lambda logits, lab: jnp.mean((logits - 1.0) ** 2))
+        B.full_batch_gd(
+            app,
+            p0,
+            x * 1e3,
+            y,
+            lr=1e6,
+            max_steps=200,
+            chunk=10,
+            loss_fn=lambda logits, lab: jnp.mean((logits - 1.0) ** 2),
+        )
 
 
 def test_gd_records_threshold_steps_consistently():
@@ -247,9 +262,9 @@ def test_gd_records_threshold_steps_consistently():
 
 def test_unknown_scale_rejected():
     with pytest.raises(ValueError, match="unknown scale"):
-        L.config("huge")
+        ch01.config("huge")
     for s in ("smoke", "book", "paper"):
-        assert L.config(s).thresholds
+        assert ch01.config(s).thresholds
 
 
 def test_critical_lr_bound_is_stable_for_linear_model():

@@ -1,4 +1,5 @@
 """Tests of fasttrain.lsgd: least squares, box initialisation, PINN system, training."""
+
 import itertools
 
 import jax
@@ -6,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fasttrain import lsgd
+from fasttrain.chapters import ch04_layer_parallel_lsgd as lss
+from fasttrain.methods import lsgd
 
 
 def test_least_squares_step_zeroes_the_output_layer_gradient():
@@ -21,8 +23,11 @@ def test_least_squares_step_zeroes_the_output_layer_gradient():
         for ridge in (0.0, 1e-3):
             assert float(jnp.abs(grad_c(p0, ridge)).max()) > 1e-3
             # independent route: numpy's least squares on the stacked system
-            c_ref = np.linalg.lstsq(np.vstack([A, np.sqrt(ridge) * np.eye(k)]),
-                                    np.vstack([r, np.zeros((k, 1))]), rcond=None)[0]
+            c_ref = np.linalg.lstsq(
+                np.vstack([A, np.sqrt(ridge) * np.eye(k)]),
+                np.vstack([r, np.zeros((k, 1))]),
+                rcond=None,
+            )[0]
             for solver in ("qr", "lstsq", "normal"):
                 p = lsgd.ls_step(p0, system, ridge, solver)
                 assert float(jnp.abs(grad_c(p, ridge)).max()) < 1e-10, (solver, ridge)
@@ -59,10 +64,10 @@ def test_box_init_hyperplanes_cut_the_box_with_maximum_one(d, box):
     lo, hi = (np.zeros(d), np.ones(d)) if box is None else (np.array(box[0]), np.array(box[1]))
     mn, mx = lsgd.box_extrema(p["hidden"][0], lo, hi)
     np.testing.assert_allclose(mx, 1.0, rtol=1e-5)
-    assert np.all(mn < 0)                         # the hyperplane passes through the box
+    assert np.all(mn < 0)  # the hyperplane passes through the box
     # second layer: its box is the unit box [0, 1]^40 (2^40 corners: use the closed form)
     W, b = np.asarray(p["hidden"][1]["W"], float), np.asarray(p["hidden"][1]["b"], float)
-    corner_max = np.maximum(W, 0).sum(0) + b       # max over [0,1]^40 of x.W + b
+    corner_max = np.maximum(W, 0).sum(0) + b  # max over [0,1]^40 of x.W + b
     corner_min = np.minimum(W, 0).sum(0) + b
     np.testing.assert_allclose(corner_max, 1.0, rtol=1e-5)
     assert np.all(corner_min < 0)
@@ -135,13 +140,15 @@ def test_pinn_least_squares_recovers_a_solution_in_the_span():
         d2 = lsgd.basis_d2(p, x, "tanh")
         phi = jax.jit(lambda t: lsgd.basis(p, t[:, None], "tanh"))
         e = 1e-4
-        fd = (phi(x + e) - 2 * phi(x) + phi(x - e)) / e ** 2
+        fd = (phi(x + e) - 2 * phi(x) + phi(x - e)) / e**2
         assert d2.shape == (7, 11)
         np.testing.assert_allclose(np.asarray(d2), np.asarray(fd), atol=1e-6)
-        assert float(jnp.abs(d2[:, -1]).max()) == 0.0     # the constant basis function
+        assert float(jnp.abs(d2[:, -1]).max()) == 0.0  # the constant basis function
         # the benchmark's right-hand side is -u''
         u2 = jax.jit(jax.vmap(jax.grad(jax.grad(lsgd.POISSON.u))))(x)
-        np.testing.assert_allclose(np.asarray(-u2), np.asarray(lsgd.POISSON.f(x)), rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(
+            np.asarray(-u2), np.asarray(lsgd.POISSON.f(x)), rtol=1e-10, atol=1e-9
+        )
 
 
 def test_lsgd_beats_adam_early_on_the_smooth_benchmark():
@@ -198,7 +205,7 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="collocation points must be 1-D"):
         lsgd.poisson_system(jnp.ones((4, 1)))
     with pytest.raises(ValueError, match="unknown scale"):
-        lsgd.config("tiny")
+        lss.lsgd_config("tiny")
 
 
 # ----------------------------------------------------------------------------
@@ -206,24 +213,50 @@ def test_bad_inputs_give_clear_errors():
 
 from types import SimpleNamespace  # noqa: E402
 
-from fasttrain import lsgd_study as lss  # noqa: E402
-
 
 def test_fit_compiles_once_per_configuration():
     b1, b2 = lsgd.benchmark("smooth1d"), lsgd.benchmark("osc1d")
-    (x1, y1, t1, u1), (x2, y2, t2, u2) = (lsgd.regression_data(b, 40, 30, seed=s) for b, s in ((b1, 0), (b2, 1)))
+    (x1, y1, t1, u1), (x2, y2, t2, u2) = (
+        lsgd.regression_data(b, 40, 30, seed=s) for b, s in ((b1, 0), (b2, 1))
+    )
     p0 = lsgd.init_mlp(jax.random.key(3), 1, (8, 8), 1, "box")
-    r = lsgd.fit(p0, lsgd.regression_system(x1, y1), "lsgd", 7, 1e-3, error_fn=lsgd.relative_error(t1, u1), chunk=5)
+    r = lsgd.fit(
+        p0,
+        lsgd.regression_system(x1, y1),
+        "lsgd",
+        7,
+        1e-3,
+        error_fn=lsgd.relative_error(t1, u1),
+        chunk=5,
+    )
     assert r.error.shape == r.loss.shape == (8,)
-    np.testing.assert_allclose(r.error[-1], float(lsgd.relative_l2(lsgd.predict(r.params, t1), u1)), rtol=1e-5)
+    np.testing.assert_allclose(
+        r.error[-1], float(lsgd.relative_l2(lsgd.predict(r.params, t1), u1)), rtol=1e-5
+    )
     n_chunk, n_start = lsgd._fit_chunk._cache_size(), lsgd._fit_start._cache_size()
     # other data of the same shapes, another step count, learning rate and ridge: nothing new to compile
-    r2 = lsgd.fit(p0, lsgd.regression_system(x2, y2), "lsgd", 12, 3e-3, 1e-8, error_fn=lsgd.relative_error(t2, u2),
-                  chunk=5)
+    r2 = lsgd.fit(
+        p0,
+        lsgd.regression_system(x2, y2),
+        "lsgd",
+        12,
+        3e-3,
+        1e-8,
+        error_fn=lsgd.relative_error(t2, u2),
+        chunk=5,
+    )
     assert r2.error.shape == (13,)
     assert lsgd._fit_chunk._cache_size() == n_chunk and lsgd._fit_start._cache_size() == n_start
     # the run-time step count gives the same trajectory as one long chunk
-    r3 = lsgd.fit(p0, lsgd.regression_system(x1, y1), "lsgd", 7, 1e-3, error_fn=lsgd.relative_error(t1, u1), chunk=50)
+    r3 = lsgd.fit(
+        p0,
+        lsgd.regression_system(x1, y1),
+        "lsgd",
+        7,
+        1e-3,
+        error_fn=lsgd.relative_error(t1, u1),
+        chunk=50,
+    )
     np.testing.assert_allclose(r3.error, r.error, rtol=1e-5)
     with pytest.raises(ValueError, match="evaluation points"):
         lsgd.relative_error(t1[:, 0], u1)
@@ -237,16 +270,26 @@ def _fitres(errors, wall=1.0):
 
 
 def test_iteration_ratio_cannot_divide_by_zero_or_be_won_by_the_first_solve():
-    adam = _fitres([1.0, 0.5, 0.3, 0.2, 0.1])                      # final 0.1, reached at step 4
+    adam = _fitres([1.0, 0.5, 0.3, 0.2, 0.1])  # final 0.1, reached at step 4
     # LSGD's first (random-feature) fit 0.05 already beats Adam: the target becomes e0 / 2
     lsgd_ = _fitres([0.05, 0.04, 0.02, 0.01])
     i = lss.iteration_ratio(lsgd_, adam)
     assert i["target"] == 0.025 and i["target_is"] == "e0 / 2"
-    assert i["k_lsgd"] == 3 and i["k_adam"] is None and i["bound"] == ">" and i["ratio"] == pytest.approx(5 / 3)
+    assert (
+        i["k_lsgd"] == 3
+        and i["k_adam"] is None
+        and i["bound"] == ">"
+        and i["ratio"] == pytest.approx(5 / 3)
+    )
     # the usual case: Adam's final error is the target, LSGD needs >= 2 iterations
     lsgd_ = _fitres([0.5, 0.2, 0.09])
     i = lss.iteration_ratio(lsgd_, adam)
-    assert i["target"] == 0.1 and i["k_adam"] == 4 and i["k_lsgd"] == 3 and i["ratio"] == pytest.approx(4 / 3)
+    assert (
+        i["target"] == 0.1
+        and i["k_adam"] == 4
+        and i["k_lsgd"] == 3
+        and i["ratio"] == pytest.approx(4 / 3)
+    )
     assert lss.lsgd_verdict(i, 10)[0] == "partly" and lss.lsgd_verdict(i, 1.2)[0] == "reproduced"
     # LSGD never gets there
     i = lss.iteration_ratio(_fitres([0.5, 0.4]), adam)
@@ -258,8 +301,12 @@ def test_iteration_ratio_cannot_divide_by_zero_or_be_won_by_the_first_solve():
 
 
 def test_small_verdict_helpers():
-    rows = [{"depth": 1, "init": "box", "dead": 0.0, "error": 0.1}, {"depth": 1, "init": "he", "dead": 0.5, "error": 0.3},
-            {"depth": 2, "init": "box", "dead": 0.0, "error": 0.4}, {"depth": 2, "init": "he", "dead": 0.4, "error": 0.3}]
+    rows = [
+        {"depth": 1, "init": "box", "dead": 0.0, "error": 0.1},
+        {"depth": 1, "init": "he", "dead": 0.5, "error": 0.3},
+        {"depth": 2, "init": "box", "dead": 0.0, "error": 0.4},
+        {"depth": 2, "init": "he", "dead": 0.4, "error": 0.3},
+    ]
     v = lss.init_verdict(rows)
     assert v == {"depths": [1, 2], "best_error": [1], "least_dead": [1, 2]}
     assert lss.count_verdict(2, 2) == "reproduced" and lss.count_verdict(1, 2) == "partly"
@@ -273,4 +320,4 @@ def test_small_verdict_helpers():
     with pytest.raises(ValueError, match="finite number"):
         lss.ratio_verdict(float("inf"))
     with pytest.raises(ValueError, match="unknown method"):
-        lss.regression_study(lsgd.config("smoke"), 0, methods=("LSGD", "SGD"))
+        lss.regression_study(lss.lsgd_config("smoke"), 0, methods=("LSGD", "SGD"))

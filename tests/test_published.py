@@ -1,7 +1,7 @@
 """The published book: chapters current with their sources, results files, HTML build, browser check."""
+
 import functools
 import http.server
-import os
 import re
 import shutil
 import subprocess
@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from fasttrain import book
-from fasttrain.results import load
+from fasttrain.core.results import load
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = book.chapters()
@@ -22,8 +22,11 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 def _code_cells(path):
     nb = nbformat.read(path, as_version=4)
-    return [c.source for c in nb.cells
-            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    return [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])
+    ]
 
 
 def _markdown_cells(path):
@@ -40,12 +43,18 @@ def test_published_chapter_is_generated_from_current_source(ch):
     pub = ROOT / "book" / src.name
     assert pub.exists(), f"{pub} missing: run `make chapter CH={ch}`"
     assert _code_cells(pub) == _code_cells(src), (
-        f"{pub.name} in book/ is stale: its code differs from notebooks/{src.name}; run `make chapter CH={ch}`")
+        f"{pub.name} in book/ is stale: its code differs from notebooks/{src.name}; run `make chapter CH={ch}`"
+    )
     assert _markdown_cells(pub) == _markdown_cells(src), (
-        f"{pub.name}: the narrative differs from notebooks/{src.name}; run `make prose CH={ch}`")
+        f"{pub.name}: the narrative differs from notebooks/{src.name}; run `make prose CH={ch}`"
+    )
     nb = nbformat.read(pub, as_version=4)
-    assert not any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code"
-                   for o in c.get("outputs", []))
+    assert not any(
+        o.get("output_type") == "error"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
 
 
 @pytest.mark.parametrize("ch", sorted(CHAPTERS))
@@ -66,20 +75,29 @@ def test_source_notebook_is_a_smoke_fixture(ch):
     nb = nbformat.read(src, as_version=4)
     checked = [c for c in nb.cells if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source]
     assert checked, "some cells must pin rounded claim values (# NBVAL_CHECK_OUTPUT)"
-    assert all(c.outputs for c in checked), f"{src.name} lacks stored outputs: run `make fixtures CH={ch}`"
+    assert all(c.outputs for c in checked), (
+        f"{src.name} lacks stored outputs: run `make fixtures CH={ch}`"
+    )
     for c in nb.cells:
         for o in c.get("outputs", []):
-            assert not (o.get("output_type") == "stream" and o.get("name") == "stderr"), \
+            assert not (o.get("output_type") == "stream" and o.get("name") == "stderr"), (
                 f"stderr noise stored in {src.name}"
+            )
 
 
 @functools.lru_cache(maxsize=1)
 def _build_html(tmp_root: str) -> Path:
     out = Path(tmp_root)
     exe = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(exe), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"jupyter-book build failed (warnings are errors):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+    proc = subprocess.run(
+        [str(exe), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, (
+        f"jupyter-book build failed (warnings are errors):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+    )
     return out / "_build" / "html"
 
 
@@ -105,7 +123,9 @@ def test_html_book_has_every_chapter_with_figures_and_claims(html):
     summary = (html / "book" / "summary.html").read_text(encoding="utf-8")
     for ch in CHAPTERS:
         assert f"Chapter {ch}" in summary
-    assert (html / "_static" / "mathjax" / "tex-chtml.js").exists(), "MathJax must be served with the book"
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").exists(), (
+        "MathJax must be served with the book"
+    )
 
 
 def _chromium():
@@ -120,7 +140,9 @@ def _chromium():
 def test_browser_renders_chapters_images_and_math(html):
     chromium, driver = _chromium(), shutil.which("chromedriver")
     if not chromium or not driver:
-        pytest.skip("Chromium/chromedriver not installed (Debian packages chromium, chromium-driver; .ci/run installs them)")
+        pytest.skip(
+            "Chromium/chromedriver not installed (Debian packages chromium, chromium-driver; .ci/run installs them)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -129,9 +151,17 @@ def test_browser_renders_chapters_images_and_math(html):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1280,2000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,2000",
+    ):
         opts.add_argument(flag)
     drv = webdriver.Chrome(service=Service(driver), options=opts)
     try:
@@ -152,8 +182,12 @@ def test_browser_renders_chapters_images_and_math(html):
                   } else { setTimeout(wait, 200); }
                 })();
             """)
-            assert state["n"] >= 2 and not state["broken"], f"chapter {ch}: broken images {state['broken']}"
-            assert state["math"] > 0, f"chapter {ch}: math not typeset ({state['raw']} raw math elements)"
+            assert state["n"] >= 2 and not state["broken"], (
+                f"chapter {ch}: broken images {state['broken']}"
+            )
+            assert state["math"] > 0, (
+                f"chapter {ch}: math not typeset ({state['raw']} raw math elements)"
+            )
             if ch == "01":
                 ARTIFACTS.mkdir(exist_ok=True)
                 drv.save_screenshot(str(ARTIFACTS / f"chapter-{ch}.png"))

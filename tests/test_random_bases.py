@@ -5,6 +5,7 @@ matrices from scipy, the explicit direction matrix, plain gradients and
 SGD steps, and the estimator means against the quantity they estimate
 (chi-square-type bounds over many seeded draws).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,10 @@ import pytest
 import scipy.linalg
 from jax.flatten_util import ravel_pytree
 
-from fasttrain import models
-from fasttrain import random_bases as rb
-from fasttrain.data import Dataset
+from fasttrain.chapters import ch03_random_bases as S
+from fasttrain.core import models
+from fasttrain.core.data import Dataset
+from fasttrain.methods import random_bases as rb
 
 
 # ----------------------------------------------------------------- helpers
@@ -32,8 +34,10 @@ def _normal(seed, shape, dtype=np.float32):
 
 def _tiny_params():
     """A small parameter pytree with leaves of different sizes (D = 120 + 12 + 36 + 3 = 171)."""
-    return {"a": {"w": _normal(0, (10, 12)), "b": _normal(1, (12,))},
-            "b": {"w": _normal(2, (12, 3)), "b": _normal(3, (3,))}}
+    return {
+        "a": {"w": _normal(0, (10, 12)), "b": _normal(1, (12,))},
+        "b": {"w": _normal(2, (12, 3)), "b": _normal(3, (3,))},
+    }
 
 
 def _two_leaves():
@@ -44,13 +48,17 @@ def _two_leaves():
 def _draws(sub, g, n, seed=1):
     """n independent updates sum_i c_i phi_i for the fixed vector g."""
     keys = jax.random.split(jax.random.key(seed), n)
-    return np.asarray(jax.jit(jax.vmap(lambda k: rb.project_expand(sub, k, g)[1]))(keys), np.float64)
+    return np.asarray(
+        jax.jit(jax.vmap(lambda k: rb.project_expand(sub, k, g)[1]))(keys), np.float64
+    )
 
 
 def _chi2_per_dim(us, target):
     """Mean squared z-score of the sample mean of ``us`` against ``target`` (about 1 if unbiased)."""
     mean, sd = us.mean(0), us.std(0, ddof=1)
-    keep = sd > 1e-9 * np.abs(target).max()  # coordinates with no variance are compared exactly below
+    keep = (
+        sd > 1e-9 * np.abs(target).max()
+    )  # coordinates with no variance are compared exactly below
     assert np.allclose(mean[~keep], target[~keep], rtol=1e-4, atol=1e-7)
     z = (mean[keep] - target[keep]) / (sd[keep] / np.sqrt(len(us)))
     return float(np.mean(z**2)), int(keep.sum())
@@ -88,17 +96,21 @@ def test_model_layers_against_numpy():
     want = np.zeros((2, 4, 5, 4))
     for i in range(4):
         for j in range(5):
-            want[:, i, j, :] = np.einsum("nhwc,hwco->no", x[:, i:i + 3, j:j + 3, :], w) + b
+            want[:, i, j, :] = np.einsum("nhwc,hwco->no", x[:, i : i + 3, j : j + 3, :], w) + b
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     pooled = np.asarray(models.max_pool(jnp.asarray(x)))
-    np.testing.assert_array_equal(pooled, x[:, :6, :6, :].reshape(2, 3, 2, 3, 2, 3).max(axis=(2, 4)))
+    np.testing.assert_array_equal(
+        pooled, x[:, :6, :6, :].reshape(2, 3, 2, 3, 2, 3).max(axis=(2, 4))
+    )
 
 
 def test_models_apply_and_reject_bad_input():
     key = jax.random.key(0)
     for name, shape in [("fc", (28, 28, 1)), ("cnn", (28, 28, 1)), ("resnet8", (32, 32, 3))]:
         m = models.get_model(name)
-        out = jax.eval_shape(lambda k, m=m, shape=shape: m.apply(m.init(k, shape), jnp.ones((3,) + shape)), key)
+        out = jax.eval_shape(
+            lambda k, m=m, shape=shape: m.apply(m.init(k, shape), jnp.ones((3,) + shape)), key
+        )
         assert out.shape == (3, 10)
     m = models.fc()
     logits = jax.jit(lambda k, x: m.apply(m.init(k, (28, 28, 1)), x))(key, jnp.ones((3, 28, 28, 1)))
@@ -111,18 +123,7 @@ def test_models_apply_and_reject_bad_input():
         models.cnn().init(key, (8, 8, 1))
 
 
-# ----------------------------------------------------------------- FWHT and direction sets
-def test_fwht_matches_dense_hadamard():
-    rng = np.random.default_rng(0)
-    with jax.enable_x64(True):
-        for n in (1, 2, 8, 2048):
-            x = rng.normal(size=(3, n))
-            np.testing.assert_allclose(np.asarray(jax.jit(rb.fwht)(jnp.asarray(x))), x @ scipy.linalg.hadamard(n).T,
-                                       rtol=1e-12, atol=1e-10)
-    with pytest.raises(ValueError, match="power-of-two"):
-        rb.fwht(jnp.ones(12))
-
-
+# ----------------------------------------------------------------- direction sets
 @pytest.mark.parametrize("dist", [d for d in rb.UNBIASED if d != "orthonormal"])
 def test_update_is_unbiased_estimate_of_scaled_gradient(dist):
     """E[sum_i c_i phi_i] = (d / D) g for every distribution (chunk 5 < d exercises the block padding).
@@ -157,10 +158,13 @@ def test_unbiasedness_check_detects_the_official_bernoulli_bias():
     assert chi2 < _bound(k), chi2
 
 
-@pytest.mark.parametrize("dist,compartments", [
-    ("gaussian", rb.Compartments("leaf", budget="split")),
-    ("hadamard-coset", rb.Compartments("chunk", size=50, budget="each")),
-])
+@pytest.mark.parametrize(
+    "dist,compartments",
+    [
+        ("gaussian", rb.Compartments("leaf", budget="split")),
+        ("hadamard-coset", rb.Compartments("chunk", size=50, budget="each")),
+    ],
+)
 def test_compartment_updates_are_unbiased(dist, compartments):
     params = _two_leaves()
     g, _ = ravel_pytree(params)
@@ -170,8 +174,12 @@ def test_compartment_updates_are_unbiased(dist, compartments):
         assert sub.sizes == (12, 120) and sub.dims == (4, 3)
     else:
         assert sub.sizes == (50, 50, 32) and sub.dims == (7, 7, 7)
-    target = np.concatenate([np.asarray(g[o:o + s], np.float64) * dj / sub.total
-                             for o, s, dj in zip(sub.offsets, sub.sizes, sub.dims)])
+    target = np.concatenate(
+        [
+            np.asarray(g[o : o + s], np.float64) * dj / sub.total
+            for o, s, dj in zip(sub.offsets, sub.sizes, sub.dims)
+        ]
+    )
     chi2, k = _chi2_per_dim(_draws(sub, g, 1500), target)
     assert chi2 < _bound(k), chi2
 
@@ -199,8 +207,8 @@ def test_directions_regenerate_identically_and_match_project_expand(dist):
     np.testing.assert_allclose(u, u2, rtol=1e-6, atol=1e-7)
     # every direction lives in its own compartment
     for j, (o, s) in enumerate(zip(sub.offsets, sub.sizes)):
-        rows = phi[9 * j:9 * (j + 1)]
-        assert np.all(rows[:, :o] == 0) and np.all(rows[:, o + s:] == 0)
+        rows = phi[9 * j : 9 * (j + 1)]
+        assert np.all(rows[:, :o] == 0) and np.all(rows[:, o + s :] == 0)
 
 
 def test_pytree_route_equals_the_flat_route():
@@ -212,7 +220,9 @@ def test_pytree_route_equals_the_flat_route():
     c_tree, u_tree = jax.jit(lambda g: rb.project_expand_tree(sub, key, g))(params)
     c_flat, u_flat = rb.project_expand(sub, key, flat)
     np.testing.assert_allclose(np.asarray(c_tree), np.asarray(c_flat), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(ravel_pytree(u_tree)[0]), np.asarray(u_flat), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(ravel_pytree(u_tree)[0]), np.asarray(u_flat), rtol=1e-5, atol=1e-6
+    )
     assert jax.tree.structure(u_tree) == jax.tree.structure(params)
 
 
@@ -230,7 +240,9 @@ def test_gaussian_directions_follow_the_documented_formula():
 def test_bernoulli_and_uniform_directions_have_mean_zero_and_unit_variance():
     D, d = 4000, 50
     for dist in ("bernoulli", "uniform"):
-        phi = np.asarray(rb.directions(rb.subspace(D, d, dist), rb.step_key(1, 0)), np.float64) * np.sqrt(D)
+        phi = np.asarray(
+            rb.directions(rb.subspace(D, d, dist), rb.step_key(1, 0)), np.float64
+        ) * np.sqrt(D)
         m = phi.size
         assert abs(phi.mean()) < 5 / np.sqrt(m), (dist, phi.mean())  # N(0, 1/m) under the null
         assert abs(phi.var() - 1) < 5 * np.sqrt(2 / m) * 1.5
@@ -272,14 +284,16 @@ def test_directions_are_generated_in_blocks_not_all_at_once():
     """No intermediate of the jitted step holds d x D numbers: memory is O(chunk * D)."""
     D, d, chunk = 6000, 500, 20
     sub = rb.subspace(D, d, "gaussian", chunk=chunk)
-    jaxpr = jax.make_jaxpr(lambda k, g: rb.project_expand(sub, k, g))(jax.random.key(0), jnp.ones(D))
+    jaxpr = jax.make_jaxpr(lambda k, g: rb.project_expand(sub, k, g))(
+        jax.random.key(0), jnp.ones(D)
+    )
 
     def sizes(jx):
         for eqn in jx.eqns:
             for v in eqn.outvars:
                 yield int(np.prod(v.aval.shape)) if hasattr(v.aval, "shape") else 0
             for p in eqn.params.values():
-                for q in (p if isinstance(p, (tuple, list)) else (p,)):
+                for q in p if isinstance(p, (tuple, list)) else (p,):
                     inner = getattr(q, "jaxpr", None)
                     if inner is not None:
                         yield from sizes(inner if hasattr(inner, "eqns") else inner.jaxpr)
@@ -301,10 +315,14 @@ def test_rbd_estimate_projects_the_minibatch_gradient():
     model, params, x, y, loss = _mlp_loss()
     sub = rb.subspace(params, 10, "gaussian", chunk=4)
     est, m = jax.jit(lambda p: rb.rbd_estimate(p, x, y, 3, loss=loss, sub=sub, seed=11))(params)
-    g = np.asarray(jax.jit(lambda p: ravel_pytree(jax.grad(lambda q: loss(q, x, y)[0])(p))[0])(params))
+    g = np.asarray(
+        jax.jit(lambda p: ravel_pytree(jax.grad(lambda q: loss(q, x, y)[0])(p))[0])(params)
+    )
     phi = np.asarray(rb.directions(sub, jax.random.fold_in(rb.step_key(11, 3), 0)))
     np.testing.assert_allclose(np.asarray(m["coefficients"][0]), phi @ g, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(ravel_pytree(est)[0]), phi.T @ (phi @ g), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(ravel_pytree(est)[0]), phi.T @ (phi @ g), rtol=1e-4, atol=1e-6
+    )
     u = phi.T @ (phi @ g)
     assert abs(float(m["cos"]) - u @ g / np.linalg.norm(u) / np.linalg.norm(g)) < 1e-4
 
@@ -351,7 +369,8 @@ _DISTRIBUTED_SCRIPT = textwrap.dedent("""
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
     import jax, jax.numpy as jnp, numpy as np
     from jax.flatten_util import ravel_pytree
-    from fasttrain import models, random_bases as rb
+    from fasttrain.core import models
+    from fasttrain.methods import random_bases as rb
     assert jax.device_count() == 4, jax.devices()
     mesh = jax.make_mesh((4,), ("workers",))
     with jax.enable_x64(True):
@@ -389,8 +408,13 @@ def test_distributed_rbd_equals_single_device_run():
     """4 host devices in a subprocess (the XLA flag must precede jax's initialisation)."""
     env = dict(os.environ)
     env.pop("XLA_FLAGS", None)
-    proc = subprocess.run([sys.executable, "-c", _DISTRIBUTED_SCRIPT], capture_output=True, text=True,
-                          timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", _DISTRIBUTED_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [ln.split() for ln in proc.stdout.strip().splitlines()]
     assert [ln[0] for ln in lines] == ["gaussian"]
@@ -410,9 +434,23 @@ def test_nes_estimate_points_along_the_gradient_of_a_linear_loss():
     # the default (independent noise, one shared batch) and the antithetic, batch-per-member variant
     for antithetic, per_member in ((False, False), (True, True)):
         x = jnp.zeros((20, 1)) if per_member else None  # one (ignored) batch per population member
-        fn = jax.jit(jax.vmap(lambda t: rb.nes_estimate(
-            params, x, x, t, loss=loss, population=20, sigma=0.01, seed=3, antithetic=antithetic,
-            chunk=6, per_member=per_member)[0]["w"]))
+        fn = jax.jit(
+            jax.vmap(
+                lambda t, x=x, antithetic=antithetic, per_member=per_member: rb.nes_estimate(
+                    params,
+                    x,
+                    x,
+                    t,
+                    loss=loss,
+                    population=20,
+                    sigma=0.01,
+                    seed=3,
+                    antithetic=antithetic,
+                    chunk=6,
+                    per_member=per_member,
+                )[0]["w"]
+            )
+        )
         est = np.asarray(fn(jnp.arange(300))).mean(0)
         cos = est @ np.asarray(a) / np.linalg.norm(est) / np.linalg.norm(a)
         assert cos > 0.95, (antithetic, cos)
@@ -438,7 +476,7 @@ def test_mnist_augmentation_is_a_crop_plus_one_brightness_shift():
         fits = []
         for oy in range(7):
             for ox in range(7):
-                diff = out[i] - padded[i, oy:oy + 28, ox:ox + 28]
+                diff = out[i] - padded[i, oy : oy + 28, ox : ox + 28]
                 if np.ptp(diff) < 1e-5:
                     fits.append(float(diff.mean()))
         assert fits and all(-0.5 <= f <= 0.5 for f in fits), i
@@ -462,16 +500,25 @@ def test_training_learns_and_switching_is_wired_to_the_step_counter():
     # RBD for steps 0..6 (its cosine with the gradient is recorded), SGD from step 7 on (no cosine);
     # segments of 5 steps put the switch inside a segment
     r = rb.train(model, data, rbd, epochs=2, batch_size=16, switch_at=7, then=sgd, segment=5)
-    assert r.steps == 32 and r.steps_per_epoch == 16 and len(r.test_accuracy) == 3 and len(r.loss) == 32
+    assert (
+        r.steps == 32
+        and r.steps_per_epoch == 16
+        and len(r.test_accuracy) == 3
+        and len(r.loss) == 32
+    )
     assert np.all(np.isfinite(r.cos[:7])) and np.all(np.isnan(r.cos[7:]))
     assert np.all((r.cos[:7] > 0) & (r.cos[:7] < 1))
     assert r.method == "RBD-hadamard-coset->SGD@7" and np.all(np.isfinite(r.loss))
-    assert r.test_accuracy[-1] > r.test_accuracy[0] + 0.2  # it learns (4 balanced classes: chance 0.25)
+    assert (
+        r.test_accuracy[-1] > r.test_accuracy[0] + 0.2
+    )  # it learns (4 balanced classes: chance 0.25)
 
 
 def test_diverging_run_raises():
     with pytest.raises(rb.DivergenceError, match="diverged"):
-        rb.train(models.fc(n_classes=4, hidden=16), _tiny_data(), rb.SGD(1e30), epochs=1, batch_size=16)
+        rb.train(
+            models.fc(n_classes=4, hidden=16), _tiny_data(), rb.SGD(1e30), epochs=1, batch_size=16
+        )
 
 
 def test_bad_inputs_give_clear_errors():
@@ -509,28 +556,41 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="switching is supported between SGD and RBD only"):
         rb.train(model, data, rb.FPD(), epochs=1, switch_at=3, then=rb.SGD())
     with pytest.raises(ValueError, match="unknown scale"):
-        rb.config("huge")
+        S.config("huge")
     with pytest.raises(ValueError, match="no paper learning rate"):
-        rb.learning_rates("vgg", "mnist")
+        S.learning_rates("vgg", "mnist")
 
 
 def test_smoke_data_is_the_configured_subsample():
-    cfg = rb.config("smoke")
-    ds = rb.load_data(cfg)
-    assert ds.x_train.shape == (cfg.n_train, 28, 28, 1) and ds.x_test.shape == (cfg.n_test, 28, 28, 1)
-    assert 0.0 <= ds.x_train.min() and ds.x_train.max() <= 1.0 and set(np.unique(ds.y_train)) == set(range(10))
+    cfg = S.config("smoke")
+    ds = S.load_data(cfg)
+    assert ds.x_train.shape == (cfg.n_train, 28, 28, 1) and ds.x_test.shape == (
+        cfg.n_test,
+        28,
+        28,
+        1,
+    )
+    assert (
+        0.0 <= ds.x_train.min()
+        and ds.x_train.max() <= 1.0
+        and set(np.unique(ds.y_train)) == set(range(10))
+    )
     with pytest.raises(ValueError, match="unknown dataset"):
-        rb.load_data(rb.Config(scale="paper", dataset="svhn", n_train=None, n_test=None, epochs=1, dense_epochs=1))
+        S.load_data(
+            S.Config(
+                scale="paper", dataset="svhn", n_train=None, n_test=None, epochs=1, dense_epochs=1
+            )
+        )
 
 
 def test_configs_follow_the_paper_at_paper_scale():
-    paper, book, smoke = rb.config("paper"), rb.config("book"), rb.config("smoke")
+    paper, book, smoke = S.config("paper"), S.config("book"), S.config("smoke")
     assert (paper.epochs, paper.batch_size, paper.d, len(paper.seeds)) == (100, 32, 250, 3)
     assert book.dataset == smoke.dataset == "mnist-subset" and book.n_train is None
     assert smoke.n_train <= 1000 and smoke.epochs == 1
-    assert rb.learning_rates("fc", "mnist-subset") == {"rbd": 1.0, "sgd": 0.125, "fpd": 1.0}
-    assert rb.learning_rates("cnn", "cifar10")["sgd"] == 0.015625
-    assert rb.learning_rates("fc", "fashion_mnist")["rbd"] == 0.5
+    assert S.learning_rates("fc", "mnist-subset") == {"rbd": 1.0, "sgd": 0.125, "fpd": 1.0}
+    assert S.learning_rates("cnn", "cifar10")["sgd"] == 0.015625
+    assert S.learning_rates("fc", "fashion_mnist")["rbd"] == 0.5
     assert paper.nes_per_member and paper.nes_population == 250 and paper.dataset == "mnist"
 
 
@@ -553,7 +613,9 @@ def test_fpd_with_a_stored_basis_equals_the_regenerated_one():
     model, params, x, y, loss = _mlp_loss()
     runs = {}
     for store in (False, True):
-        init, step = rb._build(rb.FPD(0.5, 6, "gaussian", chunk=4, store_basis=store), loss, params, seed=2)
+        init, step = rb._build(
+            rb.FPD(0.5, 6, "gaussian", chunk=4, store_basis=store), loss, params, seed=2
+        )
         p, aux = params, init(params)
         for t in range(3):
             p, aux, _ = jax.jit(step)(p, aux, x, y, t)
@@ -600,55 +662,59 @@ def test_time_step_rejects_bad_counts():
 
 # ----------------------------------------------------------------- the chapter's protocols
 def test_study_memoises_equivalent_runs(monkeypatch):
-    from fasttrain import random_bases_study as S
 
     calls = []
     monkeypatch.setattr(rb, "train", lambda *a, **k: calls.append((a, k)) or object())
-    study = S.Study(rb.config("smoke"))
+    study = S.Study(S.config("smoke"))
     m = rb.SGD(0.1)
     first = study.run("fc", m, 1)
-    assert study.run("fc", m, 1, dataset="mnist-subset", n_train=10_000) is first  # same data, same run
+    assert (
+        study.run("fc", m, 1, dataset="mnist-subset", n_train=10_000) is first
+    )  # same data, same run
     assert study.run("fc", m, 1, n_train=100) is not first
     assert len(calls) == 2 and len(calls[1][0][1].x_train) == 100
 
 
 def test_verdict_helpers():
-    from fasttrain import random_bases_study as S
 
     assert S.ordering_verdict({"NES": 0.2, "FPD": 0.5, "RBD": 0.8, "SGD": 0.9})[0] == "reproduced"
     assert S.ordering_verdict({"NES": 0.2, "FPD": 0.5, "RBD": 0.9, "SGD": 0.897})[0] == "reproduced"
     assert S.ordering_verdict({"NES": None, "FPD": 0.5, "RBD": 0.8, "SGD": 0.9})[0] == "partly"
     v, why = S.ordering_verdict({"NES": 0.6, "FPD": 0.5, "RBD": 0.8, "SGD": 0.9})
     assert v == "partly" and "NES ≥ FPD" in why
-    assert S.ordering_verdict({"NES": 0.9, "FPD": 0.8, "RBD": 0.7, "SGD": 0.6})[0] == "not reproduced"
+    assert (
+        S.ordering_verdict({"NES": 0.9, "FPD": 0.8, "RBD": 0.7, "SGD": 0.6})[0] == "not reproduced"
+    )
     assert S.fraction_verdict(0.93, 0.96)[0] == "reproduced"
     assert S.fraction_verdict(0.80, 0.96, lower=0.5)[0] == "partly"
     assert S.fraction_verdict(0.40, 0.96, lower=0.5)[0] == "not reproduced"
-    assert S.fraction_verdict(0.12, 0.98, lower=0.1199)[0] == "not reproduced"  # a tie at chance is no lead
+    assert (
+        S.fraction_verdict(0.12, 0.98, lower=0.1199)[0] == "not reproduced"
+    )  # a tie at chance is no lead
     v, why = S.ordering_verdict({"FPD": 0.1077, "RBD": 0.1078, "SGD": 0.9})
     assert v == "partly" and "FPD ≥ RBD" in why  # within the 0.01 margin: not an ordering
     assert " < " not in why  # a broken ordering is listed, not written as if it held
     assert S.compare_counts([0.93, 0.80, 0.50], [0.928, 0.77, 0.53]) == (1, 1, 1)
     assert S.monotone([0.1, 0.1, 0.3]) and not S.monotone([0.2, 0.1])
-    assert S.distributed_d(rb.config("book")) == 252 and S.distributed_d(rb.config("smoke")) == 64
+    assert S.distributed_d(S.config("book")) == 252 and S.distributed_d(S.config("smoke")) == 64
     rows = S.communication(101_770, 250, (4,))
     assert rows[0]["RBD payload (B)"] == 1000 and rows[0]["SGD payload (B)"] == 407_080
 
 
 def test_absent_data_sets_give_not_run_rows(monkeypatch, tmp_path):
-    from fasttrain import random_bases_study as S
 
     monkeypatch.setenv("FASTTRAIN_DATA", str(tmp_path))  # an empty cache: nothing is present
-    rows = S.extra_dataset_rows(S.Study(rb.config("book")))
+    rows = S.extra_dataset_rows(S.Study(S.config("book")))
     assert len(rows) == 2 * 2 * 4 and {r["status"] for r in rows} == {"not run: data absent"}
-    fc_cifar = {r["method"]: r["paper"] for r in rows if r["model"] == "fc" and r["dataset"] == "cifar10"}
+    fc_cifar = {
+        r["method"]: r["paper"] for r in rows if r["model"] == "fc" and r["dataset"] == "cifar10"
+    }
     assert fc_cifar == pytest.approx({"NES": 0.178, "FPD": 0.214, "RBD": 0.4377, "SGD": 0.5209})
 
 
 def test_lr_probe_reuses_table1_run_and_rejects_bad_factors():
-    from fasttrain import random_bases_study as S
 
-    cfg = rb.config("smoke")
+    cfg = S.config("smoke")
     study = S.Study(cfg, 0)
     with pytest.raises(ValueError, match="positive"):
         S.lr_probe(study, (0,))
@@ -657,15 +723,14 @@ def test_lr_probe_reuses_table1_run_and_rejects_bad_factors():
     t1 = {r["method"]: r for r in S.table1(study, "fc")}
     assert rows[0]["accuracy"] == t1["RBD"]["accuracy"]  # factor 1 is Table 1's own (memoised) run
     D = study.dim("fc")
-    lr = rb.learning_rates("fc", cfg.dataset)
+    lr = S.learning_rates("fc", cfg.dataset)
     assert rows[1]["expected_step_vs_sgd"] == pytest.approx(8 * lr["rbd"] * cfg.d / D / lr["sgd"])
     assert all(r["status"] == "run" or r["status"].startswith("diverged") for r in rows)
 
 
 def test_study_run_memoises_and_fresh_reruns_identically():
-    from fasttrain import random_bases_study as S
 
-    cfg = rb.config("smoke")
+    cfg = S.config("smoke")
     study = S.Study(cfg, 0)
     method = rb.SGD(0.125)
     a = study.run("fc", method, 1, n_train=64)

@@ -1,10 +1,11 @@
 """Results files: claims, verdicts and validation."""
+
 import json
 
 import numpy as np
 import pytest
 
-from fasttrain.results import ChapterResults, load
+from fasttrain.core.results import ChapterResults, load
 
 
 def test_write_and_load_roundtrip(tmp_path):

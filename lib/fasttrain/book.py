@@ -16,6 +16,7 @@ published chapter only on success, together with the chapter's results
 file ``book/results/NN-<name>.json``.  Afterwards the claims summary page
 is regenerated from every results file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import SCALES, check_scale
+from .core.scales import SCALES, check_scale
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -55,12 +56,20 @@ def notebook_parameters(path: Path) -> dict[str, object]:
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    cells = [
+        c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])
+    ]
     if len(cells) != 1:
-        raise ChapterError(f"{path.name} needs exactly one cell tagged 'parameters', found {len(cells)}")
+        raise ChapterError(
+            f"{path.name} needs exactly one cell tagged 'parameters', found {len(cells)}"
+        )
     params = {}
     for node in ast.parse(cells[0].source).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             params[node.targets[0].id] = ast.literal_eval(node.value)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             params[node.target.id] = ast.literal_eval(node.value)
@@ -82,8 +91,10 @@ def check_parameters(path: Path, params: dict[str, object]) -> dict[str, object]
             raise ChapterError(str(exc)) from None
     for name, value in params.items():
         default = known[name]
-        if default is not None and not isinstance(value, type(default)) and not (
-            isinstance(default, float) and isinstance(value, int)
+        if (
+            default is not None
+            and not isinstance(value, type(default))
+            and not (isinstance(default, float) and isinstance(value, int))
         ):
             raise ChapterError(
                 f"parameter {name}={value!r} of {path.name} should be a {type(default).__name__}"
@@ -98,13 +109,21 @@ def _strip_noise(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", [])
-                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            cell.outputs = [
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
     nbformat.write(nb, path)
 
 
-def execute(source: Path, target: Path, params: dict[str, object], results_to: Path | None,
-            progress: bool = True) -> float:
+def execute(
+    source: Path,
+    target: Path,
+    params: dict[str, object],
+    results_to: Path | None,
+    progress: bool = True,
+) -> float:
     """Execute ``source`` with ``params`` and atomically replace ``target`` on success."""
     import papermill as pm
 
@@ -118,9 +137,16 @@ def execute(source: Path, target: Path, params: dict[str, object], results_to: P
         os.environ["FASTTRAIN_RESULTS_DIR"] = str(work / "results")
         t0 = time.perf_counter()
         try:
-            pm.execute_notebook(str(source), str(tmp_nb), parameters=params or None,
-                                kernel_name="python3", cwd=str(work), progress_bar=progress,
-                                log_output=False, request_save_on_cell_execute=False)
+            pm.execute_notebook(
+                str(source),
+                str(tmp_nb),
+                parameters=params or None,
+                kernel_name="python3",
+                cwd=str(work),
+                progress_bar=progress,
+                log_output=False,
+                request_save_on_cell_execute=False,
+            )
         except Exception as exc:  # papermill raises PapermillExecutionError with the traceback
             kept = target.parent / f".{target.stem}.failed.ipynb"
             if tmp_nb.exists():
@@ -151,8 +177,14 @@ def execute(source: Path, target: Path, params: dict[str, object], results_to: P
     return elapsed
 
 
-def run(chapter: str | None = None, scale: str = "book", params: dict | None = None,
-        notebooks: Path = NOTEBOOKS, book: Path = BOOK, progress: bool = True) -> list[Path]:
+def run(
+    chapter: str | None = None,
+    scale: str = "book",
+    params: dict | None = None,
+    notebooks: Path = NOTEBOOKS,
+    book: Path = BOOK,
+    progress: bool = True,
+) -> list[Path]:
     """Execute one chapter (or every chapter) at ``scale`` into ``book``."""
     try:
         check_scale(scale)
@@ -160,7 +192,9 @@ def run(chapter: str | None = None, scale: str = "book", params: dict | None = N
         raise ChapterError(str(exc)) from None
     found = chapters(notebooks)
     if chapter is not None and chapter not in found:
-        raise ChapterError(f"no chapter {chapter!r}: found {', '.join(found) or 'none'} in {notebooks}")
+        raise ChapterError(
+            f"no chapter {chapter!r}: found {', '.join(found) or 'none'} in {notebooks}"
+        )
     todo = [chapter] if chapter else list(found)
     out = []
     for ch in todo:
@@ -183,7 +217,9 @@ def refresh_fixtures(chapter: str | None = None, notebooks: Path = NOTEBOOKS) ->
             continue
         defaults = notebook_parameters(src)
         if defaults.get("scale") != "smoke":
-            raise ChapterError(f"{src.name}: the committed parameters cell must say scale = 'smoke'")
+            raise ChapterError(
+                f"{src.name}: the committed parameters cell must say scale = 'smoke'"
+            )
         print(f"[fasttrain.book] refreshing fixture {src.name} ...", flush=True)
         execute(src, src, {}, None)
 
@@ -199,7 +235,9 @@ def sync_prose(chapter: str, notebooks: Path = NOTEBOOKS, book: Path = BOOK) -> 
 
     found = chapters(notebooks)
     if chapter not in found:
-        raise ChapterError(f"no chapter {chapter!r}: found {', '.join(found) or 'none'} in {notebooks}")
+        raise ChapterError(
+            f"no chapter {chapter!r}: found {', '.join(found) or 'none'} in {notebooks}"
+        )
     src_path = found[chapter]
     pub_path = book / src_path.name
     if not pub_path.exists():
@@ -207,10 +245,14 @@ def sync_prose(chapter: str, notebooks: Path = NOTEBOOKS, book: Path = BOOK) -> 
     src = nbformat.read(src_path, as_version=4)
     pub = nbformat.read(pub_path, as_version=4)
     pub_cells = [c for c in pub.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-    layout = lambda cells: [(c.cell_type, c.source if c.cell_type == "code" else None) for c in cells]
+    layout = lambda cells: [
+        (c.cell_type, c.source if c.cell_type == "code" else None) for c in cells
+    ]
     if layout(pub_cells) != layout(src.cells):
-        raise ChapterError(f"{pub_path.name}: code cells or cell layout differ from the source; "
-                           f"re-run it with `make chapter CH={chapter}`")
+        raise ChapterError(
+            f"{pub_path.name}: code cells or cell layout differ from the source; "
+            f"re-run it with `make chapter CH={chapter}`"
+        )
     changed = 0
     for s, p in zip(src.cells, pub_cells):
         if s.cell_type == "markdown" and s.source != p.source:
@@ -237,7 +279,7 @@ def _fmt(v) -> str:
 
 def write_summary(book: Path = BOOK) -> Path:
     """Regenerate ``book/summary.md`` from ``book/results/*.json``."""
-    from .results import load
+    from .core.results import load
 
     files = sorted((book / "results").glob("[0-9][0-9]-*.json"))
     lines = [
@@ -267,11 +309,30 @@ def write_summary(book: Path = BOOK) -> Path:
         ]
         for c in r["claims"]:
             counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
-            lines.append("| " + " | ".join(_fmt(c[k]) for k in (
-                "id", "claim", "paper_value", "reproduced_value", "unit", "verdict", "reason")) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    _fmt(c[k])
+                    for k in (
+                        "id",
+                        "claim",
+                        "paper_value",
+                        "reproduced_value",
+                        "unit",
+                        "verdict",
+                        "reason",
+                    )
+                )
+                + " |"
+            )
         lines.append("")
     if counts:
-        lines.insert(6, "**Verdicts so far:** " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ".")
+        lines.insert(
+            6,
+            "**Verdicts so far:** "
+            + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+            + ".",
+        )
         lines.insert(7, "")
     path = book / "summary.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -293,13 +354,17 @@ def _parse_param(text: str) -> tuple[str, object]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fasttrain.book", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m fasttrain.book", description=__doc__.split("\n\n")[0]
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute chapters into book/")
     r.add_argument("--scale", default="book", help=f"one of {', '.join(SCALES)} (default book)")
     r.add_argument("--chapter", default=None, help="two-digit chapter number (default: all)")
     r.add_argument("-p", "--param", action="append", default=[], help="extra parameter name=value")
-    f = sub.add_parser("fixtures", help="re-execute the source notebooks at smoke scale (nbval fixtures)")
+    f = sub.add_parser(
+        "fixtures", help="re-execute the source notebooks at smoke scale (nbval fixtures)"
+    )
     f.add_argument("--chapter", default=None)
     sub.add_parser("summary", help="regenerate book/summary.md")
     pr = sub.add_parser("prose", help="copy the source's markdown cells into the published chapter")

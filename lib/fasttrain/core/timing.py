@@ -3,6 +3,7 @@
 Performance in this book is always a ratio of two runs in one process
 (a chapter or a benchmark), never an absolute number asserted by a test.
 """
+
 from __future__ import annotations
 
 import time

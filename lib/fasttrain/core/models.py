@@ -31,17 +31,29 @@ default initialisation (Glorot-uniform kernels, zero biases):
   ``(params, x)`` with no running state, a deviation from Keras's inference
   mode.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import optax
 from jax.flatten_util import ravel_pytree
 
 _DIMS = ("NHWC", "HWIO", "NHWC")
+
+
+def softmax_cross_entropy(logits, labels):
+    """Mean softmax cross-entropy of integer ``labels``."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def accuracy(logits, labels):
+    """Fraction of rows of ``logits`` whose arg-max is the label."""
+    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
 
 
 @dataclass(frozen=True)
@@ -125,7 +137,7 @@ def max_pool(x, size: int = 2):
     """
     n, h, w, c = x.shape
     h2, w2 = h // size, w // size
-    x = x[:, :h2 * size, :w2 * size, :].reshape(n, h2, size, w2, size, c)
+    x = x[:, : h2 * size, : w2 * size, :].reshape(n, h2, size, w2, size, c)
     return x.max(axis=(2, 4))
 
 
@@ -139,7 +151,9 @@ def batch_norm(p, x, eps: float = 1e-3):
 def _check_shape(input_shape, name):
     input_shape = tuple(int(s) for s in input_shape)
     if len(input_shape) != 3 or min(input_shape) < 1:
-        raise ValueError(f"{name}: input_shape must be (height, width, channels), got {input_shape}")
+        raise ValueError(
+            f"{name}: input_shape must be (height, width, channels), got {input_shape}"
+        )
     return input_shape
 
 
@@ -150,7 +164,10 @@ def fc(n_classes: int = 10, hidden: int = 128) -> Model:
     def init(key, input_shape):
         h, w, c = _check_shape(input_shape, "fc")
         k1, k2 = jax.random.split(key)
-        return {"dense1": dense_init(k1, h * w * c, hidden), "dense2": dense_init(k2, hidden, n_classes)}
+        return {
+            "dense1": dense_init(k1, h * w * c, hidden),
+            "dense2": dense_init(k2, hidden, n_classes),
+        }
 
     def apply(params, x):
         x = x.reshape(x.shape[0], -1)
@@ -169,7 +186,9 @@ def cnn(n_classes: int = 10) -> Model:
             h, w = (h - 2) // 2, (w - 2) // 2
         h, w = h - 2, w - 2
         if h < 1 or w < 1:
-            raise ValueError(f"cnn: input {input_shape} is too small for three valid 3x3 convolutions")
+            raise ValueError(
+                f"cnn: input {input_shape} is too small for three valid 3x3 convolutions"
+            )
         ks = jax.random.split(key, 5)
         return {
             "conv1": conv_init(ks[0], 3, c, 32),
@@ -203,12 +222,16 @@ def resnet8(n_classes: int = 10) -> Model:
         def bn(ch):
             return {"scale": jnp.ones((ch,), jnp.float32), "offset": jnp.zeros((ch,), jnp.float32)}
 
-        params = {"stem": {"conv": conv_init(next(keys), 3, c, 16, bias=False, init="he"), "bn": bn(16)}}
+        params = {
+            "stem": {"conv": conv_init(next(keys), 3, c, 16, bias=False, init="he"), "bn": bn(16)}
+        }
         c_in = 16
         for i, c_out in enumerate(_STAGES):
             block = {
-                "conv1": conv_init(next(keys), 3, c_in, c_out, bias=False, init="he"), "bn1": bn(c_out),
-                "conv2": conv_init(next(keys), 3, c_out, c_out, bias=False, init="he"), "bn2": bn(c_out),
+                "conv1": conv_init(next(keys), 3, c_in, c_out, bias=False, init="he"),
+                "bn1": bn(c_out),
+                "conv2": conv_init(next(keys), 3, c_out, c_out, bias=False, init="he"),
+                "bn2": bn(c_out),
             }
             if c_in != c_out:
                 block["shortcut"] = conv_init(next(keys), 1, c_in, c_out, bias=False, init="he")

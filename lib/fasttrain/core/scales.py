@@ -6,12 +6,14 @@ Each chapter notebook has a papermill ``parameters`` cell with ``scale``:
 * ``"book"``  -- the published book; minutes on a 2-core laptop,
 * ``"paper"`` -- the paper's own settings; may need a GPU and hours.
 
-A method module keeps one frozen configuration per scale in a dict and
+A chapter module keeps one frozen configuration per scale in a dict and
 selects it with :func:`pick`, which rejects unknown scales loudly.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, TypeVar
+from collections.abc import Mapping
+from typing import TypeVar
 
 SCALES: tuple[str, ...] = ("smoke", "book", "paper")
 
@@ -21,9 +23,7 @@ T = TypeVar("T")
 def check_scale(scale: str) -> str:
     """Return ``scale`` if it is one of :data:`SCALES`, else raise ``ValueError``."""
     if scale not in SCALES:
-        raise ValueError(
-            f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}"
-        )
+        raise ValueError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
     return scale
 
 

@@ -1,6 +1,6 @@
 """The data sets vendored with the package, with standardised splits.
 
-Files live in ``fasttrain/datasets/`` (see the README there for sources,
+Files live in ``fasttrain/core/datasets/`` (see the README there for sources,
 licences and checksums).  Every load verifies the file's sha256 first, so
 a corrupt or truncated copy gives a clear :class:`DataError` rather than
 silently wrong numbers.  Splits are stratified and fixed by ``seed``;
@@ -9,6 +9,7 @@ features are standardised with the training split's mean and deviation.
 The full MNIST, Fashion-MNIST and CIFAR-10 sets are not shipped; see
 :mod:`fasttrain.download`.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -51,12 +52,14 @@ class Dataset:
         return len(self.classes)
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}: train {self.x_train.shape}, test {self.x_test.shape}, "
-                f"classes {self.classes})")
+        return (
+            f"Dataset({self.name!r}: train {self.x_train.shape}, test {self.x_test.shape}, "
+            f"classes {self.classes})"
+        )
 
 
 def data_dir() -> Path:
-    return Path(str(resources.files("fasttrain") / "datasets"))
+    return Path(str(resources.files("fasttrain.core") / "datasets"))
 
 
 def sha256(path: Path) -> str:
@@ -82,7 +85,9 @@ def verified_path(name: str, directory: Path | None = None, checksums=CHECKSUMS)
     return path
 
 
-def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    y: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices of a stratified random train/test split, fixed by ``seed``."""
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
@@ -110,8 +115,14 @@ def _finish(name, x, y, classes, seed, test_fraction, n_train, standardise=True)
         mu, sd = x_tr.mean(0), x_tr.std(0)
         sd = np.where(sd > 0, sd, 1.0)
         x_tr, x_te = (x_tr - mu) / sd, (x_te - mu) / sd
-    return Dataset(name, x_tr.astype(np.float32), y[tr].astype(np.int32),
-                   x_te.astype(np.float32), y[te].astype(np.int32), classes)
+    return Dataset(
+        name,
+        x_tr.astype(np.float32),
+        y[tr].astype(np.int32),
+        x_te.astype(np.float32),
+        y[te].astype(np.int32),
+        classes,
+    )
 
 
 def _read_csv(path: Path, **kw) -> np.ndarray:
@@ -130,8 +141,15 @@ def load_banknote(seed: int = 0, test_fraction: float = 0.2, n_train: int | None
     raw = _read_csv(path, delimiter=",", skiprows=int(has_header))
     if raw.shape != (1372, 5):
         raise DataError(f"banknote data has shape {raw.shape}, expected (1372, 5)")
-    return _finish("banknote", raw[:, :4], raw[:, 4].astype(int), ("genuine", "forged"),
-                   seed, test_fraction, n_train)
+    return _finish(
+        "banknote",
+        raw[:, :4],
+        raw[:, 4].astype(int),
+        ("genuine", "forged"),
+        seed,
+        test_fraction,
+        n_train,
+    )
 
 
 def load_magic(seed: int = 0, test_fraction: float = 0.2, n_train: int | None = None) -> Dataset:
@@ -144,9 +162,12 @@ def load_magic(seed: int = 0, test_fraction: float = 0.2, n_train: int | None = 
     except (ValueError, IndexError) as exc:
         raise DataError(f"data file {path} is malformed: {exc}") from exc
     if x.shape != (19020, 10) or not set(np.unique(labels)) <= {"g", "h"}:
-        raise DataError(f"MAGIC data has shape {x.shape} / labels {np.unique(labels)}, expected 19020 x 10 and g/h")
-    return _finish("magic", x, (labels == "h").astype(int), ("gamma", "hadron"),
-                   seed, test_fraction, n_train)
+        raise DataError(
+            f"MAGIC data has shape {x.shape} / labels {np.unique(labels)}, expected 19020 x 10 and g/h"
+        )
+    return _finish(
+        "magic", x, (labels == "h").astype(int), ("gamma", "hadron"), seed, test_fraction, n_train
+    )
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -160,7 +181,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise DataError(f"{path} is not an unsigned-byte IDX file")
     ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     offset = 4 + 4 * ndim
     count = int(np.prod(dims))
     if len(data) - offset != count:
@@ -183,6 +204,73 @@ def load_mnist_subset() -> Dataset:
         raise DataError(f"MNIST subset has shape {raw.shape}, expected (5000, 785)")
     x_tr = raw[:, :784].reshape(-1, 28, 28, 1).astype(np.float32) / 255.0
     y_tr = raw[:, 784].astype(np.int32)
-    x_te = read_idx(verified_path("t10k-images-idx3-ubyte.gz")).reshape(-1, 28, 28, 1).astype(np.float32) / 255.0
+    x_te = (
+        read_idx(verified_path("t10k-images-idx3-ubyte.gz"))
+        .reshape(-1, 28, 28, 1)
+        .astype(np.float32)
+        / 255.0
+    )
     y_te = read_idx(verified_path("t10k-labels-idx1-ubyte.gz")).astype(np.int32)
     return Dataset("mnist-5k", x_tr, y_tr, x_te, y_te, tuple(str(i) for i in range(10)))
+
+
+# ----------------------------------------------------------------------------
+# the "peaks" problem of Guenther et al. (layer-parallel training)
+
+
+def peaks(x, y):
+    """MATLAB's ``peaks`` function."""
+    return (
+        3 * (1 - x) ** 2 * np.exp(-(x**2) - (y + 1) ** 2)
+        - 10 * (x / 5 - x**3 - y**5) * np.exp(-(x**2) - y**2)
+        - np.exp(-((x + 1) ** 2) - y**2) / 3
+    )
+
+
+def load_peaks(
+    n_train: int = 5000, n_test: int = 200, seed: int = 0, n_classes: int = 5
+) -> Dataset:
+    """The peaks classification problem: points in ``[-3, 3]^2``, ``n_classes`` level sets.
+
+    As in the authors' data (LayerParallelLearning ``examples/peaks`` and
+    Ruthotto's Meganet ``setupPeaks``): the range ``[min, max]`` of MATLAB's
+    ``peaks`` on a 256 x 256 grid of ``[-3, 3]^2`` is cut into ``n_classes``
+    intervals of equal width, a point's class is the interval holding its
+    ``peaks`` value, and every class gets the same number of points.  We draw
+    points uniformly in the square (the authors draw grid points) and keep
+    the raw coordinates as features (no standardisation).
+    """
+    if n_train < n_classes or n_test < 0 or n_classes < 2:
+        raise ValueError(
+            f"need n_train >= n_classes >= 2 and n_test >= 0, got "
+            f"n_train={n_train}, n_test={n_test}, n_classes={n_classes}"
+        )
+    t = np.linspace(-3, 3, 256)
+    zz = peaks(*np.meshgrid(t, t))
+    lo, hi = zz.min(), zz.max()
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    per = -(-n // n_classes)
+    xs, ys = [], []
+    counts = np.zeros(n_classes, int)
+    while counts.min() < per:
+        p = rng.uniform(-3, 3, size=(20 * n, 2))
+        lab = np.clip(
+            ((peaks(p[:, 0], p[:, 1]) - lo) / (hi - lo) * n_classes).astype(int), 0, n_classes - 1
+        )
+        for k in range(n_classes):
+            take = p[lab == k][: per - counts[k]]
+            counts[k] += len(take)
+            xs.append(take)
+            ys.append(np.full(len(take), k))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    perm = rng.permutation(len(x))[:n]
+    x, y = x[perm].astype(np.float32), y[perm].astype(np.int32)
+    return Dataset(
+        "peaks",
+        x[:n_train],
+        y[:n_train],
+        x[n_train:],
+        y[n_train:],
+        tuple(f"level {k}" for k in range(n_classes)),
+    )

@@ -97,13 +97,14 @@ driver :func:`train` runs minibatch epochs (batch 32, the paper's
 augmentation written in JAX), evaluates test accuracy per epoch and can
 switch from one method to another at a chosen step.
 """
+
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -111,22 +112,52 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-import fasttrain.config
-from fasttrain.baselines import DivergenceError, accuracy, softmax_cross_entropy
-from fasttrain.models import Model
+from ..core.errors import DivergenceError
+from ..core.hadamard import fwht, next_pow2
+from ..core.models import Model, accuracy, softmax_cross_entropy
+from ..core.progress import progress_bar
 
 __all__ = [
-    "DISTRIBUTIONS", "UNBIASED", "Compartments", "Subspace", "subspace", "step_key", "fwht",
-    "project", "expand", "project_expand", "project_expand_tree", "directions",
-    "RBD", "SGD", "FPD", "NES", "rbd_estimate", "distributed_rbd_estimate",
-    "nes_estimate", "rank_fitness", "make_loss", "augment", "preprocess",
-    "communication_bytes", "train", "TrainResult", "evaluate", "time_step",
-    "Config", "CONFIGS", "config", "PAPER_LR", "learning_rates", "load_data", "augmentation_for",
+    "DISTRIBUTIONS",
+    "UNBIASED",
+    "Compartments",
+    "Subspace",
+    "subspace",
+    "step_key",
+    "fwht",
+    "project",
+    "expand",
+    "project_expand",
+    "project_expand_tree",
+    "directions",
+    "RBD",
+    "SGD",
+    "FPD",
+    "NES",
+    "rbd_estimate",
+    "distributed_rbd_estimate",
+    "nes_estimate",
+    "rank_fitness",
+    "make_loss",
+    "augment",
+    "preprocess",
+    "communication_bytes",
+    "train",
+    "TrainResult",
+    "evaluate",
+    "time_step",
     "DivergenceError",
 ]
 
-DISTRIBUTIONS: tuple[str, ...] = ("gaussian", "uniform", "bernoulli", "hadamard", "hadamard-coset", "orthonormal",
-                                  "bernoulli-0.5")
+DISTRIBUTIONS: tuple[str, ...] = (
+    "gaussian",
+    "uniform",
+    "bernoulli",
+    "hadamard",
+    "hadamard-coset",
+    "orthonormal",
+    "bernoulli-0.5",
+)
 #: distributions whose directions are zero-mean with E[phi phi^T] = I / D (all but the official biased Bernoulli)
 UNBIASED: tuple[str, ...] = DISTRIBUTIONS[:-1]
 _ORTHONORMAL_MAX = 2**24  # D_j * d_j above which a dense QR is refused
@@ -151,9 +182,13 @@ class Compartments:
 
     def __post_init__(self):
         if self.kind not in ("none", "leaf", "chunk"):
-            raise ValueError(f"unknown compartment kind {self.kind!r}: choose 'none', 'leaf' or 'chunk'")
+            raise ValueError(
+                f"unknown compartment kind {self.kind!r}: choose 'none', 'leaf' or 'chunk'"
+            )
         if self.budget not in ("split", "each"):
-            raise ValueError(f"unknown compartment budget {self.budget!r}: choose 'split' or 'each'")
+            raise ValueError(
+                f"unknown compartment budget {self.budget!r}: choose 'split' or 'each'"
+            )
         if self.kind == "chunk" and not (isinstance(self.size, int) and self.size >= 1):
             raise ValueError(f"chunk compartments need a positive integer size, got {self.size!r}")
 
@@ -187,8 +222,13 @@ def _leaf_sizes(params) -> list[int]:
     return [int(np.prod(np.shape(leaf))) for leaf in jax.tree_util.tree_leaves(params)]
 
 
-def subspace(params, d: int, distribution: str = "gaussian",
-             compartments: Compartments = Compartments(), chunk: int = 50) -> Subspace:
+def subspace(
+    params,
+    d: int,
+    distribution: str = "gaussian",
+    compartments: Compartments = Compartments(),
+    chunk: int = 50,
+) -> Subspace:
     """The :class:`Subspace` of ``d`` directions for ``params`` (a pytree, or D as an int).
 
     Raises ``ValueError`` for d outside [1, D], an unknown distribution, a
@@ -196,7 +236,9 @@ def subspace(params, d: int, distribution: str = "gaussian",
     to build densely.
     """
     if distribution not in DISTRIBUTIONS:
-        raise ValueError(f"unknown direction distribution {distribution!r}: choose one of {', '.join(DISTRIBUTIONS)}")
+        raise ValueError(
+            f"unknown direction distribution {distribution!r}: choose one of {', '.join(DISTRIBUTIONS)}"
+        )
     if isinstance(params, (int, np.integer)):
         sizes_leaf = [int(params)]
     else:
@@ -208,7 +250,9 @@ def subspace(params, d: int, distribution: str = "gaussian",
         raise ValueError(f"d must be an integer, got {d!r}")
     d = int(d)
     if d <= 0 or d > total:
-        raise ValueError(f"d must be between 1 and D = {total} (the number of parameters), got d = {d}")
+        raise ValueError(
+            f"d must be between 1 and D = {total} (the number of parameters), got d = {d}"
+        )
     if not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     if compartments.kind == "none":
@@ -229,17 +273,23 @@ def subspace(params, d: int, distribution: str = "gaussian",
         if d < k:
             raise ValueError(
                 f"d = {d} directions cannot be split across {k} compartments; "
-                "use a larger d, fewer compartments or budget='each'")
+                "use a larger d, fewer compartments or budget='each'"
+            )
         dims = [d // k + (1 if j < d % k else 0) for j in range(k)]
     if distribution == "orthonormal":
         for s, m in zip(sizes, dims):
             if m > s:
-                raise ValueError(f"an orthonormal basis of {m} vectors does not fit a compartment of size {s}")
+                raise ValueError(
+                    f"an orthonormal basis of {m} vectors does not fit a compartment of size {s}"
+                )
             if s * m > _ORTHONORMAL_MAX:
                 raise ValueError(
                     f"an orthonormal basis of {m} x {s} is too large to build densely; "
-                    "use 'gaussian' or 'hadamard' directions")
-    return Subspace(distribution, total, offsets, tuple(int(s) for s in sizes), tuple(dims), int(chunk))
+                    "use 'gaussian' or 'hadamard' directions"
+                )
+    return Subspace(
+        distribution, total, offsets, tuple(int(s) for s in sizes), tuple(dims), int(chunk)
+    )
 
 
 def step_key(seed, step):
@@ -276,39 +326,10 @@ def _dense_block(distribution, key, rows, size, scale, dtype):
     return block * jnp.asarray(scale, dtype)
 
 
-def fwht(x):
-    """Unnormalised fast Walsh-Hadamard transform ``H_n x`` along the last axis (n = 2^k).
-
-    ``H_n`` is the Sylvester matrix ``H_2 (x) ... (x) H_2`` with entries +-1
-    (``scipy.linalg.hadamard(n)``); O(n log n) with radix-4 butterflies.
-    """
-    n = x.shape[-1]
-    if n < 1 or n & (n - 1):
-        raise ValueError(f"fwht needs a power-of-two length, got {n}")
-    lead = x.shape[:-1]
-    k = n.bit_length() - 1
-    h = 1
-    if k % 2:
-        y = x.reshape(lead + (n // 2, 2))
-        x = jnp.stack([y[..., 0] + y[..., 1], y[..., 0] - y[..., 1]], axis=-1)
-        h = 2
-    while h < n:
-        y = x.reshape(lead + (n // (4 * h), 4, h))
-        a, b, c, e = y[..., 0, :], y[..., 1, :], y[..., 2, :], y[..., 3, :]
-        s1, d1, s2, d2 = a + b, a - b, c + e, c - e
-        x = jnp.stack([s1 + s2, d1 + d2, s1 - s2, d1 - d2], axis=-2)
-        h *= 4
-    return x.reshape(lead + (n,))
-
-
-def _pow2(k: int) -> int:
-    return 1 << max(k - 1, 0).bit_length()
-
-
 def _hadamard_shape(size: int, m: int, coset: bool) -> tuple[int, int]:
     """``(a, b)`` with ``a * b = n`` = padded compartment size; rows of H_n are ``r2 * a + r1``, r1 < a."""
-    n = _pow2(size)
-    a = min(n, _pow2(m)) if coset else n
+    n = next_pow2(size)
+    a = min(n, next_pow2(m)) if coset else n
     return a, n // a
 
 
@@ -348,7 +369,9 @@ def _compartment(sub, j, key, g=None, c=None, want_u=True):
     inv = 1.0 / math.sqrt(sub.total)
     dist = sub.distribution
     if dist in _HADAMARD:
-        c, us = _hadamard_compartment(sub, j, key, [(0, size)], None if g is None else [g], c, want_u)
+        c, us = _hadamard_compartment(
+            sub, j, key, [(0, size)], None if g is None else [g], c, want_u
+        )
         return c, (us[0] if want_u else None)
     if dist == "orthonormal":
         q = _orthonormal(key, size, dj, math.sqrt(size / sub.total), dtype)
@@ -359,6 +382,7 @@ def _compartment(sub, j, key, g=None, c=None, want_u=True):
     m, nb = _blocks(sub, j)
     ids = jnp.arange(nb)
     if g is not None:
+
         def body(acc, k):
             p = _dense_block(dist, jax.random.fold_in(key, k), m, size, inv, dtype)
             ck = p @ g
@@ -400,7 +424,9 @@ def _hadamard_compartment(sub, j, key, layout, pieces=None, c=None, want_u=True)
     coset = sub.distribution == "hadamard-coset"
     signs, r1, h_b = _hadamard_parts(key, size, dj, dtype, coset)
     a, b = _hadamard_shape(size, dj, coset)
-    sh = signs.reshape(b, a) * h_b[:, None]  # 2-D elementwise work fuses into single passes on XLA:CPU
+    sh = (
+        signs.reshape(b, a) * h_b[:, None]
+    )  # 2-D elementwise work fuses into single passes on XLA:CPU
 
     def rows(pos, length):
         first, lead = divmod(pos, a)
@@ -412,7 +438,9 @@ def _hadamard_compartment(sub, j, key, layout, pieces=None, c=None, want_u=True)
         for (pos, length), vec in zip(layout, pieces):
             first, lead, n_rows = rows(pos, length)
             block = jnp.pad(vec, (lead, n_rows * a - lead - length)).reshape(n_rows, a)
-            v = v + jnp.sum(sh[first:first + n_rows] * block, axis=0)  # a sum, not a dot: one fused pass
+            v = v + jnp.sum(
+                sh[first : first + n_rows] * block, axis=0
+            )  # a sum, not a dot: one fused pass
         c = fwht(v)[r1] * inv
     if not want_u:
         return c, None
@@ -420,14 +448,14 @@ def _hadamard_compartment(sub, j, key, layout, pieces=None, c=None, want_u=True)
     out = []
     for pos, length in layout:
         first, lead, n_rows = rows(pos, length)
-        out.append((sh[first:first + n_rows] * w[None, :]).reshape(-1)[lead:lead + length])
+        out.append((sh[first : first + n_rows] * w[None, :]).reshape(-1)[lead : lead + length])
     return c, out
 
 
 def _split_coefficients(sub, c):
     out, i = [], 0
     for dj in sub.dims:
-        out.append(c[i:i + dj])
+        out.append(c[i : i + dj])
         i += dj
     return out
 
@@ -435,17 +463,24 @@ def _split_coefficients(sub, c):
 @partial(jax.jit, static_argnums=0)
 def project(sub: Subspace, key, g):
     """Coefficients ``c_i = <g, phi_i>`` of the flat vector ``g`` (shape (d,), compartments concatenated)."""
-    return jnp.concatenate([
-        _compartment(sub, j, jax.random.fold_in(key, j), g=g[o:o + s], want_u=False)[0]
-        for j, (o, s) in enumerate(zip(sub.offsets, sub.sizes))])
+    return jnp.concatenate(
+        [
+            _compartment(sub, j, jax.random.fold_in(key, j), g=g[o : o + s], want_u=False)[0]
+            for j, (o, s) in enumerate(zip(sub.offsets, sub.sizes))
+        ]
+    )
 
 
 @partial(jax.jit, static_argnums=0)
 def expand(sub: Subspace, key, c):
     """``sum_i c_i phi_i``, the flat vector with coefficients ``c`` in the directions of ``key``."""
     cs = _split_coefficients(sub, c)
-    return jnp.concatenate([
-        _compartment(sub, j, jax.random.fold_in(key, j), c=cs[j])[1] for j in range(sub.n_compartments)])
+    return jnp.concatenate(
+        [
+            _compartment(sub, j, jax.random.fold_in(key, j), c=cs[j])[1]
+            for j in range(sub.n_compartments)
+        ]
+    )
 
 
 @partial(jax.jit, static_argnums=0)
@@ -453,7 +488,7 @@ def project_expand(sub: Subspace, key, g):
     """``(c, sum_i c_i phi_i)`` with ``c = Phi g``, generating every direction block once."""
     cs, us = [], []
     for j, (o, s) in enumerate(zip(sub.offsets, sub.sizes)):
-        c, u = _compartment(sub, j, jax.random.fold_in(key, j), g=g[o:o + s])
+        c, u = _compartment(sub, j, jax.random.fold_in(key, j), g=g[o : o + s])
         cs.append(c)
         us.append(u)
     return jnp.concatenate(cs), jnp.concatenate(us)
@@ -481,13 +516,16 @@ def project_expand_tree(sub: Subspace, key, g_tree):
             lo, hi = max(o, starts[li]), min(o + s, starts[li + 1])
             if lo < hi:
                 layout.append((lo - o, hi - lo))
-                pieces.append(leaf.reshape(-1)[lo - starts[li]:hi - starts[li]])
+                pieces.append(leaf.reshape(-1)[lo - starts[li] : hi - starts[li]])
                 owners.append(li)
         c, us = _hadamard_compartment(sub, j, jax.random.fold_in(key, j), layout, pieces)
         cs.append(c)
         for li, u in zip(owners, us):
             parts[li].append(u)
-    update = [(p[0] if len(p) == 1 else jnp.concatenate(p)).reshape(leaf.shape) for p, leaf in zip(parts, leaves)]
+    update = [
+        (p[0] if len(p) == 1 else jnp.concatenate(p)).reshape(leaf.shape)
+        for p, leaf in zip(parts, leaves)
+    ]
     return jnp.concatenate(cs), jax.tree.unflatten(treedef, update)
 
 
@@ -509,8 +547,12 @@ def directions(sub: Subspace, key, dtype=jnp.float32):
             block = _orthonormal(kj, size, dj, math.sqrt(size / sub.total), dtype).T
         else:
             m, nb = _blocks(sub, j)
-            block = jnp.concatenate([_dense_block(sub.distribution, jax.random.fold_in(kj, k), m, size, inv, dtype)
-                                     for k in range(nb)])[:dj]
+            block = jnp.concatenate(
+                [
+                    _dense_block(sub.distribution, jax.random.fold_in(kj, k), m, size, inv, dtype)
+                    for k in range(nb)
+                ]
+            )[:dj]
         rows.append(jnp.pad(block, ((0, 0), (o, sub.total - o - size))))
     return jnp.concatenate(rows)
 
@@ -561,7 +603,9 @@ def _expand_groups(sub, key, coefficients):
     return u
 
 
-def rbd_estimate(params, x, y, t, *, loss, sub: Subspace, seed: int, n_groups: int = 1, split_batch: bool = True):
+def rbd_estimate(
+    params, x, y, t, *, loss, sub: Subspace, seed: int, n_groups: int = 1, split_batch: bool = True
+):
     """RBD's gradient estimate ``sum_i c_i phi_i`` at step ``t`` (paper eq. for the RBD update).
 
     With ``n_groups = G`` the d = G * ``sub.d`` directions come in G groups;
@@ -583,13 +627,31 @@ def rbd_estimate(params, x, y, t, *, loss, sub: Subspace, seed: int, n_groups: i
     (vals, accs), g_trees = jax.vmap(grad_fn, in_axes=(None, 0, 0))(params, xs, ys)
     gs = jax.vmap(lambda tr: ravel_pytree(tr)[0])(g_trees)
     unravel = ravel_pytree(params)[1]
-    cs = jax.lax.map(lambda kg: project(sub, jax.random.fold_in(key, kg[0]), kg[1]), (jnp.arange(n_groups), gs))
+    cs = jax.lax.map(
+        lambda kg: project(sub, jax.random.fold_in(key, kg[0]), kg[1]), (jnp.arange(n_groups), gs)
+    )
     u = _expand_groups(sub, key, cs)
-    return unravel(u), {"loss": vals.mean(), "acc": accs.mean(), "cos": _cosine(u, gs.mean(0)), "coefficients": cs}
+    return unravel(u), {
+        "loss": vals.mean(),
+        "acc": accs.mean(),
+        "cos": _cosine(u, gs.mean(0)),
+        "coefficients": cs,
+    }
 
 
-def distributed_rbd_estimate(params, x, y, t, *, loss, sub: Subspace, seed: int, mesh, axis: str = "workers",
-                             split_batch: bool = True):
+def distributed_rbd_estimate(
+    params,
+    x,
+    y,
+    t,
+    *,
+    loss,
+    sub: Subspace,
+    seed: int,
+    mesh,
+    axis: str = "workers",
+    split_batch: bool = True,
+):
     """RBD over the devices of ``mesh[axis]``: only the coefficients travel.
 
     Worker k draws group k's ``sub.d`` directions from ``fold_in(step_key,
@@ -616,12 +678,21 @@ def distributed_rbd_estimate(params, x, y, t, *, loss, sub: Subspace, seed: int,
         return unravel(u), jax.lax.pmean(val, axis), jax.lax.pmean(acc, axis), cs
 
     data_spec = P(axis) if split_batch else P()
-    if split_batch and mesh.axis_types[mesh.axis_names.index(axis)] == jax.sharding.AxisType.Explicit:
+    if (
+        split_batch
+        and mesh.axis_types[mesh.axis_names.index(axis)] == jax.sharding.AxisType.Explicit
+    ):
         # jax.make_mesh's default (explicit) axes need the batch laid out as shard_map expects
-        x, y = (jax.sharding.reshard(a, jax.sharding.NamedSharding(mesh, data_spec)) for a in (x, y))
+        x, y = (
+            jax.sharding.reshard(a, jax.sharding.NamedSharding(mesh, data_spec)) for a in (x, y)
+        )
     u, val, acc, cs = jax.shard_map(
-        local, mesh=mesh, in_specs=(P(), data_spec, data_spec, P()),
-        out_specs=(P(), P(), P(), P()), check_vma=False)(params, x, y, jnp.asarray(t))
+        local,
+        mesh=mesh,
+        in_specs=(P(), data_spec, data_spec, P()),
+        out_specs=(P(), P(), P(), P()),
+        check_vma=False,
+    )(params, x, y, jnp.asarray(t))
     return u, {"loss": val, "acc": acc, "cos": jnp.asarray(jnp.nan, cs.dtype), "coefficients": cs}
 
 
@@ -632,8 +703,20 @@ def rank_fitness(losses):
     return ranks / max(n - 1, 1) - 0.5
 
 
-def nes_estimate(params, x, y, t, *, loss, population: int, sigma: float, seed: int,
-                 antithetic: bool = False, chunk: int = 25, per_member: bool = False):
+def nes_estimate(
+    params,
+    x,
+    y,
+    t,
+    *,
+    loss,
+    population: int,
+    sigma: float,
+    seed: int,
+    antithetic: bool = False,
+    chunk: int = 25,
+    per_member: bool = False,
+):
     """NES gradient estimate ``-1/(n sigma) sum_i F_i eps_i`` (Salimans et al. 2017, rank-shaped).
 
     Member i evaluates ``L(theta + sigma eps_i)``, eps_i ~ N(0, I_D) from
@@ -676,7 +759,12 @@ def nes_estimate(params, x, y, t, *, loss, population: int, sigma: float, seed: 
     est = -est / (population * sigma)
     x0, y0 = (x[0], y[0]) if per_member else (x, y)
     val, acc = loss(params, x0, y0)
-    metrics = {"loss": val, "acc": acc, "cos": jnp.asarray(jnp.nan, flat.dtype), "member_loss": losses.mean()}
+    metrics = {
+        "loss": val,
+        "acc": acc,
+        "cos": jnp.asarray(jnp.nan, flat.dtype),
+        "member_loss": losses.mean(),
+    }
     return unravel(est), metrics
 
 
@@ -754,10 +842,14 @@ def _check_method(method):
         raise ValueError(f"{method.name}: learning rate must be positive, got {method.lr!r}")
     if isinstance(method, RBD):
         if method.n_groups < 1 or method.d % method.n_groups:
-            raise ValueError(f"RBD: d = {method.d} must be a multiple of n_groups = {method.n_groups}")
+            raise ValueError(
+                f"RBD: d = {method.d} must be a multiple of n_groups = {method.n_groups}"
+            )
     if isinstance(method, NES):
         if method.population < 2 or (method.antithetic and method.population % 2):
-            raise ValueError(f"NES: population must be >= 2 (and even when antithetic), got {method.population}")
+            raise ValueError(
+                f"NES: population must be >= 2 (and even when antithetic), got {method.population}"
+            )
         if not method.sigma > 0:
             raise ValueError(f"NES: sigma must be positive, got {method.sigma}")
 
@@ -780,11 +872,16 @@ def _build(method, loss, params, seed, mesh=None):
         def step(p, aux, x, y, t):
             est, m = estimate_fn(p, x, y, t)
             upd, aux = opt.update(est, aux, p)
-            return optax.apply_updates(p, upd), aux, {"loss": m["loss"], "acc": m["acc"], "cos": m["cos"]}
+            return (
+                optax.apply_updates(p, upd),
+                aux,
+                {"loss": m["loss"], "acc": m["acc"], "cos": m["cos"]},
+            )
 
         return step
 
     if isinstance(method, SGD):
+
         def gradient(p, x, y, t):
             (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
             return g, {"loss": val, "acc": acc, "cos": nan}
@@ -792,27 +889,62 @@ def _build(method, loss, params, seed, mesh=None):
         return opt.init, sgd_on(gradient)
 
     if isinstance(method, RBD):
-        sub = subspace(params, method.d // method.n_groups, method.distribution, method.compartments, method.chunk)
+        sub = subspace(
+            params,
+            method.d // method.n_groups,
+            method.distribution,
+            method.compartments,
+            method.chunk,
+        )
         if mesh is not None:
             if mesh.shape.get("workers") != method.n_groups:
-                raise ValueError(f"RBD on a mesh needs n_groups = the number of devices on its 'workers' axis; "
-                                 f"got n_groups = {method.n_groups} and mesh {dict(mesh.shape)}")
-            return opt.init, sgd_on(partial(distributed_rbd_estimate, loss=loss, sub=sub, seed=seed, mesh=mesh,
-                                            split_batch=method.split_batch))
-        return opt.init, sgd_on(partial(rbd_estimate, loss=loss, sub=sub, seed=seed, n_groups=method.n_groups,
-                                        split_batch=method.split_batch))
+                raise ValueError(
+                    f"RBD on a mesh needs n_groups = the number of devices on its 'workers' axis; "
+                    f"got n_groups = {method.n_groups} and mesh {dict(mesh.shape)}"
+                )
+            return opt.init, sgd_on(
+                partial(
+                    distributed_rbd_estimate,
+                    loss=loss,
+                    sub=sub,
+                    seed=seed,
+                    mesh=mesh,
+                    split_batch=method.split_batch,
+                )
+            )
+        return opt.init, sgd_on(
+            partial(
+                rbd_estimate,
+                loss=loss,
+                sub=sub,
+                seed=seed,
+                n_groups=method.n_groups,
+                split_batch=method.split_batch,
+            )
+        )
 
     if isinstance(method, NES):
-        return opt.init, sgd_on(partial(
-            nes_estimate, loss=loss, population=method.population, sigma=method.sigma, seed=seed,
-            antithetic=method.antithetic, chunk=method.chunk, per_member=method.per_member))
+        return opt.init, sgd_on(
+            partial(
+                nes_estimate,
+                loss=loss,
+                population=method.population,
+                sigma=method.sigma,
+                seed=seed,
+                antithetic=method.antithetic,
+                chunk=method.chunk,
+                per_member=method.per_member,
+            )
+        )
 
     sub = subspace(params, method.d, method.distribution, method.compartments, method.chunk)
     key = _stream_key(seed, 1)  # FPD's one basis for the whole run, regenerated at every use
     if method.store_basis:
         if sub.d * sub.total > _STORED_BASIS_MAX:
-            raise ValueError(f"FPD: a stored basis of {sub.d} x {sub.total} floats is too large; "
-                             "use store_basis=False (regenerate) or structured directions")
+            raise ValueError(
+                f"FPD: a stored basis of {sub.d} x {sub.total} floats is too large; "
+                "use store_basis=False (regenerate) or structured directions"
+            )
 
         def init_stored(p):
             z = jnp.zeros((sub.d,), flat0.dtype)
@@ -835,7 +967,9 @@ def _build(method, loss, params, seed, mesh=None):
     def step(p, aux, x, y, t):
         theta0, z, st = aux
         (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
-        upd, st = opt.update(project(sub, key, ravel_pytree(g)[0]), st, z)  # chain rule: dL/dz = P^T g
+        upd, st = opt.update(
+            project(sub, key, ravel_pytree(g)[0]), st, z
+        )  # chain rule: dL/dz = P^T g
         z = optax.apply_updates(z, upd)
         p = jax.tree.map(jnp.add, theta0, unravel(expand(sub, key, z)))
         return p, (theta0, z, st), {"loss": val, "acc": acc, "cos": nan}
@@ -935,8 +1069,15 @@ def evaluate(model: Model, params, x, y, batch: int = 1000, augmentation: str = 
     """Accuracy of ``model`` on ``(x, y)``, in batches, after the test-time :func:`preprocess`."""
     correct = 0
     for i in range(0, len(x), batch):
-        correct += int(_n_correct(model.apply, augmentation, params, jnp.asarray(x[i:i + batch]),
-                                  jnp.asarray(y[i:i + batch])))
+        correct += int(
+            _n_correct(
+                model.apply,
+                augmentation,
+                params,
+                jnp.asarray(x[i : i + batch]),
+                jnp.asarray(y[i : i + batch]),
+            )
+        )
     return correct / len(x)
 
 
@@ -964,11 +1105,25 @@ def _permutation(key, epoch, n):
     return jax.random.permutation(jax.random.fold_in(key, epoch), n)
 
 
-def train(model: Model, data, method, *, epochs: int, batch_size: int = 32, seed: int = 0,
-          augmentation: str = "none", params=None, switch_at: int | None = None, then=None,
-          segment: int = 50, eval_batch: int = 1000, progress: bool = False, loop: str = "auto",
-          mesh=None) -> TrainResult:
-    """Minibatch training of ``model`` on ``data`` (a :class:`fasttrain.data.Dataset`) with ``method``.
+def train(
+    model: Model,
+    data,
+    method,
+    *,
+    epochs: int,
+    batch_size: int = 32,
+    seed: int = 0,
+    augmentation: str = "none",
+    params=None,
+    switch_at: int | None = None,
+    then=None,
+    segment: int = 50,
+    eval_batch: int = 1000,
+    progress: bool = False,
+    loop: str = "auto",
+    mesh=None,
+) -> TrainResult:
+    """Minibatch training of ``model`` on ``data`` (a :class:`fasttrain.core.data.Dataset`) with ``method``.
 
     Each epoch visits a fresh permutation of the training set in
     ``n // batch_size`` steps (an NES step with ``per_member`` uses
@@ -1057,18 +1212,36 @@ def train(model: Model, data, method, *, epochs: int, batch_size: int = 32, seed
     perm_key = _stream_key(seed, 3)
     t_compile = time.perf_counter()
     if python_loop:
-        args = (params, aux, x_train, y_train, _permutation(perm_key, 0, n), jnp.int32(0), jnp.int32(0))
+        args = (
+            params,
+            aux,
+            x_train,
+            y_train,
+            _permutation(perm_key, 0, n),
+            jnp.int32(0),
+            jnp.int32(0),
+        )
         compiled_one = jax.jit(one, donate_argnums=(0, 1)).lower(*args).compile()
 
         def compiled(p, aux, x_all, y_all, perm, i0, count, t0):
             ms = []
             for i in range(int(count)):
-                p, aux, m = compiled_one(p, aux, x_all, y_all, perm, np.int32(i0 + i), np.int32(t0 + i))
+                p, aux, m = compiled_one(
+                    p, aux, x_all, y_all, perm, np.int32(i0 + i), np.int32(t0 + i)
+                )
                 ms.append(m)
             return p, aux, jnp.stack(ms, axis=1)
     else:
-        args = (params, aux, x_train, y_train, _permutation(perm_key, 0, n), jnp.int32(0), jnp.int32(seg),
-                jnp.int32(0))
+        args = (
+            params,
+            aux,
+            x_train,
+            y_train,
+            _permutation(perm_key, 0, n),
+            jnp.int32(0),
+            jnp.int32(seg),
+            jnp.int32(0),
+        )
         compiled = jax.jit(run).lower(*args).compile()
     compile_time = time.perf_counter() - t_compile
 
@@ -1078,49 +1251,66 @@ def train(model: Model, data, method, *, epochs: int, batch_size: int = 32, seed
     if python_loop:  # the donated buffers must not be the caller's
         params, aux = jax.tree.map(jnp.copy, (params, aux))
     metrics, run_time, t = [], 0.0, 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs * steps_per_epoch, desc=name, unit="step", leave=False)
+    bar = progress_bar(total=epochs * steps_per_epoch, desc=name, unit="step", enabled=progress)
     try:
         for epoch in range(epochs):
             perm = _permutation(perm_key, epoch, n)
             for i0 in range(0, steps_per_epoch, seg):
                 count = min(seg, steps_per_epoch - i0)
                 t0 = time.perf_counter()
-                params, aux, buf = compiled(params, aux, x_train, y_train, perm, np.int32(i0),
-                                            np.int32(count), np.int32(t))
+                params, aux, buf = compiled(
+                    params, aux, x_train, y_train, perm, np.int32(i0), np.int32(count), np.int32(t)
+                )
                 buf = np.asarray(buf)[:, :count]  # blocks until the segment is done
                 run_time += time.perf_counter() - t0
                 metrics.append(buf)
-                if bar is not None:
-                    bar.update(count)
-                    bar.set_postfix(loss=f"{np.nanmean(buf[0]):.3f}")
+                bar.update(count)
+                bar.set_postfix(loss=f"{np.nanmean(buf[0]):.3f}")
                 if not np.all(np.isfinite(buf[0])):
                     first_bad = int(np.argmin(np.isfinite(buf[0])))
                     raise DivergenceError(
                         f"{name} diverged at step {t + first_bad} (loss {buf[0][first_bad]}); "
-                        "use a smaller learning rate")
+                        "use a smaller learning rate"
+                    )
                 t += count
-            acc_hist.append(evaluate(model, params, data.x_test, data.y_test, eval_batch, augmentation))
+            acc_hist.append(
+                evaluate(model, params, data.x_test, data.y_test, eval_batch, augmentation)
+            )
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     m = np.concatenate(metrics, axis=1)
     return TrainResult(
-        method=name, params=params, epochs=epochs, steps=t, steps_per_epoch=steps_per_epoch,
-        test_accuracy=np.asarray(acc_hist), loss=m[0], train_accuracy=m[1], cos=m[2],
-        step_time=run_time / max(t, 1), compile_time=compile_time, wall_time=time.perf_counter() - t_wall,
-        switch_at=switch_at)
+        method=name,
+        params=params,
+        epochs=epochs,
+        steps=t,
+        steps_per_epoch=steps_per_epoch,
+        test_accuracy=np.asarray(acc_hist),
+        loss=m[0],
+        train_accuracy=m[1],
+        cos=m[2],
+        step_time=run_time / max(t, 1),
+        compile_time=compile_time,
+        wall_time=time.perf_counter() - t_wall,
+        switch_at=switch_at,
+    )
 
 
 def _describe(method, then, switch_at):
     return method.name if then is None else f"{method.name}->{then.name}@{switch_at}"
 
 
-def time_step(model: Model, method, x, y, *, seed: int = 0, repeats: int = 5, inner: int = 10,
-              loop: str = "auto") -> float:
+def time_step(
+    model: Model,
+    method,
+    x,
+    y,
+    *,
+    seed: int = 0,
+    repeats: int = 5,
+    inner: int = 10,
+    loop: str = "auto",
+) -> float:
     """Best wall time (seconds) of one training step of ``method`` on the batch ``(x, y)``.
 
     ``inner`` steps run in one jitted ``lax.fori_loop`` per measurement so
@@ -1128,7 +1318,7 @@ def time_step(model: Model, method, x, y, *, seed: int = 0, repeats: int = 5, in
     convolutional models, see :func:`_python_loop`: a jitted step called
     ``inner`` times); compilation is excluded.
     """
-    from fasttrain.timing import best_time
+    from ..core.timing import best_time
 
     if repeats < 1 or inner < 1:
         raise ValueError(f"repeats and inner must be positive, got {repeats} and {inner}")
@@ -1155,156 +1345,3 @@ def time_step(model: Model, method, x, y, *, seed: int = 0, repeats: int = 5, in
         return jax.lax.fori_loop(0, inner, body, (p, aux))
 
     return best_time(many, params, init(params), repeats=repeats) / inner
-
-
-# ===================================================================== configurations
-#: effective learning rates at batch 32 (FACTS.md / official machinable.yaml), (RBD, SGD)
-PAPER_LR = {
-    ("fc", "mnist"): (1.0, 0.125), ("fc", "fashion_mnist"): (0.5, 0.25), ("fc", "cifar10"): (0.25, 0.0078125),
-    ("cnn", "mnist"): (0.0625, 0.03125), ("cnn", "fashion_mnist"): (0.125, 0.0625),
-    ("cnn", "cifar10"): (0.125, 0.015625),
-}
-
-
-def learning_rates(model: str, dataset: str) -> dict:
-    """``{"rbd": lr, "sgd": lr}`` of the paper for ``model`` on ``dataset`` (the MNIST subset counts as MNIST)."""
-    ds = {"mnist-subset": "mnist", "fmnist": "fashion_mnist"}.get(dataset, dataset)
-    if (model, ds) not in PAPER_LR:
-        raise ValueError(f"no paper learning rate for {model!r} on {dataset!r}; known: {sorted(PAPER_LR)}")
-    rbd, sgd = PAPER_LR[(model, ds)]
-    return {"rbd": rbd, "sgd": sgd, "fpd": rbd}
-
-
-@dataclass(frozen=True)
-class Config:
-    """Chapter 03 settings at one scale.
-
-    ``dataset``: ``"mnist-subset"`` (the vendored 5 000/10 000 MNIST split)
-    or a full set (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``) from
-    :mod:`fasttrain.download`; ``n_train``/``n_test`` subsample it (None:
-    all; the paper holds 10 000 training images out for validation, so its
-    ``n_train`` is 50 000 -- the chapters report test accuracy).  Per-step
-    costs differ by three orders of magnitude on a CPU, so the epochs are
-    split: ``epochs`` for FC runs with SGD and structured directions
-    (``rbd_distribution``, ``fpd_distribution``; Table 1, the sweeps),
-    ``cnn_epochs`` for the CNN, ``dense_epochs`` for the distribution
-    comparison (Table 2), whose Gaussian/Uniform runs draw d*D random numbers
-    per step (about 0.5 s a step for FC-MNIST at d = 250 on 2 cores),
-    ``nes_*`` for NES (``population`` forward passes and 2 * population * D
-    Gaussians a step; ``nes_models`` lists the models it runs on).
-    ``d_sweep`` (correlation/accuracy against d), ``distributions``
-    (Table 2), ``compression_factors`` (D/d for RBD vs FPD, each also with
-    chunk compartments of ``compartment_size`` parameters; 0: none) are the ablations;
-    ``switch_epoch`` the epoch of the RBD <-> SGD switch;
-    ``dist_groups``/``dist_epochs``/``dist_n_train`` the distributed runs;
-    ``timing_*`` the best-of-k step timings; ``extra_datasets`` the Table 1
-    data sets beyond MNIST (run only when their files are present);
-    ``nes_lr`` NES's step size (not given in the paper; 0.005 was the best of
-    0.005/0.05/0.5 on the MNIST subset); ``rbd_lr_factors`` the multiples of the
-    paper's RBD learning rate tried at Table 1's budget (beyond the paper).
-    """
-
-    scale: str
-    dataset: str
-    n_train: int | None
-    n_test: int | None
-    epochs: int
-    dense_epochs: int
-    cnn_epochs: int = 0
-    batch_size: int = 32
-    d: int = 250
-    chunk: int = 50
-    models: tuple[str, ...] = ("fc",)
-    seeds: tuple[int, ...] = (0,)
-    augmentation: bool = True
-    rbd_distribution: str = "hadamard-coset"
-    fpd_distribution: str = "hadamard"
-    d_sweep: tuple[int, ...] = (10, 50, 250)
-    distributions: tuple[str, ...] = ("gaussian", "uniform", "bernoulli", "hadamard", "hadamard-coset")
-    compression_factors: tuple[int, ...] = ()
-    compartment_size: int = 25_000
-    switch_epoch: float = 1
-    nes_lr: float = 0.005
-    nes_population: int = 250
-    nes_n_train: int | None = None
-    nes_epochs: int = 1
-    nes_per_member: bool = False
-    nes_models: tuple[str, ...] = ("fc",)
-    n_devices: int = 4
-    dist_groups: tuple[int, ...] = (1, 2, 4)
-    dist_epochs: int = 1
-    dist_n_train: int | None = None
-    timing_repeats: int = 5
-    timing_inner: int = 20
-    extra_datasets: tuple[str, ...] = ()
-    eval_batch: int = 1000
-    rbd_lr_factors: tuple[float, ...] = ()
-
-
-CONFIGS = {
-    "smoke": Config(scale="smoke", dataset="mnist-subset", n_train=512, n_test=1000, epochs=1, dense_epochs=1,
-                    cnn_epochs=1, augmentation=False, d=64, chunk=32, models=("fc",), d_sweep=(8, 64), compression_factors=(),
-                    compartment_size=0, switch_epoch=0.5, distributions=("gaussian", "hadamard-coset"),
-                    nes_population=20, nes_n_train=256, nes_epochs=1, dist_groups=(2,), dist_epochs=1,
-                    dist_n_train=256, timing_repeats=3, timing_inner=5, rbd_lr_factors=(8,)),
-    "book": Config(scale="book", dataset="mnist-subset", n_train=None, n_test=None, epochs=20, dense_epochs=1,
-                   cnn_epochs=5, d=250, chunk=50, models=("fc", "cnn"), d_sweep=(10, 50, 250, 1000, 5000),
-                   distributions=("gaussian", "uniform", "uniform-paper", "bernoulli", "bernoulli-0.5",
-                                  "hadamard", "hadamard-coset"),
-                   compression_factors=(10, 75), compartment_size=25_000, switch_epoch=10,
-                   nes_n_train=1600, nes_epochs=1, dist_groups=(1, 2, 4), dist_epochs=1, dist_n_train=None,
-                   timing_repeats=15, timing_inner=50, rbd_lr_factors=(4, 16, 64)),
-    # paper: the full sets from fasttrain.download (load_mnist(), load_fashion_mnist(),
-    # load_cifar10()), 10 000 training images held out for validation, 100 epochs, 3 seeds;
-    # the official NES evaluates every population member on its own minibatch.
-    "paper": Config(scale="paper", dataset="mnist", n_train=50_000, n_test=None, epochs=100, dense_epochs=100,
-                    cnn_epochs=100, d=250, chunk=50, models=("fc", "cnn"), seeds=(0, 1, 2),
-                    d_sweep=(10, 50, 250, 1000, 5000),
-                    distributions=("gaussian", "uniform", "uniform-paper", "bernoulli", "bernoulli-0.5",
-                                   "hadamard", "hadamard-coset"),
-                    compression_factors=(10, 75), compartment_size=10_000,
-                    switch_epoch=50, nes_n_train=None, nes_epochs=100, nes_per_member=True, nes_models=("fc", "cnn"),
-                    dist_epochs=5, extra_datasets=("fashion_mnist", "cifar10"), rbd_lr_factors=(4, 16)),
-}
-
-
-def config(scale: str) -> Config:
-    """The chapter-03 configuration for ``scale`` (smoke, book or paper)."""
-    return fasttrain.config.pick(CONFIGS, scale)
-
-
-def load_data(cfg: Config, seed: int = 0, download: bool = False):
-    """The :class:`fasttrain.data.Dataset` of ``cfg``, subsampled to ``n_train``/``n_test`` with ``seed``.
-
-    The MNIST subset is vendored; full sets come from
-    ``fasttrain.download.LOADERS[cfg.dataset]`` (``load_mnist``,
-    ``load_fashion_mnist``, ``load_cifar10``), which fetches them only with
-    ``download=True`` (else they must already be in its cache).
-    """
-    from fasttrain import data as fdata
-
-    if cfg.dataset == "mnist-subset":
-        ds = fdata.load_mnist_subset()
-    else:
-        from fasttrain import download as fdownload
-
-        if cfg.dataset not in fdownload.LOADERS:
-            raise ValueError(f"unknown dataset {cfg.dataset!r}: choose 'mnist-subset' or one of "
-                             f"{', '.join(fdownload.LOADERS)}")
-        ds = fdownload.LOADERS[cfg.dataset](download=download)
-    rng = np.random.default_rng(seed)
-
-    def sub(x, y, k):
-        if k is None or k >= len(x):
-            return x, y
-        idx = np.sort(rng.permutation(len(x))[:k])
-        return x[idx], y[idx]
-
-    x_tr, y_tr = sub(ds.x_train, ds.y_train, cfg.n_train)
-    x_te, y_te = sub(ds.x_test, ds.y_test, cfg.n_test)
-    return replace(ds, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
-
-
-def augmentation_for(dataset: str) -> str:
-    """The paper's augmentation kind for ``dataset``."""
-    return "cifar10" if dataset.startswith("cifar") else "mnist"

@@ -56,13 +56,15 @@ MGRIT is written by hand because it is the paper's contribution; no JAX
 library provides it.  The serial reference uses ``jax.lax.scan`` and
 ``jax.grad``; the optimisers are optax's.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -70,18 +72,41 @@ import numpy as np
 import optax
 from jax.sharding import PartitionSpec as P
 
-from . import config as _config
-from .baselines import DivergenceError
-from .data import Dataset
+from ..core.data import Dataset
+from ..core.errors import DivergenceError
+from ..core.progress import progress_bar
 
 __all__ = [
-    "ACTIVATIONS", "Spec", "MGRITConfig", "MGRITResult", "TrainResult", "Config", "CONFIGS",
-    "config", "DivergenceError", "smooth_relu", "init_params", "layer_step", "open_layer",
-    "classify", "serial_states", "forward", "loss_fn", "accuracy", "peaks", "load_peaks",
-    "ForwardStep", "AdjointStep", "level_sizes", "relax_intervals", "make_mesh", "mgrit",
-    "mgrit_forward", "mgrit_adjoint", "mgrit_states", "layer_gradients", "value_and_grad_mgrit",
+    "ACTIVATIONS",
+    "Spec",
+    "MGRITConfig",
+    "MGRITResult",
+    "TrainResult",
+    "DivergenceError",
+    "smooth_relu",
+    "init_params",
+    "layer_step",
+    "open_layer",
+    "classify",
+    "serial_states",
+    "forward",
+    "loss_fn",
+    "accuracy",
+    "ForwardStep",
+    "AdjointStep",
+    "level_sizes",
+    "relax_intervals",
+    "make_mesh",
+    "mgrit",
+    "mgrit_forward",
+    "mgrit_adjoint",
+    "mgrit_states",
+    "layer_gradients",
+    "value_and_grad_mgrit",
     "forward_mgrit",
-    "iterations_to_tol", "critical_path", "train",
+    "iterations_to_tol",
+    "critical_path",
+    "train",
 ]
 
 
@@ -95,14 +120,20 @@ def smooth_relu(z, eta: float = 0.1):
     return jnp.where(z <= -eta, 0.0, jnp.where(z >= eta, z, (z + eta) ** 2 / (4 * eta)))
 
 
-ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "relu": jax.nn.relu, "smoothrelu": smooth_relu}
+ACTIVATIONS: dict[str, Callable] = {
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "smoothrelu": smooth_relu,
+}
 
 
 def _activation(name: str) -> Callable:
     try:
         return ACTIVATIONS[name]
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}: choose one of {sorted(ACTIVATIONS)}") from None
+        raise ValueError(
+            f"unknown activation {name!r}: choose one of {sorted(ACTIVATIONS)}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -146,7 +177,10 @@ def init_params(key, spec: Spec, scale: float = 1.0, dtype=jnp.float32) -> dict:
 
     return {
         "open": {"W": g(k[0], (f, w), f), "b": 0.1 * scale * jax.random.normal(k[1], (w,), dtype)},
-        "layers": {"W": g(k[2], (N, w, w), w), "b": 0.1 * scale * jax.random.normal(k[3], (N, w), dtype)},
+        "layers": {
+            "W": g(k[2], (N, w, w), w),
+            "b": 0.1 * scale * jax.random.normal(k[3], (N, w), dtype),
+        },
         "cls": {"W": g(k[4], (w, nc), w), "b": jnp.zeros((nc,), dtype)},
     }
 
@@ -168,6 +202,7 @@ def classify(p, u):
 
 def serial_states(layers, u0, h, activation: str = "tanh"):
     """All states ``u_0..u_N`` (shape ``(N+1,) + u0.shape``) by serial propagation."""
+
     def body(u, wb):
         u = layer_step(u, wb[0], wb[1], h, activation)
         return u, u
@@ -193,54 +228,6 @@ def loss_fn(params, x, y, spec: Spec):
 
 def accuracy(params, x, y, spec: Spec):
     return jnp.mean(jnp.argmax(forward(params, x, spec), -1) == y)
-
-
-# ----------------------------------------------------------------------------
-# the authors' "peaks" problem
-
-
-def peaks(x, y):
-    """MATLAB's ``peaks`` function."""
-    return (3 * (1 - x) ** 2 * np.exp(-x ** 2 - (y + 1) ** 2)
-            - 10 * (x / 5 - x ** 3 - y ** 5) * np.exp(-x ** 2 - y ** 2)
-            - np.exp(-(x + 1) ** 2 - y ** 2) / 3)
-
-
-def load_peaks(n_train: int = 5000, n_test: int = 200, seed: int = 0, n_classes: int = 5) -> Dataset:
-    """The peaks classification problem: points in ``[-3, 3]^2``, ``n_classes`` level sets.
-
-    As in the authors' data (LayerParallelLearning ``examples/peaks`` and
-    Ruthotto's Meganet ``setupPeaks``): the range ``[min, max]`` of MATLAB's
-    ``peaks`` on a 256 x 256 grid of ``[-3, 3]^2`` is cut into ``n_classes``
-    intervals of equal width, a point's class is the interval holding its
-    ``peaks`` value, and every class gets the same number of points.  We draw
-    points uniformly in the square (the authors draw grid points) and keep
-    the raw coordinates as features (no standardisation).
-    """
-    if n_train < n_classes or n_test < 0 or n_classes < 2:
-        raise ValueError(f"need n_train >= n_classes >= 2 and n_test >= 0, got "
-                         f"n_train={n_train}, n_test={n_test}, n_classes={n_classes}")
-    t = np.linspace(-3, 3, 256)
-    zz = peaks(*np.meshgrid(t, t))
-    lo, hi = zz.min(), zz.max()
-    rng = np.random.default_rng(seed)
-    n = n_train + n_test
-    per = -(-n // n_classes)
-    xs, ys = [], []
-    counts = np.zeros(n_classes, int)
-    while counts.min() < per:
-        p = rng.uniform(-3, 3, size=(20 * n, 2))
-        lab = np.clip(((peaks(p[:, 0], p[:, 1]) - lo) / (hi - lo) * n_classes).astype(int), 0, n_classes - 1)
-        for k in range(n_classes):
-            take = p[lab == k][: per - counts[k]]
-            counts[k] += len(take)
-            xs.append(take)
-            ys.append(np.full(len(take), k))
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    perm = rng.permutation(len(x))[:n]
-    x, y = x[perm].astype(np.float32), y[perm].astype(np.int32)
-    return Dataset("peaks", x[:n_train], y[:n_train], x[n_train:], y[n_train:],
-                   tuple(f"level {k}" for k in range(n_classes)))
 
 
 # ----------------------------------------------------------------------------
@@ -298,14 +285,18 @@ def level_sizes(N: int, cfg: MGRITConfig) -> tuple[int, ...]:
     if N < 1:
         raise ValueError(f"depth must be positive, got {N}")
     if N % c:
-        raise ValueError(f"coarsening factor {c} does not divide the depth N={N}; "
-                         f"choose a depth that is a multiple of {c}")
+        raise ValueError(
+            f"coarsening factor {c} does not divide the depth N={N}; "
+            f"choose a depth that is a multiple of {c}"
+        )
     sizes = [N]
     while len(sizes) < cfg.max_levels and sizes[-1] % c == 0 and sizes[-1] // c >= cfg.min_coarse:
         sizes.append(sizes[-1] // c)
     if len(sizes) < 2:
-        raise ValueError(f"depth N={N} with coarsening factor {c} leaves a coarse grid of "
-                         f"{N // c} steps, fewer than min_coarse={cfg.min_coarse}")
+        raise ValueError(
+            f"depth N={N} with coarsening factor {c} leaves a coarse grid of "
+            f"{N // c} steps, fewer than min_coarse={cfg.min_coarse}"
+        )
     return tuple(sizes)
 
 
@@ -317,6 +308,7 @@ def make_mesh(n_devices: int | None = None):
 
 def _propagate(step, u, d, g, h):
     """Propagate one interval: ``x_{k+1} = step(x_k, d_k) + g_k`` for its c steps."""
+
     def body(x, dg):
         x = step(x, dg[0], h) + dg[1]
         return x, x
@@ -364,12 +356,12 @@ def _vcycle(step, datas, hs, u, g, lvl, cfg: MGRITConfig, mesh):
     relax = lambda u: relax_intervals(step, data, h, u, g, c, mesh)  # noqa: E731
     u = u.at[0].set(g[0])
     xs = relax(u)
-    u = _with_f_points(u, xs, c)                               # F-relaxation
+    u = _with_f_points(u, xs, c)  # F-relaxation
     if cfg.relax == "FCF":
-        u = u.at[c::c].set(xs[:, c - 1])                       # C-relaxation
+        u = u.at[c::c].set(xs[:, c - 1])  # C-relaxation
         xs = relax(u)
-        u = _with_f_points(u, xs, c)                           # F-relaxation
-    r = xs[:, c - 1] - u[c::c]                                 # residual at C-points
+        u = _with_f_points(u, xs, c)  # F-relaxation
+    r = xs[:, c - 1] - u[c::c]  # residual at C-points
     # FAS restriction: g_c = A_c(v) + r, with v the injected C-point values
     v = u[::c]
     dc, hc = datas[lvl + 1], hs[lvl + 1]
@@ -378,9 +370,9 @@ def _vcycle(step, datas, hs, u, g, lvl, cfg: MGRITConfig, mesh):
         v_new = _serial_solve(step, dc, hc, gc)
     else:
         v_new, _ = _vcycle(step, datas, hs, v, gc, lvl + 1, cfg, mesh)
-    u = u.at[::c].add(v_new - v)                               # coarse-grid correction
+    u = u.at[::c].add(v_new - v)  # coarse-grid correction
     xs = relax(u)
-    u = _with_f_points(u, xs, c)                               # interpolation = F-relaxation
+    u = _with_f_points(u, xs, c)  # interpolation = F-relaxation
     return u, xs[:, c - 1] - u[c::c]
 
 
@@ -391,7 +383,7 @@ def _full_residual(step, data, h, u, g):
 
 
 def _norm(r):
-    return jnp.sqrt(jnp.sum(r ** 2))
+    return jnp.sqrt(jnp.sum(r**2))
 
 
 @dataclass(frozen=True)
@@ -440,8 +432,8 @@ def mgrit(step, data, h, u0, cfg: MGRITConfig, n_iter: int, u_init=None, mesh=No
 
 def _mgrit_impl(step, data, h, u0, u_init, cfg, n_iter, n_levels, mesh):
     c = cfg.cfactor
-    datas = tuple(jax.tree.map(lambda a, s=c ** l: a[::s], data) for l in range(n_levels))
-    hs = tuple(h * c ** l for l in range(n_levels))
+    datas = tuple(jax.tree.map(lambda a, s=c**l: a[::s], data) for l in range(n_levels))
+    hs = tuple(h * c**l for l in range(n_levels))
     N = jax.tree.leaves(data)[0].shape[0]
     g = jnp.zeros((N + 1,) + u0.shape, u0.dtype).at[0].set(u0)
     u = jnp.broadcast_to(u0, g.shape) if u_init is None else u_init.astype(u0.dtype)
@@ -462,7 +454,11 @@ def _check_n_iter(n_iter):
     """Validate a concrete iteration count (a traced one is checked by its caller)."""
     if isinstance(n_iter, jax.core.Tracer):
         return n_iter
-    if isinstance(n_iter, (jax.Array, np.ndarray)) and n_iter.ndim == 0 and jnp.issubdtype(n_iter.dtype, jnp.integer):
+    if (
+        isinstance(n_iter, (jax.Array, np.ndarray))
+        and n_iter.ndim == 0
+        and jnp.issubdtype(n_iter.dtype, jnp.integer)
+    ):
         n_iter = int(n_iter)
     if not (isinstance(n_iter, (int, np.integer)) and not isinstance(n_iter, bool) and n_iter >= 0):
         raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
@@ -475,11 +471,13 @@ def _mgrit_states_impl(step, data, h, u0, u_init, cfg, n_iter, mesh):
     c = cfg.cfactor
     N = jax.tree.leaves(data)[0].shape[0]
     n_levels = len(level_sizes(N, cfg))
-    datas = tuple(jax.tree.map(lambda a, s=c ** l: a[::s], data) for l in range(n_levels))
-    hs = tuple(h * c ** l for l in range(n_levels))
+    datas = tuple(jax.tree.map(lambda a, s=c**l: a[::s], data) for l in range(n_levels))
+    hs = tuple(h * c**l for l in range(n_levels))
     g = jnp.zeros((N + 1,) + u0.shape, u0.dtype).at[0].set(u0)
     u = jnp.broadcast_to(u0, g.shape) if u_init is None else u_init.astype(u0.dtype)
-    return jax.lax.fori_loop(0, n_iter, lambda _, u: _vcycle(step, datas, hs, u, g, 0, cfg, mesh)[0], u)
+    return jax.lax.fori_loop(
+        0, n_iter, lambda _, u: _vcycle(step, datas, hs, u, g, 0, cfg, mesh)[0], u
+    )
 
 
 def mgrit_states(step, data, h, u0, cfg: MGRITConfig, n_iter, u_init=None, mesh=None):
@@ -510,17 +508,22 @@ def _check_layers(layers, width: int | None = None):
     if W.ndim != 3 or W.shape[1] != W.shape[2]:
         raise ValueError(f"layer weights must have shape (N, w, w), got {W.shape}")
     if b.shape != W.shape[:2]:
-        raise ValueError(f"layer biases must have shape {W.shape[:2]} to match the weights, got {b.shape}")
+        raise ValueError(
+            f"layer biases must have shape {W.shape[:2]} to match the weights, got {b.shape}"
+        )
     if width is not None and width != W.shape[1]:
         raise ValueError(f"states have width {width} but the layers have width {W.shape[1]}")
 
 
-def mgrit_forward(layers, u0, h, cfg: MGRITConfig, n_iter: int, activation: str = "tanh",
-                  u_init=None, mesh=None) -> MGRITResult:
+def mgrit_forward(
+    layers, u0, h, cfg: MGRITConfig, n_iter: int, activation: str = "tanh", u_init=None, mesh=None
+) -> MGRITResult:
     """Forward propagation through the residual layers by MGRIT (states ``u_0..u_N``)."""
     _check_layers(layers, u0.shape[-1])
     _activation(activation)
-    return mgrit(ForwardStep(activation), (layers["W"], layers["b"]), h, u0, cfg, n_iter, u_init, mesh)
+    return mgrit(
+        ForwardStep(activation), (layers["W"], layers["b"]), h, u0, cfg, n_iter, u_init, mesh
+    )
 
 
 def _sigma_prime(states, layers, activation):
@@ -528,8 +531,17 @@ def _sigma_prime(states, layers, activation):
     return jax.jvp(_activation(activation), (z,), (jnp.ones_like(z),))[1]
 
 
-def mgrit_adjoint(layers, states, lam_N, h, cfg: MGRITConfig, n_iter: int, activation: str = "tanh",
-                  lam_init=None, mesh=None) -> MGRITResult:
+def mgrit_adjoint(
+    layers,
+    states,
+    lam_N,
+    h,
+    cfg: MGRITConfig,
+    n_iter: int,
+    activation: str = "tanh",
+    lam_init=None,
+    mesh=None,
+) -> MGRITResult:
     r"""Adjoints :math:`\lambda_0..\lambda_N` (forward layer order) by MGRIT in reverse layer order.
 
     Solves :math:`\lambda_n = \lambda_{n+1} + h W_n^\top(\sigma'(z_n)\odot\lambda_{n+1})`,
@@ -556,8 +568,9 @@ def layer_gradients(layers, states, lam, h, activation: str = "tanh"):
     return {"W": gW, "b": gb}
 
 
-def value_and_grad_mgrit(params, x, y, spec: Spec, cfg: MGRITConfig, n_fwd, n_bwd,
-                         u_init=None, lam_init=None, mesh=None):
+def value_and_grad_mgrit(
+    params, x, y, spec: Spec, cfg: MGRITConfig, n_fwd, n_bwd, u_init=None, lam_init=None, mesh=None
+):
     """Loss and gradient with MGRIT forward (``n_fwd`` iterations) and adjoint (``n_bwd``).
 
     Returns ``(loss, grads, (states, adjoints))``; the loss is the one of
@@ -572,7 +585,9 @@ def value_and_grad_mgrit(params, x, y, spec: Spec, cfg: MGRITConfig, n_fwd, n_bw
     level_sizes(N, cfg)
     for name, init in (("u_init", u_init), ("lam_init", lam_init)):
         if init is not None and init.shape != (N + 1, x.shape[0], spec.width):
-            raise ValueError(f"{name} has shape {init.shape}, expected {(N + 1, x.shape[0], spec.width)}")
+            raise ValueError(
+                f"{name} has shape {init.shape}, expected {(N + 1, x.shape[0], spec.width)}"
+            )
     return _value_and_grad_mgrit(params, x, y, spec, cfg, n_fwd, n_bwd, u_init, lam_init, mesh)
 
 
@@ -581,13 +596,26 @@ def _value_and_grad_mgrit(params, x, y, spec, cfg, n_fwd, n_bwd, u_init, lam_ini
     act, h = spec.activation, spec.h
     u0, open_vjp = jax.vjp(lambda p: open_layer(p, x, act), params["open"])
     layers = params["layers"]
-    U = _mgrit_states_impl(ForwardStep(act), (layers["W"], layers["b"]), h, u0, u_init, cfg, n_fwd, mesh)
+    U = _mgrit_states_impl(
+        ForwardStep(act), (layers["W"], layers["b"]), h, u0, u_init, cfg, n_fwd, mesh
+    )
     loss, (g_cls, lam_N) = jax.value_and_grad(_head_loss, argnums=(0, 1))(params["cls"], U[-1], y)
     s = _sigma_prime(U, layers, act)
-    lam = _mgrit_states_impl(AdjointStep(), (layers["W"][::-1], s[::-1]), h, lam_N,
-                             None if lam_init is None else lam_init[::-1], cfg, n_bwd, mesh)[::-1]
-    grads = {"open": open_vjp(lam[0])[0], "layers": layer_gradients(layers, U, lam, h, act),
-             "cls": g_cls}
+    lam = _mgrit_states_impl(
+        AdjointStep(),
+        (layers["W"][::-1], s[::-1]),
+        h,
+        lam_N,
+        None if lam_init is None else lam_init[::-1],
+        cfg,
+        n_bwd,
+        mesh,
+    )[::-1]
+    grads = {
+        "open": open_vjp(lam[0])[0],
+        "layers": layer_gradients(layers, U, lam, h, act),
+        "cls": g_cls,
+    }
     return loss, grads, (U, lam)
 
 
@@ -597,8 +625,16 @@ def forward_mgrit(params, x, spec: Spec, cfg: MGRITConfig, n_iter, mesh=None):
     started from the opening state copied to every layer."""
     u0 = open_layer(params["open"], x, spec.activation)
     layers = params["layers"]
-    U = _mgrit_states_impl(ForwardStep(spec.activation), (layers["W"], layers["b"]), spec.h, u0, None,
-                           cfg, n_iter, mesh)
+    U = _mgrit_states_impl(
+        ForwardStep(spec.activation),
+        (layers["W"], layers["b"]),
+        spec.h,
+        u0,
+        None,
+        cfg,
+        n_iter,
+        mesh,
+    )
     return classify(params["cls"], U[-1])
 
 
@@ -691,9 +727,22 @@ def _evaluate(p, x, y, xt, yt, spec):
     return loss_fn(p, x, y, spec), accuracy(p, xt, yt, spec)
 
 
-def train(params, data: Dataset, spec: Spec, steps: int, lr: float = 1e-2, optimizer: str = "adam",
-          mode: str = "mgrit", mgrit_cfg: MGRITConfig = MGRITConfig(), n_fwd: int = 2, n_bwd: int = 2,
-          warm_start: bool = True, eval_every: int = 10, mesh=None, progress: bool = False) -> TrainResult:
+def train(
+    params,
+    data: Dataset,
+    spec: Spec,
+    steps: int,
+    lr: float = 1e-2,
+    optimizer: str = "adam",
+    mode: str = "mgrit",
+    mgrit_cfg: MGRITConfig = MGRITConfig(),
+    n_fwd: int = 2,
+    n_bwd: int = 2,
+    warm_start: bool = True,
+    eval_every: int = 10,
+    mesh=None,
+    progress: bool = False,
+) -> TrainResult:
     """Full-batch training, ``mode="serial"`` (``jax.value_and_grad``) or ``"mgrit"``.
 
     In ``"mgrit"`` mode every step runs ``n_fwd`` forward and ``n_bwd``
@@ -722,18 +771,28 @@ def train(params, data: Dataset, spec: Spec, steps: int, lr: float = 1e-2, optim
         warm = None
     else:
         nf, nb = jnp.asarray(n_fwd, jnp.int32), jnp.asarray(n_bwd, jnp.int32)
-        step = lambda p, s, warm: _mgrit_step(p, s, warm, x, y, lr_, spec, optimizer,  # noqa: E731
-                                              mgrit_cfg, nf, nb, warm_start, mesh)
+        step = lambda p, s, warm: _mgrit_step(
+            p,
+            s,
+            warm,
+            x,
+            y,
+            lr_,
+            spec,
+            optimizer,  # noqa: E731
+            mgrit_cfg,
+            nf,
+            nb,
+            warm_start,
+            mesh,
+        )
         z = jnp.zeros((N + 1, B, w), x.dtype)
         # first guess: u0 broadcast to every layer (no serial solve), zero adjoints
         warm = (jnp.broadcast_to(open_layer(params["open"], x, spec.activation), z.shape), z)
     evaluate = lambda p: _evaluate(p, x, y, xt, yt, spec)  # noqa: E731
     s = opt.init(params)
     losses, ev_steps, ev_loss, ev_acc = [], [], [], []
-    it = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc=f"{mode} training", unit="step", leave=False)
+    it = progress_bar(range(steps), desc=f"{mode} training", unit="step", enabled=progress)
     t0 = time.perf_counter()
     for k in it:
         if k % eval_every == 0:
@@ -742,78 +801,22 @@ def train(params, data: Dataset, spec: Spec, steps: int, lr: float = 1e-2, optim
         params, s, warm, loss = step(params, s, warm)
         loss = float(loss)
         if not math.isfinite(loss):
-            raise DivergenceError(f"{mode} training diverged at step {k} (loss {loss}) with "
-                                  f"{optimizer} lr={lr:g}; use a smaller learning rate")
+            raise DivergenceError(
+                f"{mode} training diverged at step {k} (loss {loss}) with "
+                f"{optimizer} lr={lr:g}; use a smaller learning rate"
+            )
         losses.append(loss)
     el, ea = evaluate(params)
     ev_steps.append(steps), ev_loss.append(float(el)), ev_acc.append(float(ea))
     wall = time.perf_counter() - t0
     if not math.isfinite(ev_loss[-1]):
         raise DivergenceError(f"{mode} training ended with a non-finite loss")
-    return TrainResult(params, mode, np.array(losses), np.array(ev_steps), np.array(ev_loss),
-                       np.array(ev_acc), wall)
-
-
-# ----------------------------------------------------------------------------
-# per-scale configurations
-
-
-@dataclass(frozen=True)
-class Config:
-    """Settings of chapter 04, part 1 (layer-parallel training).
-
-    Training: the authors' peaks example (width 8, 32 layers, T = 1, 2 MGRIT
-    iterations forward and backward, coarsening factor from their config).
-    Convergence study: MGRIT iterations to ``tol`` over ``conv_depths``.
-    Timing: serial vs MGRIT forward wall time over ``timing_depths``.
-    ``conv_variants`` / ``timing_variants``: (relaxation, max levels), 99 =
-    coarsen down to 2 steps; ``acc_tol``: how far below serial training's test
-    accuracy layer-parallel training may end and still count as "similar".
-    """
-
-    width: int = 8
-    depth: int = 32
-    T: float = 1.0
-    activation: str = "tanh"
-    init_scale: float = 1.0
-    n_train: int = 5000
-    n_test: int = 200
-    train_steps: int = 300
-    lr: float = 1e-2
-    optimizer: str = "adam"
-    cfactor: int = 4
-    n_fwd: int = 2
-    n_bwd: int = 2
-    eval_every: int = 10
-    conv_depths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
-    conv_batch: int = 64
-    conv_max_iter: int = 15
-    conv_cfactor: int = 4
-    conv_variants: tuple[tuple[str, int], ...] = (("F", 2), ("FCF", 2), ("F", 99), ("FCF", 99))
-    tol: float = 1e-8
-    grad_iters: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12)
-    grad_depths: tuple[int, ...] = (32, 1024)
-    train_iters: tuple[int, ...] = (1, 2, 3)
-    acc_tol: float = 0.03
-    timing_depths: tuple[int, ...] = (512, 1024)
-    timing_batch: int = 64
-    timing_repeats: int = 5
-    timing_variants: tuple[tuple[str, int], ...] = (("FCF", 2), ("FCF", 99))
-    timing_sharded: bool = True
-    processors: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
-    seed: int = 0
-
-
-CONFIGS = {
-    "smoke": Config(n_train=200, n_test=100, train_steps=20, conv_depths=(64,),
-                    conv_batch=16, conv_max_iter=12, grad_iters=(1, 2, 4, 8), grad_depths=(32,), timing_depths=(64,),
-                    timing_batch=16, timing_repeats=1, timing_variants=(("FCF", 2),), timing_sharded=False,
-                    eval_every=5),
-    "book": Config(n_train=2000, n_test=200, train_steps=300),
-    "paper": Config(n_train=5000, n_test=200, train_steps=130, optimizer="adam",
-                    conv_depths=(32, 64, 128, 256, 512, 1024, 2048, 4096), grad_depths=(32, 4096)),
-}
-
-
-def config(scale: str) -> Config:
-    return _config.pick(CONFIGS, scale)
+    return TrainResult(
+        params,
+        mode,
+        np.array(losses),
+        np.array(ev_steps),
+        np.array(ev_loss),
+        np.array(ev_acc),
+        wall,
+    )

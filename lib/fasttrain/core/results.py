@@ -8,6 +8,7 @@ calls :meth:`ChapterResults.write`, which stores
 ``results/`` under the current directory.  The book's summary page is
 generated from these files by :mod:`fasttrain.book`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,13 +22,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .config import check_scale
+from .scales import check_scale
 
 VERDICTS: tuple[str, ...] = ("reproduced", "partly", "not reproduced", "not testable here")
 
 #: packages whose versions every results file records
 TRACKED_PACKAGES: tuple[str, ...] = (
-    "fasttrain", "jax", "jaxlib", "numpy", "scipy", "optax", "matplotlib", "papermill",
+    "fasttrain",
+    "jax",
+    "jaxlib",
+    "numpy",
+    "scipy",
+    "optax",
+    "matplotlib",
+    "papermill",
 )
 
 SCHEMA_VERSION = 1
@@ -53,7 +61,9 @@ class Claim:
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
-            raise ValueError(f"claim {self.id!r}: verdict {self.verdict!r} is not one of {VERDICTS}")
+            raise ValueError(
+                f"claim {self.id!r}: verdict {self.verdict!r} is not one of {VERDICTS}"
+            )
         if not self.id or not self.claim:
             raise ValueError("a claim needs an id and its text")
         for name in ("paper_value", "reproduced_value"):
@@ -126,12 +136,29 @@ class ChapterResults:
         if not (len(self.chapter) == 2 and self.chapter.isdigit()):
             raise ValueError(f"chapter must be two digits like '01', got {self.chapter!r}")
 
-    def add(self, id: str, claim: str, paper_value, reproduced_value, unit: str,
-            tolerance: str, verdict: str, reason: str) -> Claim:
+    def add(
+        self,
+        id: str,
+        claim: str,
+        paper_value,
+        reproduced_value,
+        unit: str,
+        tolerance: str,
+        verdict: str,
+        reason: str,
+    ) -> Claim:
         if any(c.id == id for c in self.claims):
             raise ValueError(f"duplicate claim id {id!r}")
-        c = Claim(id, claim, _plain(paper_value, keep_nan=True), _plain(reproduced_value, keep_nan=True), unit,
-                  tolerance, verdict, reason)
+        c = Claim(
+            id,
+            claim,
+            _plain(paper_value, keep_nan=True),
+            _plain(reproduced_value, keep_nan=True),
+            unit,
+            tolerance,
+            verdict,
+            reason,
+        )
         self.claims.append(c)
         return c
 
@@ -160,7 +187,9 @@ class ChapterResults:
         d.mkdir(parents=True, exist_ok=True)
         path = d / self.filename
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
         os.replace(tmp, path)
         return path
 

@@ -51,30 +51,60 @@ Floating point: every function follows the dtype of its inputs.  Tight
 comparisons need float64: wrap calls in ``with jax.enable_x64(True):`` (the
 :func:`train` driver does this itself when ``x64=True``).
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import cho_factor, cho_solve, solve_triangular
 
-from . import config as _config
-from .baselines import DivergenceError
+from ..core.errors import DivergenceError
+from ..core.hadamard import fwht, next_pow2
+from ..core.progress import progress_bar
 
 __all__ = [
-    "Config", "CONFIGS", "config", "DivergenceError", "METHODS",
-    "normalize_rows", "check_problem", "init_params", "synthetic_data", "nearly_collinear_data",
-    "forward", "activation_pattern", "activation_pattern_t", "jac_vec", "jac_t_vec", "gram", "gram_matvec",
-    "fwht", "SRHT", "srht", "srht_apply", "sketch_jacobian_t", "sketch_preconditioner",
-    "FACTORS", "pcg", "StepInfo", "Step", "gd_step", "gauss_newton_step", "fast_gauss_newton_step", "cg_gauss_newton_step",
-    "make_step", "TrainResult", "train",
-    "ntk_lambda_min", "gram_lambda_max", "preconditioned_condition_number", "default_sketch_size",
+    "DivergenceError",
+    "METHODS",
+    "normalize_rows",
+    "check_problem",
+    "init_params",
+    "synthetic_data",
+    "nearly_collinear_data",
+    "forward",
+    "activation_pattern",
+    "activation_pattern_t",
+    "jac_vec",
+    "jac_t_vec",
+    "gram",
+    "gram_matvec",
+    "fwht",
+    "SRHT",
+    "srht",
+    "srht_apply",
+    "sketch_jacobian_t",
+    "sketch_preconditioner",
+    "FACTORS",
+    "pcg",
+    "StepInfo",
+    "Step",
+    "gd_step",
+    "gauss_newton_step",
+    "fast_gauss_newton_step",
+    "cg_gauss_newton_step",
+    "make_step",
+    "TrainResult",
+    "train",
+    "ntk_lambda_min",
+    "gram_lambda_max",
+    "preconditioned_condition_number",
+    "default_sketch_size",
 ]
 
 UNIT_NORM_TOL = 1e-6
@@ -85,113 +115,9 @@ the same CG without preconditioner (an ablation)."""
 
 
 # ---------------------------------------------------------------------------
-# configurations per scale
-# ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Config:
-    """Problem sizes of chapter 02 at one scale.
-
-    Convergence runs: ``n`` points, width ``m``, input dimension ``d``;
-    ``iters`` Gauss-Newton iterations, ``gd_iters`` gradient-descent
-    iterations, in float64.  Sketch: ``s = sketch_factor * n``;
-    ``sketch_factors`` the sweep of ``s / n`` for the preconditioning study.
-    lambda study: ``eps_sweep`` the spreads of :func:`nearly_collinear_data`
-    (small eps = small lambda_min) on ``eps_n`` points at width ``eps_m``.
-    Timing: ``n_sweep`` at width ``sweep_m`` and ``m_sweep`` at ``sweep_n``
-    points, both at input dimension ``sweep_d``, in float64 if
-    ``timing_x64`` else float32 with CG tolerance ``timing_cg_tol``;
-    ``timing_repeats`` the least number of alternating timing rounds
-    (:func:`fasttrain.gauss_newton_study.time_size`);
-    ``timing_factor`` the factorisation of the sketch in the timed fast step
-    (``"cholesky"``: the same R as QR, ~10x cheaper on CPU; report it as a
-    deviation, or time ``"qr"`` beside it).
-    ``cg_tol`` is the relative CG residual of the float64 runs.
-    ``timing_budget``: seconds of timed calls per method and size that
-    cheap sizes get (more rounds, up to 20).
-    ``conv_gd_iters``: gradient-descent steps of the convergence runs
-    (``gd_iters`` is the budget of the lambda study).
-    ``eps_target``: the relative residual ``||f - y|| / ||f_0 - y||`` whose
-    iteration count the lambda study compares; ``memory_d_sweep`` the input
-    dimensions of the (compile-only) peak-memory study at ``n_sweep[-1]``
-    points and width ``sweep_m``.
-
-    Why the timing sweeps sit where they do: per step, exact GN costs
-    ~2 n^2 m flops as one matrix product; the fast step costs ~n md log2(md)
-    (sketch, memory-bound) + 2 s n^2 (QR, s = 4n) + 4 k n m d (k ~ 20 CG
-    iterations, bound by reading the n x m pattern).  It can only win when
-    m >> s = 4n and n >> 2 k d, hence small ``sweep_d`` and ``sweep_m >= 8 n``.
-    Measured on 2 shared cores (float32, m = 16384, d = 4, Cholesky factor):
-    exact 0.32 / 1.20 s, fast 0.70 / 1.85 s per step at n = 1024 / 2048 --
-    no crossover within book scale; the chapter compares growth exponents.
-    """
-
-    n: int
-    m: int
-    d: int
-    iters: int
-    gd_iters: int
-    sketch_factor: float
-    sketch_factors: tuple[float, ...]
-    eps_sweep: tuple[float, ...]
-    eps_n: int
-    eps_m: int
-    n_sweep: tuple[int, ...]
-    m_sweep: tuple[int, ...]
-    sweep_m: int
-    sweep_n: int
-    sweep_d: int
-    timing_repeats: int = 3
-    timing_x64: bool = False
-    timing_cg_tol: float = 1e-5
-    timing_factor: str = "cholesky"
-    cg_tol: float = 1e-8
-    damping: float = 0.0
-    seed: int = 0
-    eps_target: float = 1e-2
-    memory_d_sweep: tuple[int, ...] = (4, 16, 64)
-    conv_gd_iters: int = 1000
-    timing_budget: float = 2.0
-
-
-CONFIGS: dict[str, Config] = {
-    "smoke": Config(
-        # eps_n, eps_m equal n, m so that the lambda study reuses the convergence runs' compilations,
-        # and the two timing sweeps share the point (sweep_n, sweep_m): few XLA compilations
-        n=32, m=1024, d=16, iters=6, gd_iters=300, conv_gd_iters=200,
-        sketch_factor=4.0, sketch_factors=(4.0,),
-        eps_sweep=(1.0, 0.3, 0.1), eps_n=32, eps_m=1024,
-        n_sweep=(64, 128), m_sweep=(2048, 4096),
-        sweep_m=4096, sweep_n=64, sweep_d=4, timing_repeats=1, memory_d_sweep=(4, 32), timing_budget=0.3,
-    ),
-    "book": Config(
-        n=256, m=8192, d=16, iters=10, gd_iters=3000, conv_gd_iters=600,
-        sketch_factor=4.0, sketch_factors=(1.0, 1.5, 2.0, 4.0, 8.0),
-        eps_sweep=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02), eps_n=64, eps_m=4096,
-        n_sweep=(256, 512, 1024, 2048), m_sweep=(4096, 8192, 16384, 32768, 65536),
-        sweep_m=32768, sweep_n=512, sweep_d=4, timing_repeats=5,
-    ),
-    "paper": Config(
-        # The paper has no experiments; "paper" scale takes the regime its
-        # theorem is about (m >> n) as far as one CPU machine allows.
-        # Expect hours on 2 cores and ~10 GB of memory for the largest sweep.
-        n=1024, m=65536, d=32, iters=10, gd_iters=20000, conv_gd_iters=5000,
-        sketch_factor=4.0, sketch_factors=(1.25, 1.5, 2.0, 4.0, 8.0, 16.0),
-        eps_sweep=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01), eps_n=256, eps_m=16384,
-        n_sweep=(512, 1024, 2048, 4096), m_sweep=(16384, 32768, 65536, 131072),
-        sweep_m=65536, sweep_n=1024, sweep_d=8, timing_repeats=3,
-    ),
-}
-
-
-def config(scale: str) -> Config:
-    """The :class:`Config` of ``scale`` (``smoke``, ``book`` or ``paper``)."""
-    return _config.pick(CONFIGS, scale)
-
-
-# ---------------------------------------------------------------------------
 # data, initialisation and input checks
 # ---------------------------------------------------------------------------
+
 
 def normalize_rows(X):
     """``X`` with every row scaled to unit Euclidean norm (the paper assumes ||x_i|| = 1)."""
@@ -275,7 +201,9 @@ def nearly_collinear_data(n: int, d: int, eps: float, key, labels: str = "sign")
     if n < 1 or d < 2:
         raise ValueError(f"nearly_collinear_data: need n >= 1 and d >= 2, got n={n}, d={d}")
     if labels not in ("teacher", "sign"):
-        raise ValueError(f"nearly_collinear_data: labels must be 'teacher' or 'sign', got {labels!r}")
+        raise ValueError(
+            f"nearly_collinear_data: labels must be 'teacher' or 'sign', got {labels!r}"
+        )
     return _nearly_collinear_data(key, n, d, eps, labels)
 
 
@@ -322,7 +250,9 @@ def check_problem(W, a, X, y=None) -> None:
             raise ValueError("a must have entries +1 or -1 (the paper's fixed output signs)")
         if not (np.all(np.isfinite(W_)) and np.all(np.isfinite(X_))):
             raise ValueError("W and X must be finite")
-        dev = float(np.max(np.abs(np.linalg.norm(X_.astype(np.float64), axis=1) - 1.0), initial=0.0))
+        dev = float(
+            np.max(np.abs(np.linalg.norm(X_.astype(np.float64), axis=1) - 1.0), initial=0.0)
+        )
         if dev > UNIT_NORM_TOL:
             raise ValueError(
                 f"rows of X must have unit norm (the paper assumes ||x_i|| = 1); "
@@ -335,6 +265,7 @@ def check_problem(W, a, X, y=None) -> None:
 # ---------------------------------------------------------------------------
 # model, Jacobian products and Gram matrix (the tensor trick)
 # ---------------------------------------------------------------------------
+
 
 @jax.jit
 def forward(W, a, X):
@@ -410,40 +341,8 @@ def gram(W, a, X):
 
 
 # ---------------------------------------------------------------------------
-# fast Walsh-Hadamard transform and the SRHT sketch
+# the SRHT sketch (fast Walsh-Hadamard transform from fasttrain.core.hadamard)
 # ---------------------------------------------------------------------------
-
-def _is_pow2(N: int) -> bool:
-    return N >= 1 and (N & (N - 1)) == 0
-
-
-def _next_pow2(N: int) -> int:
-    return 1 << max(0, math.ceil(math.log2(N)))
-
-
-@jax.jit
-def fwht(x):
-    """Unnormalised fast Walsh-Hadamard transform along the last axis: ``H_N x``.
-
-    ``H_N`` is Sylvester's Hadamard matrix (entries +-1, ``H_N^2 = N I``), the
-    same matrix as ``scipy.linalg.hadamard(N)``; cost O(N log N) per vector by
-    log2(N) butterfly stages, each a reshape into pairs at distance ``h``.
-    Neither jax nor scipy provides a fast transform (``scipy.linalg.hadamard``
-    is the dense O(N^2) matrix), hence this function.  ``N`` must be a power
-    of two: pad with zeros first (:func:`srht_apply` does).
-    """
-    x = jnp.asarray(x)
-    N = x.shape[-1]
-    if not _is_pow2(N):
-        raise ValueError(f"fwht: length {N} of the last axis is not a power of two; zero-pad it first")
-    batch = x.shape[:-1]
-    h = 1
-    while h < N:
-        y = x.reshape(*batch, N // (2 * h), 2, h)
-        u, v = y[..., 0, :], y[..., 1, :]
-        x = jnp.stack([u + v, u - v], axis=-2).reshape(*batch, N)
-        h *= 2
-    return x
 
 
 @partial(jax.tree_util.register_dataclass, data_fields=["signs", "rows"], meta_fields=["dim"])
@@ -474,7 +373,7 @@ def srht(key, dim: int, s: int, dtype=None) -> SRHT:
     """Draw an SRHT sketch of ``R^dim`` with ``s`` rows (``dim`` is zero-padded to a power of two)."""
     if dim < 1:
         raise ValueError(f"srht: dimension must be positive, got {dim}")
-    N = _next_pow2(dim)
+    N = next_pow2(dim)
     if not 1 <= s <= N:
         raise ValueError(
             f"srht: sketch size s={s} must be between 1 and the padded dimension {N} (dim={dim})"
@@ -497,7 +396,9 @@ def srht_apply(S: SRHT, v):
     """``S v`` for ``v`` of shape (..., dim): pad, random signs, FWHT, subsample, scale. O(N log N) per vector."""
     v = jnp.asarray(v)
     if v.shape[-1] != S.dim:
-        raise ValueError(f"srht_apply: vectors have length {v.shape[-1]}, the sketch expects {S.dim}")
+        raise ValueError(
+            f"srht_apply: vectors have length {v.shape[-1]}, the sketch expects {S.dim}"
+        )
     N, s = S.padded_dim, S.size
     pad = [(0, 0)] * (v.ndim - 1) + [(0, N - S.dim)]
     Hv = fwht(jnp.pad(v, pad) * S.signs.astype(v.dtype))
@@ -510,7 +411,8 @@ def sketch_jacobian_t(S: SRHT, PT, X, batch_elems: int = 1 << 18):
 
     Column ``i`` of ``J^T`` is ``vec(p_i x_i^T) / sqrt m`` (``p_i`` the i-th
     row of the pattern ``P``, i.e. the i-th column of ``PT``); columns are
-    built and sketched in batches of at most ``batch_elems`` padded entries (``jax.lax.map`` with ``batch_size``), so the
+    built and sketched in batches of at most ``batch_elems`` padded entries (``jax.lax.map`` with
+    ``batch_size``), so the
     md x n matrix ``J^T`` is never held in memory.  The default (2^18 entries,
     2 MB in float64) keeps a batch in cache through all log2(N) butterfly
     stages, which measured 2-3x faster than transforming all columns at once.
@@ -518,7 +420,9 @@ def sketch_jacobian_t(S: SRHT, PT, X, batch_elems: int = 1 << 18):
     m, n = PT.shape
     d = X.shape[1]
     if S.dim != m * d:
-        raise ValueError(f"sketch_jacobian_t: sketch is for dimension {S.dim}, J^T has {m * d} rows")
+        raise ValueError(
+            f"sketch_jacobian_t: sketch is for dimension {S.dim}, J^T has {m * d} rows"
+        )
     return _sketch_js(S, PT, X, batch_elems).T
 
 
@@ -579,7 +483,10 @@ def sketch_preconditioner(SJt, damping=0.0, factor: str = "qr"):
 # preconditioned conjugate gradient with iteration count and history
 # ---------------------------------------------------------------------------
 
-def pcg(matvec: Callable, b, precond: Callable | None = None, tol: float = 1e-8, maxiter: int = 100):
+
+def pcg(
+    matvec: Callable, b, precond: Callable | None = None, tol: float = 1e-8, maxiter: int = 100
+):
     """Preconditioned CG for SPD ``A x = b``; returns ``(x, iterations, rel_residual, history)``.
 
     Stops when ``||b - A x_k|| <= tol ||b||`` (recursively updated residual)
@@ -596,7 +503,9 @@ def pcg(matvec: Callable, b, precond: Callable | None = None, tol: float = 1e-8,
     x = jnp.zeros_like(b)
     r = b
     z = precond(r)
-    hist = jnp.full((maxiter + 1,), jnp.nan, dtype=b.dtype).at[0].set(jnp.where(bnorm > 0, 1.0, 0.0))
+    hist = (
+        jnp.full((maxiter + 1,), jnp.nan, dtype=b.dtype).at[0].set(jnp.where(bnorm > 0, 1.0, 0.0))
+    )
     state = (0, x, r, z, z, jnp.vdot(r, z), bnorm, hist)
 
     def cond(st):
@@ -623,8 +532,12 @@ def pcg(matvec: Callable, b, precond: Callable | None = None, tol: float = 1e-8,
 # one training step of each method
 # ---------------------------------------------------------------------------
 
-@partial(jax.tree_util.register_dataclass,
-         data_fields=["residual_norm", "cg_iterations", "cg_relative_residual"], meta_fields=[])
+
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["residual_norm", "cg_iterations", "cg_relative_residual"],
+    meta_fields=[],
+)
 @dataclass(frozen=True)
 class StepInfo:
     """Diagnostics of one step: ``||f - y||`` before the step, CG iterations
@@ -637,7 +550,9 @@ class StepInfo:
 
 
 def _info(res, iters=0, relres=0.0):
-    return StepInfo(jnp.linalg.norm(res), jnp.asarray(iters, jnp.int32), jnp.asarray(relres, res.dtype))
+    return StepInfo(
+        jnp.linalg.norm(res), jnp.asarray(iters, jnp.int32), jnp.asarray(relres, res.dtype)
+    )
 
 
 @jax.jit
@@ -663,8 +578,19 @@ def gauss_newton_step(W, a, X, y, step_size=1.0, damping=0.0):
 
 
 @partial(jax.jit, static_argnames=("sketch_size", "damping", "cg_maxiter", "factor"))
-def fast_gauss_newton_step(W, a, X, y, key, sketch_size: int, step_size=1.0, damping=0.0,
-                           cg_tol=1e-8, cg_maxiter: int = 100, factor: str = "qr"):
+def fast_gauss_newton_step(
+    W,
+    a,
+    X,
+    y,
+    key,
+    sketch_size: int,
+    step_size=1.0,
+    damping=0.0,
+    cg_tol=1e-8,
+    cg_maxiter: int = 100,
+    factor: str = "qr",
+):
     """The paper's fast step: the Gauss-Newton direction by sketch-preconditioned CG.
 
     1. ``S J^T`` (s x n) with an SRHT ``S`` of R^{md} -- O(n md log md);
@@ -695,14 +621,18 @@ def fast_gauss_newton_step(W, a, X, y, key, sketch_size: int, step_size=1.0, dam
 
 
 @partial(jax.jit, static_argnames=("cg_maxiter",))
-def cg_gauss_newton_step(W, a, X, y, step_size=1.0, damping=0.0, cg_tol=1e-8, cg_maxiter: int = 100):
+def cg_gauss_newton_step(
+    W, a, X, y, step_size=1.0, damping=0.0, cg_tol=1e-8, cg_maxiter: int = 100
+):
     """Ablation of the fast step: the same CG solve of ``(G + lambda I) z = f - y`` without preconditioner.
 
     Its iteration count grows with sqrt(cond G), i.e. as lambda_min shrinks.
     """
     f, PT = _forward_and_pattern(W, a, X)
     res = f - y
-    z, k, relres, _ = pcg(lambda p: gram_matvec(PT, X, p) + damping * p, res, None, cg_tol, cg_maxiter)
+    z, k, relres, _ = pcg(
+        lambda p: gram_matvec(PT, X, p) + damping * p, res, None, cg_tol, cg_maxiter
+    )
     return W - step_size * jac_t_vec(PT, X, z), _info(res, k, relres)
 
 
@@ -726,9 +656,9 @@ def _check_common(n, step_size, damping, sketch_size, cg_tol, cg_maxiter, md):
                 f"sketch size s={sketch_size} is smaller than n={n}: S J^T must have at least n rows "
                 "for its R factor to precondition the n x n Gram matrix (take s = O(n), e.g. 4n)"
             )
-        if sketch_size > _next_pow2(md):
+        if sketch_size > next_pow2(md):
             raise ValueError(
-                f"sketch size s={sketch_size} exceeds the padded parameter dimension {_next_pow2(md)} "
+                f"sketch size s={sketch_size} exceeds the padded parameter dimension {next_pow2(md)} "
                 f"(m d = {md}); the problem is too small to sketch -- use the exact step"
             )
 
@@ -750,9 +680,20 @@ class Step:
         return self.fn(W, key)
 
 
-def make_step(method: str, a, X, y, *, step_size: float | None = None, damping: float = 0.0,
-              sketch_size: int | None = None, cg_tol: float = 1e-8, cg_maxiter: int = 100,
-              factor: str = "qr", W_for_defaults=None) -> Step:
+def make_step(
+    method: str,
+    a,
+    X,
+    y,
+    *,
+    step_size: float | None = None,
+    damping: float = 0.0,
+    sketch_size: int | None = None,
+    cg_tol: float = 1e-8,
+    cg_maxiter: int = 100,
+    factor: str = "qr",
+    W_for_defaults=None,
+) -> Step:
     """The :class:`Step` of ``method`` in :data:`METHODS` for data ``(a, X, y)``.
 
     Defaults: ``step_size`` 1 for the Gauss-Newton methods and
@@ -760,7 +701,7 @@ def make_step(method: str, a, X, y, *, step_size: float | None = None, damping: 
     ``sketch_size = 4 n``; ``factor`` (``fast`` only) see
     :func:`sketch_preconditioner`.  Settings are validated here once; the
     step is jitted and does no checks (use it for timing, e.g. with
-    :func:`fasttrain.timing.best_time`).  In float32 keep ``cg_tol >= 1e-5``.
+    :func:`fasttrain.core.timing.best_time`).  In float32 keep ``cg_tol >= 1e-5``.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
@@ -770,14 +711,17 @@ def make_step(method: str, a, X, y, *, step_size: float | None = None, damping: 
     if step_size is None:
         if method == "gd":
             if W_for_defaults is None:
-                raise ValueError("gradient descent needs a step size (or W_for_defaults to derive 1/lambda_max)")
+                raise ValueError(
+                    "gradient descent needs a step size (or W_for_defaults to derive 1/lambda_max)"
+                )
             step_size = 1.0 / gram_lambda_max(W_for_defaults, a, X)
         else:
             step_size = 1.0
     if method == "fast" and sketch_size is None:
         sketch_size = default_sketch_size(n)
-    _check_common(n, step_size, damping, sketch_size if method == "fast" else None,
-                  cg_tol, cg_maxiter, m * d)
+    _check_common(
+        n, step_size, damping, sketch_size if method == "fast" else None, cg_tol, cg_maxiter, m * d
+    )
     if factor not in FACTORS:
         raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
     step_size = float(step_size)
@@ -789,13 +733,15 @@ def make_step(method: str, a, X, y, *, step_size: float | None = None, damping: 
         fn = lambda W, key: cg_gauss_newton_step(W, a, X, y, step_size, damping, cg_tol, cg_maxiter)  # noqa: E731
     else:
         fn = lambda W, key: fast_gauss_newton_step(  # noqa: E731
-            W, a, X, y, key, sketch_size, step_size, float(damping), cg_tol, cg_maxiter, factor)
+            W, a, X, y, key, sketch_size, step_size, float(damping), cg_tol, cg_maxiter, factor
+        )
     return Step(method, fn, step_size, sketch_size if method == "fast" else None)
 
 
 # ---------------------------------------------------------------------------
 # training driver
 # ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -825,10 +771,26 @@ class TrainResult:
         return r[1:] / r[:-1]
 
 
-def train(method: str, W0, a, X, y, iters: int, *, step_size: float | None = None,
-          damping: float = 0.0, sketch_size: int | None = None, cg_tol: float = 1e-8,
-          cg_maxiter: int = 100, factor: str = "qr", key=None, target: float = 0.0,
-          x64: bool = True, warmup: bool = True, progress: bool = False) -> TrainResult:
+def train(
+    method: str,
+    W0,
+    a,
+    X,
+    y,
+    iters: int,
+    *,
+    step_size: float | None = None,
+    damping: float = 0.0,
+    sketch_size: int | None = None,
+    cg_tol: float = 1e-8,
+    cg_maxiter: int = 100,
+    factor: str = "qr",
+    key=None,
+    target: float = 0.0,
+    x64: bool = True,
+    warmup: bool = True,
+    progress: bool = False,
+) -> TrainResult:
     """Run ``iters`` steps of ``method`` (:data:`METHODS`) from ``W0``; returns a :class:`TrainResult`.
 
     ``target``: stop early once ``||f - y|| <= target * ||f_0 - y||``.
@@ -845,16 +807,24 @@ def train(method: str, W0, a, X, y, iters: int, *, step_size: float | None = Non
         dtype = jnp.float64 if x64 else jnp.float32
         W, a, X, y = (jnp.asarray(v, dtype) for v in (W0, a, X, y))
         check_problem(W, a, X, y)
-        step = make_step(method, a, X, y, step_size=step_size, damping=damping, sketch_size=sketch_size,
-                         cg_tol=cg_tol, cg_maxiter=cg_maxiter, factor=factor, W_for_defaults=W)
+        step = make_step(
+            method,
+            a,
+            X,
+            y,
+            step_size=step_size,
+            damping=damping,
+            sketch_size=sketch_size,
+            cg_tol=cg_tol,
+            cg_maxiter=cg_maxiter,
+            factor=factor,
+            W_for_defaults=W,
+        )
         key = jax.random.key(0) if key is None else key
         if warmup:
             jax.block_until_ready(step(W, key))
         res, secs, cgi, cgr = [], [], [], []
-        loop = range(iters)
-        if progress:
-            from tqdm.auto import tqdm
-            loop = tqdm(loop, desc=method, leave=False)
+        loop = progress_bar(range(iters), desc=method, enabled=progress)
         r0 = None
         for t in loop:
             key, sub = jax.random.split(key)
@@ -904,6 +874,7 @@ def _check_finite(rn: float, method: str, t: int) -> None:
 # diagnostics for the chapter
 # ---------------------------------------------------------------------------
 
+
 def ntk_lambda_min(W, a, X) -> float:
     """Smallest eigenvalue of the Gram matrix ``G = J J^T`` at ``W`` (the paper's lambda at init)."""
     check_problem(W, a, X)
@@ -938,7 +909,9 @@ def _power_iteration(W, a, X, key, iters):
     return jnp.vdot(v, gram_matvec(PT, X, v))
 
 
-def preconditioned_condition_number(W, a, X, s: int, key, damping: float = 0.0, factor: str = "qr") -> float:
+def preconditioned_condition_number(
+    W, a, X, s: int, key, damping: float = 0.0, factor: str = "qr"
+) -> float:
     """Condition number of ``R^{-T} (G + damping I) R^{-1}`` for ``S J^T = Q R``, ``S`` an SRHT with ``s`` rows.
 
     The paper's claim: O(1) for ``s = O~(n)``, independent of lambda_min.
@@ -958,6 +931,8 @@ def _preconditioned_cond(W, a, X, key, s, damping, factor):
     S = srht(key, W.size, s, dtype=X.dtype)
     R = _preconditioner_from_js(_sketch_js(S, PT, X), damping, factor)
     G = gram(W, a, X) + damping * jnp.eye(X.shape[0], dtype=X.dtype)
-    B = solve_triangular(R, solve_triangular(R, G, trans="T", lower=False).T, trans="T", lower=False)
+    B = solve_triangular(
+        R, solve_triangular(R, G, trans="T", lower=False).T, trans="T", lower=False
+    )
     ev = jnp.linalg.eigvalsh((B + B.T) / 2)
     return ev[-1] / ev[0]

@@ -4,6 +4,7 @@ Call :func:`use_style` once at the top of a chapter.  Colours follow the
 Okabe-Ito palette (readable with colour-vision deficiencies) and every
 method keeps its colour across chapters via :data:`METHOD_COLORS`.
 """
+
 from __future__ import annotations
 
 import matplotlib as mpl
@@ -11,11 +12,19 @@ import matplotlib as mpl
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 METHOD_COLORS = {
-    "GD": "#0072B2", "SGD": "#0072B2", "Adam": "#56B4E9",
-    "ODE": "#D55E00", "linear model": "#E69F00",
-    "exact GN": "#009E73", "fast GN": "#D55E00",
-    "RBD": "#D55E00", "FPD": "#009E73", "NES": "#CC79A7",
-    "serial": "#0072B2", "MGRIT": "#D55E00", "LSGD": "#D55E00",
+    "GD": "#0072B2",
+    "SGD": "#0072B2",
+    "Adam": "#56B4E9",
+    "ODE": "#D55E00",
+    "linear model": "#E69F00",
+    "exact GN": "#009E73",
+    "fast GN": "#D55E00",
+    "RBD": "#D55E00",
+    "FPD": "#009E73",
+    "NES": "#CC79A7",
+    "serial": "#0072B2",
+    "MGRIT": "#D55E00",
+    "LSGD": "#D55E00",
 }
 
 STYLE = {

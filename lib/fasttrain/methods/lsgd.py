@@ -51,30 +51,56 @@ if each residual neuron is box-initialised on :math:`[0, m_l]^w` with its
 maximum there scaled to :math:`m_l`; that is unit-box weights with biases
 scaled by :math:`m_l` (the box grows at most to ``e``).
 """
+
 from __future__ import annotations
 
 import itertools
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import config as _config
-from .baselines import DivergenceError
+from ..core.errors import DivergenceError
+from ..core.progress import progress_bar
 
 __all__ = [
-    "ACTIVATIONS", "DivergenceError", "box_layer", "init_mlp", "init_resnet_box", "hidden", "basis",
-    "predict", "dead_fraction", "box_extrema", "quadratic_loss", "least_squares", "ls_step", "Benchmark",
-    "BENCHMARKS", "benchmark", "regression_data", "RegressionSystem", "regression_system", "RelativeError",
-    "relative_error", "Poisson1D", "POISSON", "basis_d2", "PoissonSystem", "poisson_system",
-    "relative_l2", "FitResult", "fit", "iterations_to_reach",
-    "Config", "CONFIGS", "config",
+    "ACTIVATIONS",
+    "DivergenceError",
+    "box_layer",
+    "init_mlp",
+    "init_resnet_box",
+    "hidden",
+    "basis",
+    "predict",
+    "dead_fraction",
+    "box_extrema",
+    "quadratic_loss",
+    "least_squares",
+    "ls_step",
+    "Benchmark",
+    "BENCHMARKS",
+    "benchmark",
+    "regression_data",
+    "RegressionSystem",
+    "regression_system",
+    "RelativeError",
+    "relative_error",
+    "Poisson1D",
+    "POISSON",
+    "basis_d2",
+    "PoissonSystem",
+    "poisson_system",
+    "relative_l2",
+    "FitResult",
+    "fit",
+    "iterations_to_reach",
 ]
 
 ACTIVATIONS: dict[str, Callable] = {"relu": jax.nn.relu, "tanh": jnp.tanh}
@@ -84,7 +110,9 @@ def _act(name: str) -> Callable:
     try:
         return ACTIVATIONS[name]
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}: choose one of {sorted(ACTIVATIONS)}") from None
+        raise ValueError(
+            f"unknown activation {name!r}: choose one of {sorted(ACTIVATIONS)}"
+        ) from None
 
 
 # ----------------------------------------------------------------------------
@@ -123,16 +151,27 @@ def _box_layer(key, lo, hi, n_out, target, dtype):
 
 def _dense(key, d_in, d_out, method, dtype):
     if method == "he":
-        return {"W": math.sqrt(2.0 / d_in) * jax.random.normal(key, (d_in, d_out), dtype),
-                "b": jnp.zeros((d_out,), dtype)}
+        return {
+            "W": math.sqrt(2.0 / d_in) * jax.random.normal(key, (d_in, d_out), dtype),
+            "b": jnp.zeros((d_out,), dtype),
+        }
     if method == "glorot":
-        return {"W": math.sqrt(2.0 / (d_in + d_out)) * jax.random.normal(key, (d_in, d_out), dtype),
-                "b": jnp.zeros((d_out,), dtype)}
+        return {
+            "W": math.sqrt(2.0 / (d_in + d_out)) * jax.random.normal(key, (d_in, d_out), dtype),
+            "b": jnp.zeros((d_out,), dtype),
+        }
     raise ValueError(f"unknown initialisation {method!r}: choose 'box', 'he' or 'glorot'")
 
 
-def init_mlp(key, d_in: int, widths: Sequence[int], n_out: int = 1, method: str = "box",
-             box=None, dtype=jnp.float32) -> dict:
+def init_mlp(
+    key,
+    d_in: int,
+    widths: Sequence[int],
+    n_out: int = 1,
+    method: str = "box",
+    box=None,
+    dtype=jnp.float32,
+) -> dict:
     """An MLP ``{"hidden": [{"W", "b"}, ...], "c": (widths[-1] + 1, n_out)}``.
 
     ``method``: ``"box"`` (first layer on ``box = (lo, hi)``, default the unit
@@ -148,8 +187,15 @@ def init_mlp(key, d_in: int, widths: Sequence[int], n_out: int = 1, method: str 
     layers, d = [], d_in
     for i, w in enumerate(widths):
         if method == "box":
-            layers.append(box_layer(keys[i], lo if i == 0 else np.zeros(d), hi if i == 0 else np.ones(d),
-                                    w, dtype=dtype))
+            layers.append(
+                box_layer(
+                    keys[i],
+                    lo if i == 0 else np.zeros(d),
+                    hi if i == 0 else np.ones(d),
+                    w,
+                    dtype=dtype,
+                )
+            )
         else:
             layers.append(_dense(keys[i], d, w, method, dtype))
         d = w
@@ -164,8 +210,16 @@ def _box(box, d):
     return lo, hi
 
 
-def init_resnet_box(key, d_in: int, width: int, depth: int, n_out: int = 1, box=None,
-                    method: str = "box", dtype=jnp.float32) -> dict:
+def init_resnet_box(
+    key,
+    d_in: int,
+    width: int,
+    depth: int,
+    n_out: int = 1,
+    box=None,
+    method: str = "box",
+    dtype=jnp.float32,
+) -> dict:
     r"""A ResNet ``u_{l+1} = u_l + sigma(W_l u_l + b_l) / L`` with an opening layer.
 
     ``method="box"``: opening layer box-initialised on the data box, residual
@@ -182,7 +236,9 @@ def init_resnet_box(key, d_in: int, width: int, depth: int, n_out: int = 1, box=
     for l in range(depth):
         m = (1.0 + 1.0 / depth) ** l
         if method == "box":
-            layer = box_layer(keys[l], np.zeros(width), m * np.ones(width), width, target=m, dtype=dtype)
+            layer = box_layer(
+                keys[l], np.zeros(width), m * np.ones(width), width, target=m, dtype=dtype
+            )
         else:
             layer = _dense(keys[l], width, width, method, dtype)
         Ws.append(layer["W"])
@@ -259,7 +315,7 @@ def quadratic_loss(params, system: Callable, ridge: float = 0.0):
     r""":math:`\frac12\|A(\xi)c - r\|^2 + \frac\lambda2\|c\|^2` with ``A, r = system(params)``."""
     A, r = system(params)
     c = params["c"]
-    return 0.5 * jnp.sum((A @ c - r) ** 2) + 0.5 * ridge * jnp.sum(c ** 2)
+    return 0.5 * jnp.sum((A @ c - r) ** 2) + 0.5 * ridge * jnp.sum(c**2)
 
 
 def _qr_cgs2(A):
@@ -311,7 +367,9 @@ def least_squares(A, r, ridge: float = 0.0, solver: str = "qr"):
       factorisation breaks down on them.)
     """
     if A.ndim != 2 or r.shape[0] != A.shape[0]:
-        raise ValueError(f"least squares needs A (m, p) and r (m, ...), got {A.shape} and {r.shape}")
+        raise ValueError(
+            f"least squares needs A (m, p) and r (m, ...), got {A.shape} and {r.shape}"
+        )
     if not isinstance(ridge, jax.core.Tracer) and ridge < 0:  # a traced ridge is checked by fit
         raise ValueError(f"ridge must be non-negative, got {ridge}")
     if solver not in ("qr", "lstsq", "normal"):
@@ -333,7 +391,7 @@ def _least_squares(A, r, ridge, solver):
         return jnp.linalg.lstsq(A, r)[0]
     Q, R = _qr_cgs2(A)
     dep = jnp.diag(R) == 0
-    R = jnp.where(dep[:, None], jnp.eye(p, dtype=A.dtype), R)        # c_j = 0 for dependent columns
+    R = jnp.where(dep[:, None], jnp.eye(p, dtype=A.dtype), R)  # c_j = 0 for dependent columns
     rhs = jnp.where(dep.reshape((p,) + (1,) * (r.ndim - 1)), 0.0, Q.T @ r)
     return jax.scipy.linalg.solve_triangular(R, rhs, lower=False)
 
@@ -365,8 +423,11 @@ def benchmark(name: str, k: int = 4) -> Benchmark:
     table = {
         "smooth1d": Benchmark("smooth1d", 1, lambda x: jnp.sin(2 * jnp.pi * x[:, :1])),
         "osc1d": Benchmark(f"osc1d(k={k})", 1, lambda x: jnp.sin(2 * jnp.pi * k * x[:, :1])),
-        "smooth2d": Benchmark("smooth2d", 2,
-                              lambda x: (jnp.sin(jnp.pi * x[:, 0]) * jnp.sin(jnp.pi * x[:, 1]))[:, None]),
+        "smooth2d": Benchmark(
+            "smooth2d",
+            2,
+            lambda x: (jnp.sin(jnp.pi * x[:, 0]) * jnp.sin(jnp.pi * x[:, 1]))[:, None],
+        ),
     }
     try:
         return table[name]
@@ -418,8 +479,11 @@ def regression_system(x, y, activation: str = "relu") -> RegressionSystem:
     if y.ndim == 1:
         y = y[:, None]
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} rows but y has {y.shape[0]}" if x.ndim == 2 else
-                         f"x must be 2-D (points, features), got shape {x.shape}")
+        raise ValueError(
+            f"x has {x.shape[0]} rows but y has {y.shape[0]}"
+            if x.ndim == 2
+            else f"x must be 2-D (points, features), got shape {x.shape}"
+        )
     _act(activation)
     return RegressionSystem(x, y, activation)
 
@@ -440,7 +504,9 @@ def relative_error(x, y, activation: str = "relu") -> RelativeError:
     """Error function for :func:`fit`: relative L2 error of the network on ``(x, y)``."""
     x, y = jnp.asarray(x), jnp.asarray(y)
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"evaluation points must be (n, d) with n values, got {x.shape} and {y.shape}")
+        raise ValueError(
+            f"evaluation points must be (n, d) with n values, got {x.shape} and {y.shape}"
+        )
     _act(activation)
     return RelativeError(x, y, activation)
 
@@ -462,7 +528,7 @@ class Poisson1D:
 
 def _poisson(k: int = 2) -> Poisson1D:
     w = k * jnp.pi
-    return Poisson1D(f"sin({k} pi x)", lambda x: jnp.sin(w * x), lambda x: w ** 2 * jnp.sin(w * x))
+    return Poisson1D(f"sin({k} pi x)", lambda x: jnp.sin(w * x), lambda x: w**2 * jnp.sin(w * x))
 
 
 POISSON = _poisson(2)
@@ -489,14 +555,16 @@ class PoissonSystem:
         s, sb = 1.0 / math.sqrt(x_int.shape[0]), math.sqrt(self.beta)
         xb = jnp.array([[0.0], [1.0]], x_int.dtype)
         ab = jnp.array([self.problem.a, self.problem.b], x_int.dtype)
-        A = jnp.concatenate([-s * basis_d2(params, x_int, self.activation),
-                             sb * basis(params, xb, self.activation)])
+        A = jnp.concatenate(
+            [-s * basis_d2(params, x_int, self.activation), sb * basis(params, xb, self.activation)]
+        )
         rhs = jnp.concatenate([s * self.problem.f(x_int), sb * ab])[:, None]
         return A, rhs
 
 
-def poisson_system(x_int, problem: Poisson1D = POISSON, activation: str = "tanh",
-                   beta: float = 1.0) -> PoissonSystem:
+def poisson_system(
+    x_int, problem: Poisson1D = POISSON, activation: str = "tanh", beta: float = 1.0
+) -> PoissonSystem:
     r"""``params -> (A, r)``: PDE rows :math:`-\Phi''(x_i)/\sqrt n`, rhs :math:`f(x_i)/\sqrt n`,
     boundary rows :math:`\sqrt\beta\,\Phi(0), \sqrt\beta\,\Phi(1)`, rhs :math:`\sqrt\beta\,(a, b)`."""
     x_int = jnp.asarray(x_int)
@@ -508,9 +576,16 @@ def poisson_system(x_int, problem: Poisson1D = POISSON, activation: str = "tanh"
     return PoissonSystem(x_int, problem, activation, float(beta))
 
 
-for _cls, _data in ((RegressionSystem, ["x", "y"]), (RelativeError, ["x", "y"]), (PoissonSystem, ["x_int"])):
-    jax.tree_util.register_dataclass(_cls, data_fields=_data,
-                                     meta_fields=[f for f in _cls.__dataclass_fields__ if f not in _data])
+for _cls, _data in (
+    (RegressionSystem, ["x", "y"]),
+    (RelativeError, ["x", "y"]),
+    (PoissonSystem, ["x_int"]),
+):
+    jax.tree_util.register_dataclass(
+        _cls,
+        data_fields=_data,
+        meta_fields=[f for f in _cls.__dataclass_fields__ if f not in _data],
+    )
 
 
 def relative_l2(pred, target) -> jnp.ndarray:
@@ -553,11 +628,19 @@ def _no_error(params):
 
 
 def _as_pytree(fn):
-    return fn if isinstance(fn, (RegressionSystem, PoissonSystem, RelativeError, _Opaque)) else _Opaque(fn)
+    return (
+        fn
+        if isinstance(fn, (RegressionSystem, PoissonSystem, RelativeError, _Opaque))
+        else _Opaque(fn)
+    )
 
 
 def _optimizer(method: str, optimizer: str, lr):
-    return optax.sgd(lr) if method == "gd" or (method == "lsgd" and optimizer == "gd") else optax.adam(lr)
+    return (
+        optax.sgd(lr)
+        if method == "gd" or (method == "lsgd" and optimizer == "gd")
+        else optax.adam(lr)
+    )
 
 
 @partial(jax.jit, static_argnames=("solve", "solver"))
@@ -597,9 +680,19 @@ def _fit_chunk(carry, n, system, err, lr, ridge, method, optimizer, solver, chun
     return jax.lax.fori_loop(0, n, body, (carry, buf, buf))
 
 
-def fit(params, system: Callable, method: str = "lsgd", steps: int = 1000, lr: float = 1e-3,
-        ridge: float = 0.0, optimizer: str = "adam", error_fn: Callable | None = None,
-        solver: str = "qr", chunk: int = 100, progress: bool = False) -> FitResult:
+def fit(
+    params,
+    system: Callable,
+    method: str = "lsgd",
+    steps: int = 1000,
+    lr: float = 1e-3,
+    ridge: float = 0.0,
+    optimizer: str = "adam",
+    error_fn: Callable | None = None,
+    solver: str = "qr",
+    chunk: int = 100,
+    progress: bool = False,
+) -> FitResult:
     """Train on the quadratic-in-``c`` loss of ``system``.
 
     ``method="lsgd"``: least-squares ``c`` then ``optimizer`` (``"adam"`` or
@@ -622,9 +715,12 @@ def fit(params, system: Callable, method: str = "lsgd", steps: int = 1000, lr: f
         raise ValueError(f"unknown method {method!r}: choose 'lsgd', 'adam' or 'gd'")
     if not lr > 0:
         raise ValueError(f"learning rate must be positive, got {lr}")
-    if not (isinstance(steps, (int, np.integer)) and steps >= 0) or not (isinstance(chunk, (int, np.integer))
-                                                                       and chunk >= 1):
-        raise ValueError(f"steps must be a non-negative integer and chunk a positive one, got {steps}, {chunk}")
+    if not (isinstance(steps, (int, np.integer)) and steps >= 0) or not (
+        isinstance(chunk, (int, np.integer)) and chunk >= 1
+    ):
+        raise ValueError(
+            f"steps must be a non-negative integer and chunk a positive one, got {steps}, {chunk}"
+        )
     if ridge < 0:
         raise ValueError(f"ridge must be non-negative, got {ridge}")
     if method == "lsgd" and optimizer not in ("adam", "gd"):
@@ -645,83 +741,44 @@ def fit(params, system: Callable, method: str = "lsgd", steps: int = 1000, lr: f
         carry = (params, opt.init(params))
         unpack = lambda carry: carry[0]  # noqa: E731
     losses, errors = [np.array([float(loss0)])], [np.array([float(err0)])]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc=method, unit="step", leave=False)
+    bar = progress_bar(total=steps, desc=method, unit="step", enabled=progress)
     done = 0
     while done < steps:
         n = min(chunk, steps - done)
-        carry, l, e = _fit_chunk(carry, jnp.asarray(n, jnp.int32), system, err, lr_, ridge_,
-                                 method, optimizer, solver, int(chunk))
+        carry, l, e = _fit_chunk(
+            carry,
+            jnp.asarray(n, jnp.int32),
+            system,
+            err,
+            lr_,
+            ridge_,
+            method,
+            optimizer,
+            solver,
+            int(chunk),
+        )
         l, e = np.asarray(l)[:n], np.asarray(e)[:n]
         if not np.all(np.isfinite(l)):
             bad = done + int(np.argmin(np.isfinite(l)))
-            raise DivergenceError(f"{method} diverged at step {bad} (loss {l[bad - done]}) with "
-                                  f"lr={lr:g}; use a smaller learning rate")
+            raise DivergenceError(
+                f"{method} diverged at step {bad} (loss {l[bad - done]}) with "
+                f"lr={lr:g}; use a smaller learning rate"
+            )
         losses.append(l)
         errors.append(e)
         done += n
-        if bar is not None:
-            bar.update(n)
-    if bar is not None:
-        bar.close()
-    return FitResult(unpack(carry), method, np.concatenate(losses), np.concatenate(errors),
-                     time.perf_counter() - t0)
+        bar.update(n)
+    bar.close()
+    return FitResult(
+        unpack(carry),
+        method,
+        np.concatenate(losses),
+        np.concatenate(errors),
+        time.perf_counter() - t0,
+    )
 
 
 def iterations_to_reach(errors, target: float) -> int | None:
     """First iteration ``k`` with ``errors[k] <= target`` (``None``: never)."""
     hit = np.nonzero(np.asarray(errors) <= target)[0]
     return int(hit[0]) if len(hit) else None
-
-
-# ----------------------------------------------------------------------------
-# per-scale configurations
-
-
-@dataclass(frozen=True)
-class Config:
-    """Settings of chapter 04, part 2 (LSGD and box initialisation).
-
-    ``gd_lr``: plain gradient descent needs a larger step than Adam's ``lr``;
-    ``init_steps``: the LSGD budget of the initialisation study; ``chunk``:
-    steps per compiled chunk of :func:`fit` (one compilation per configuration).
-    """
-
-    methods: tuple[str, ...] = ("LSGD", "Adam", "GD")
-    widths: tuple[int, ...] = (32, 32)
-    n_train: int = 256
-    n_train_2d: int = 1024
-    n_test: int = 512
-    adam_steps: int = 3000
-    lsgd_steps: int = 1000
-    lr: float = 1e-3
-    gd_lr: float = 0.05
-    ridge: float = 1e-10
-    osc_k: int = 4
-    chunk: int = 100
-    init_methods: tuple[str, ...] = ("box", "he", "glorot")
-    init_depths: tuple[int, ...] = (1, 2, 4, 8)
-    init_steps: int = 500
-    resnet_depths: tuple[int, ...] = (4, 16, 64)
-    pinn_widths: tuple[int, ...] = (32, 32)
-    pinn_collocation: int = 64
-    pinn_steps: int = 1000
-    pinn_lr: float = 1e-3
-    pinn_beta: float = 1.0
-    seeds: tuple[int, ...] = (0, 1, 2)
-
-
-CONFIGS = {
-    "smoke": Config(methods=("LSGD", "Adam"), widths=(16, 16), n_train=64, n_train_2d=256, n_test=128, adam_steps=150, lsgd_steps=150,
-                    chunk=50, init_depths=(2,), init_steps=50, resnet_depths=(4, 16), pinn_widths=(16, 16),
-                    pinn_collocation=32, pinn_steps=50, seeds=(0,)),
-    "book": Config(),
-    "paper": Config(adam_steps=20000, lsgd_steps=20000, init_steps=5000, pinn_steps=10000,
-                    seeds=tuple(range(10))),
-}
-
-
-def config(scale: str) -> Config:
-    return _config.pick(CONFIGS, scale)

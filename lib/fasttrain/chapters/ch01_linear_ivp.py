@@ -1,4 +1,4 @@
-"""Chapter 01's experiments: protocols around :mod:`fasttrain.linearized`.
+"""Chapter 01: configurations per scale, protocols and claims around :mod:`fasttrain.methods.linearized`.
 
 Each function runs one measurement of the chapter and returns plain
 records (lists of dicts) that the chapter tabulates and plots.  The
@@ -15,6 +15,7 @@ protocol, stated once here and in the chapter:
   (network Jacobian ``J0`` incl. its compilation, and the NTK product) is
   reported separately.  "Total" adds set-up (ODE) or compilation (GD).
 """
+
 from __future__ import annotations
 
 import time
@@ -26,9 +27,84 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from . import data as data_mod
-from . import linearized as L
-from .baselines import DivergenceError, full_batch_gd
+from ..core import data as data_mod
+from ..core.errors import DivergenceError
+from ..core.progress import progress_bar
+from ..core.scales import pick
+from ..methods import linearized as L
+from ..methods.gradient_descent import full_batch_gd
+
+# ---------------------------------------------------------------------------
+# configurations per scale
+
+
+@dataclass(frozen=True)
+class DataSetup:
+    name: str
+    width: int
+    n_train: int | None  # None: the whole training split
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of chapter 01 at one scale (see the chapter's protocol section)."""
+
+    datasets: tuple[DataSetup, ...]
+    thresholds: tuple[float, ...] = (0.80, 0.85, 0.90, 0.95)
+    activation: str = "tanh"
+    lr: float = 0.1  # the Tables' learning rate (a slow one, see chapter)
+    lr_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+    gd_max_steps: int = 20_000
+    gd_chunk: int = 100
+    t_max: float = 20_000.0  # gradient-flow horizon, in GD steps
+    rtol: float = 1e-3
+    atol: float = 1e-6
+    fd_n_train: int = 300  # problem size for the analytic-vs-FD Jacobian comparison
+    fd_width: int = 256
+    widths: tuple[int, ...] = (16, 64, 256, 1024)  # the network-vs-linearisation study
+    width_study_n_train: int = 600
+    width_horizon: float = 2_000.0  # flow time (GD steps) of the width study
+    test_fraction: float = 0.2
+
+
+CONFIGS = {
+    "smoke": Config(
+        datasets=(DataSetup("banknote", 64, 200), DataSetup("magic", 16, 300)),
+        lr_grid=(0.1, 3.0),
+        gd_max_steps=2_000,
+        t_max=2_000.0,
+        fd_n_train=60,
+        fd_width=32,
+        widths=(16, 128),
+        width_study_n_train=100,
+        width_horizon=100.0,
+    ),
+    "book": Config(
+        datasets=(DataSetup("banknote", 512, None), DataSetup("magic", 64, None)),
+        gd_max_steps=20_000,
+        t_max=20_000.0,
+        lr_grid=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
+        fd_n_train=400,
+        fd_width=256,
+        widths=(16, 64, 256, 1024),
+        width_study_n_train=600,
+    ),
+    "paper": Config(
+        datasets=(DataSetup("banknote", 1024, None), DataSetup("magic", 128, None)),
+        lr_grid=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
+        gd_max_steps=200_000,
+        t_max=200_000.0,
+        fd_n_train=1000,
+        fd_width=512,
+        widths=(16, 64, 256, 1024, 4096),
+        width_study_n_train=1098,
+    ),
+}
+
+
+def config(scale: str) -> Config:
+    return pick(CONFIGS, scale)
+
 
 LOADERS = {"banknote": data_mod.load_banknote, "magic": data_mod.load_magic}
 
@@ -50,7 +126,7 @@ class Setup:
     J: np.ndarray
     f0: np.ndarray
     jacobian_time: float  # J0 incl. compilation
-    ntk_time: float       # Theta0 = J0 J0^T (0 when parameter space is used)
+    ntk_time: float  # Theta0 = J0 J0^T (0 when parameter space is used)
     theta: np.ndarray | None
     J_test: np.ndarray
     f0_test: np.ndarray
@@ -104,22 +180,51 @@ def _gd_test_acc(setup: Setup, params) -> float:
     return L.accuracy_np(np.asarray(setup.apply(params, setup.ds.x_test)), setup.ds.y_test)
 
 
-def time_to_accuracy(setup: Setup, lr: float, thresholds, gd_max_steps: int, t_max: float,
-                     rtol: float, atol: float, chunk: int = 100, progress: bool = False):
+def time_to_accuracy(
+    setup: Setup,
+    lr: float,
+    thresholds,
+    gd_max_steps: int,
+    t_max: float,
+    rtol: float,
+    atol: float,
+    chunk: int = 100,
+    progress: bool = False,
+):
     """Tables 1/2 of the paper at one learning rate: a record per threshold."""
-    gd = full_batch_gd(setup.apply, setup.params0, setup.ds.x_train, setup.ds.y_train, lr,
-                       gd_max_steps, thresholds, chunk=chunk, progress=progress)
+    gd = full_batch_gd(
+        setup.apply,
+        setup.params0,
+        setup.ds.x_train,
+        setup.ds.y_train,
+        lr,
+        gd_max_steps,
+        thresholds,
+        chunk=chunk,
+        progress=progress,
+    )
     problem = setup.problem(lr)
     rows = []
     setup_time = setup.jacobian_time + setup.ntk_time
-    odes = L.solve_to_thresholds(problem, t_max, thresholds, space=setup.space, rtol=rtol, atol=atol)
+    odes = L.solve_to_thresholds(
+        problem, t_max, thresholds, space=setup.space, rtol=rtol, atol=atol
+    )
     for thr, ode in zip(sorted(thresholds), odes):
         gd_t = gd.time_to[thr]
         row = {
-            "data": setup.ds.name, "width": setup.width, "lr": lr, "threshold": thr,
-            "gd_steps": gd.steps_to[thr], "gd_time": gd_t, "gd_compile": gd.compile_time,
-            "ode_t": ode.t_event, "ode_solve": ode.solve_time if ode.reached else None,
-            "ode_setup": setup_time, "ode_nfev": ode.nfev, "ode_nlu": ode.nlu, "space": ode.space,
+            "data": setup.ds.name,
+            "width": setup.width,
+            "lr": lr,
+            "threshold": thr,
+            "gd_steps": gd.steps_to[thr],
+            "gd_time": gd_t,
+            "gd_compile": gd.compile_time,
+            "ode_t": ode.t_event,
+            "ode_solve": ode.solve_time if ode.reached else None,
+            "ode_setup": setup_time,
+            "ode_nfev": ode.nfev,
+            "ode_nlu": ode.nlu,
+            "space": ode.space,
         }
         row["gd_total"] = None if gd_t is None else gd_t + gd.compile_time
         row["ode_total"] = None if not ode.reached else ode.solve_time + setup_time
@@ -142,8 +247,17 @@ def _ratio(a, b):
     return a / b
 
 
-def lr_sweep(setup: Setup, lrs, threshold: float, gd_max_steps: int, tau_max: float, rtol: float,
-             atol: float, chunk: int = 100, progress: bool = False):
+def lr_sweep(
+    setup: Setup,
+    lrs,
+    threshold: float,
+    gd_max_steps: int,
+    tau_max: float,
+    rtol: float,
+    atol: float,
+    chunk: int = 100,
+    progress: bool = False,
+):
     """Speed-up against the learning rate at one accuracy threshold.
 
     GD is run at each learning rate (a divergent run is recorded as
@@ -153,50 +267,113 @@ def lr_sweep(setup: Setup, lrs, threshold: float, gd_max_steps: int, tau_max: fl
     """
     rows = []
     lr_safe = L.critical_lr(setup.theta, len(setup.f0)) if setup.theta is not None else None
-    it = lrs
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(lrs, desc=f"lr sweep {setup.ds.name}", leave=False)
+    it = progress_bar(lrs, desc=f"lr sweep {setup.ds.name}", enabled=progress)
     for lr in it:
         row = {"data": setup.ds.name, "lr": lr, "threshold": threshold, "lr_safe": lr_safe}
-        ode = L.solve_flow(setup.problem(lr), tau_max / lr, threshold=threshold, space=setup.space,
-                           rtol=rtol, atol=atol)
-        row.update(ode_t=ode.t_event, ode_solve=ode.solve_time if ode.reached else None,
-                   ode_nfev=ode.nfev)
+        ode = L.solve_flow(
+            setup.problem(lr),
+            tau_max / lr,
+            threshold=threshold,
+            space=setup.space,
+            rtol=rtol,
+            atol=atol,
+        )
+        row.update(
+            ode_t=ode.t_event, ode_solve=ode.solve_time if ode.reached else None, ode_nfev=ode.nfev
+        )
         # GD's budget: 20x the steps the gradient flow needs (at least 1000), capped by gd_max_steps;
         # a run that misses it at this learning rate is recorded as "not reached", not extrapolated
-        budget = gd_max_steps if ode.t_event is None else int(min(gd_max_steps, max(1000, 20 * ode.t_event)))
+        budget = (
+            gd_max_steps
+            if ode.t_event is None
+            else int(min(gd_max_steps, max(1000, 20 * ode.t_event)))
+        )
         try:
-            gd = full_batch_gd(setup.apply, setup.params0, setup.ds.x_train, setup.ds.y_train, lr,
-                               budget, (threshold,), chunk=min(chunk, budget), diverge_factor=10.0)
-            row.update(stable=True, gd_steps=gd.steps_to[threshold], gd_time=gd.time_to[threshold],
-                       gd_compile=gd.compile_time, gd_budget=budget, gd_final_loss=float(gd.loss[-1]))
+            gd = full_batch_gd(
+                setup.apply,
+                setup.params0,
+                setup.ds.x_train,
+                setup.ds.y_train,
+                lr,
+                budget,
+                (threshold,),
+                chunk=min(chunk, budget),
+                diverge_factor=10.0,
+            )
+            row.update(
+                stable=True,
+                gd_steps=gd.steps_to[threshold],
+                gd_time=gd.time_to[threshold],
+                gd_compile=gd.compile_time,
+                gd_budget=budget,
+                gd_final_loss=float(gd.loss[-1]),
+            )
         except DivergenceError:
-            row.update(stable=False, gd_steps=None, gd_time=None, gd_compile=None, gd_budget=budget,
-                       gd_final_loss=None)
+            row.update(
+                stable=False,
+                gd_steps=None,
+                gd_time=None,
+                gd_compile=None,
+                gd_budget=budget,
+                gd_final_loss=None,
+            )
         row["speedup_solve"] = _ratio(row["gd_time"], row["ode_solve"])
         rows.append(row)
     return rows
 
 
-def fd_vs_analytic(ds, width: int, activation: str, seed: int, lr: float, threshold: float,
-                   t_max: float, rtol: float, atol: float):
+def fd_vs_analytic(
+    ds,
+    width: int,
+    activation: str,
+    seed: int,
+    lr: float,
+    threshold: float,
+    t_max: float,
+    rtol: float,
+    atol: float,
+):
     """The BDF solve with the analytic Jacobian against SciPy's finite differences."""
     setup = make_setup(ds, width, activation, seed)
-    out = {"n": len(ds.x_train), "width": width, "dim": setup.f0.size if setup.theta is not None else setup.J.shape[1],
-           "space": setup.space}
+    out = {
+        "n": len(ds.x_train),
+        "width": width,
+        "dim": setup.f0.size if setup.theta is not None else setup.J.shape[1],
+        "space": setup.space,
+    }
     for jac in ("analytic", "fd"):
-        r = L.solve_flow(setup.problem(lr), t_max, threshold=threshold, space=setup.space, jac=jac,
-                         rtol=rtol, atol=atol)
-        out[jac] = {"time": r.solve_time, "t_event": r.t_event, "nfev": r.nfev, "njev": r.njev,
-                    "nlu": r.nlu}
+        r = L.solve_flow(
+            setup.problem(lr),
+            t_max,
+            threshold=threshold,
+            space=setup.space,
+            jac=jac,
+            rtol=rtol,
+            atol=atol,
+        )
+        out[jac] = {
+            "time": r.solve_time,
+            "t_event": r.t_event,
+            "nfev": r.nfev,
+            "njev": r.njev,
+            "nlu": r.nlu,
+        }
     out["ratio"] = out["fd"]["time"] / out["analytic"]["time"]
     return out
 
 
-def width_study(ds, widths, activation: str, seed: int, lr: float, horizon: float, rtol: float,
-                atol: float, n_points: int = 12, progress: bool = False):
+def width_study(
+    ds,
+    widths,
+    activation: str,
+    seed: int,
+    lr: float,
+    horizon: float,
+    rtol: float,
+    atol: float,
+    n_points: int = 12,
+    progress: bool = False,
+):
     """Network vs its linearisation along the flow, for several widths.
 
     For each width, integrate the linear flow to ``horizon`` (GD steps),
@@ -206,28 +383,38 @@ def width_study(ds, widths, activation: str, seed: int, lr: float, horizon: floa
     """
     times = np.unique(np.geomspace(1, horizon, n_points).round().astype(int))
     rows = []
-    it = widths
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(widths, desc="widths", leave=False)
+    it = progress_bar(widths, desc="widths", enabled=progress)
     for w in it:
         setup = make_setup(ds, w, activation, seed)
         problem = setup.problem(lr)
-        sol = L.solve_flow(problem, float(times[-1]), space=setup.space, rtol=rtol,
-                           atol=atol, t_eval=times.astype(float))
+        sol = L.solve_flow(
+            problem,
+            float(times[-1]),
+            space=setup.space,
+            rtol=rtol,
+            atol=atol,
+            t_eval=times.astype(float),
+        )
         ts, states = sol.trajectory
         gd_params = _gd_checkpoints(setup, lr, [int(t) for t in ts])
         for t, s, gp in zip(ts, states.T, gd_params):
-            dtheta = s if setup.space == "parameter" else problem.dtheta_from_f(s.reshape(setup.f0.shape))
-            rows.append({
-                "width": w, "t": float(t),
-                "linear model": _lin_test_acc(setup, dtheta),
-                "network at ODE parameters": _net_test_acc(setup, dtheta),
-                "network trained by GD": _gd_test_acc(setup, gp),
-                "rel_param_change": float(np.linalg.norm(dtheta) / np.linalg.norm(
-                    ravel_pytree(setup.params0)[0])),
-            })
+            dtheta = (
+                s
+                if setup.space == "parameter"
+                else problem.dtheta_from_f(s.reshape(setup.f0.shape))
+            )
+            rows.append(
+                {
+                    "width": w,
+                    "t": float(t),
+                    "linear model": _lin_test_acc(setup, dtheta),
+                    "network at ODE parameters": _net_test_acc(setup, dtheta),
+                    "network trained by GD": _gd_test_acc(setup, gp),
+                    "rel_param_change": float(
+                        np.linalg.norm(dtheta) / np.linalg.norm(ravel_pytree(setup.params0)[0])
+                    ),
+                }
+            )
     return rows
 
 
@@ -238,8 +425,9 @@ def _gd_checkpoints(setup: Setup, lr: float, checkpoints):
 
     @jax.jit
     def step(p, s):
-        g = jax.grad(lambda p: optax.softmax_cross_entropy_with_integer_labels(
-            setup.apply(p, x), y).mean())(p)
+        g = jax.grad(
+            lambda p: optax.softmax_cross_entropy_with_integer_labels(setup.apply(p, x), y).mean()
+        )(p)
         u, s = opt.update(g, s, p)
         return optax.apply_updates(p, u), s
 
@@ -254,10 +442,18 @@ def _gd_checkpoints(setup: Setup, lr: float, checkpoints):
 
 #: the paper's Tables 1 (Banknote) and 2 (MAGIC): threshold -> (GD s, ODE s, speed-up)
 PAPER_TABLES = {
-    "banknote": {0.80: (60.10, 38.66, 1.55), 0.85: (75.52, 39.02, 1.94),
-                 0.90: (102.19, 40.85, 2.50), 0.95: (147.73, 69.83, 2.12)},
-    "magic": {0.80: (118.50, 59.42, 1.99), 0.85: (140.88, 72.52, 1.94),
-              0.90: (189.30, 76.19, 2.48), 0.95: (201.45, 90.97, 2.21)},
+    "banknote": {
+        0.80: (60.10, 38.66, 1.55),
+        0.85: (75.52, 39.02, 1.94),
+        0.90: (102.19, 40.85, 2.50),
+        0.95: (147.73, 69.83, 2.12),
+    },
+    "magic": {
+        0.80: (118.50, 59.42, 1.99),
+        0.85: (140.88, 72.52, 1.94),
+        0.90: (189.30, 76.19, 2.48),
+        0.95: (201.45, 90.97, 2.21),
+    },
 }
 PAPER_TEST_ACCURACY = 0.93
 

@@ -32,14 +32,15 @@ in ``f`` and changes sign exactly when the accuracy crosses ``a``.
 The network's Jacobian is computed with JAX (float32, like the network);
 the ODE is integrated in float64 NumPy, where SciPy works.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import functools
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -47,8 +48,6 @@ import numpy as np
 import scipy.integrate
 import scipy.linalg
 from jax.flatten_util import ravel_pytree
-
-from .config import pick
 
 Loss = Literal["ce", "mse"]
 
@@ -114,7 +113,7 @@ def jacobian(apply_fn, params, x, batch: int = 4096) -> np.ndarray:
         return apply_fn(unravel(theta), xi[None])[0]
 
     jac_batch = jax.jit(jax.vmap(jax.jacrev(f_one), in_axes=(None, 0)))
-    blocks = [np.asarray(jac_batch(flat, x[i:i + batch])) for i in range(0, len(x), batch)]
+    blocks = [np.asarray(jac_batch(flat, x[i : i + batch])) for i in range(0, len(x), batch)]
     J = np.concatenate(blocks)  # (n, k, P)
     return J.reshape(-1, J.shape[-1])
 
@@ -184,13 +183,17 @@ class FlowProblem:
     def __post_init__(self):
         n, k = self.f0.shape
         if self.J.shape[0] != n * k:
-            raise ValueError(f"J has {self.J.shape[0]} rows; f0 of shape {self.f0.shape} needs {n * k}")
+            raise ValueError(
+                f"J has {self.J.shape[0]} rows; f0 of shape {self.f0.shape} needs {n * k}"
+            )
         if len(self.y) != n:
             raise ValueError(f"y has {len(self.y)} labels but f0 has {n} rows")
         if not self.lr > 0:
             raise ValueError(f"learning rate must be positive, got {self.lr}")
         if not (np.all(np.isfinite(self.J)) and np.all(np.isfinite(self.f0))):
-            raise ValueError("J and f0 must be finite (the network at initialisation produced NaN/inf)")
+            raise ValueError(
+                "J and f0 must be finite (the network at initialisation produced NaN/inf)"
+            )
         if self.loss not in ("ce", "mse"):
             raise ValueError(f"unknown loss {self.loss!r}: use 'ce' or 'mse'")
         if self.loss == "ce" and (self.y.min() < 0 or self.y.max() >= k):
@@ -250,7 +253,9 @@ class FlowProblem:
 def with_ntk(problem: FlowProblem) -> FlowProblem:
     if problem.theta is not None:
         return problem
-    return FlowProblem(problem.J, problem.f0, problem.y, problem.lr, problem.loss, empirical_ntk(problem.J))
+    return FlowProblem(
+        problem.J, problem.f0, problem.y, problem.lr, problem.loss, empirical_ntk(problem.J)
+    )
 
 
 def rhs_function_space(problem: FlowProblem):
@@ -387,15 +392,30 @@ def solve_flow(
 
         def fun(t, s):  # noqa: F811 - wraps the right-hand side with a wall-clock guard
             if time.perf_counter() - start > max_wall:
-                raise SolverError(f"ODE solve exceeded its wall-time budget of {max_wall:g} s at t={t:.4g}")
+                raise SolverError(
+                    f"ODE solve exceeded its wall-time budget of {max_wall:g} s at t={t:.4g}"
+                )
             return inner(t, s)
 
     events = None
     if threshold is not None:
         if margin_quantile(f_of(y0), problem.y, threshold) > 0:
             # already above the threshold at t = 0
-            return _result(problem, space, threshold, 0.0, y0, f_of, 0, 0, 0, 0.0, setup_time, 1,
-                           "threshold reached at t=0")
+            return _result(
+                problem,
+                space,
+                threshold,
+                0.0,
+                y0,
+                f_of,
+                0,
+                0,
+                0,
+                0.0,
+                setup_time,
+                1,
+                "threshold reached at t=0",
+            )
 
         def event(t, s):
             return margin_quantile(f_of(s), problem.y, threshold)
@@ -407,9 +427,15 @@ def solve_flow(
     with np.errstate(over="raise", invalid="raise"):
         try:
             sol = scipy.integrate.solve_ivp(
-                fun, (0.0, float(t_max)), y0, method="BDF",
+                fun,
+                (0.0, float(t_max)),
+                y0,
+                method="BDF",
                 jac=jac_fn if jac == "analytic" else None,
-                events=events, rtol=rtol, atol=atol, t_eval=t_eval,
+                events=events,
+                rtol=rtol,
+                atol=atol,
+                t_eval=t_eval,
             )
         except FloatingPointError as exc:
             raise SolverError(f"ODE right-hand side became non-finite: {exc}") from exc
@@ -422,8 +448,21 @@ def solve_flow(
         t_event, state = float(sol.t_events[0][0]), sol.y_events[0][0]
     else:
         t_event, state = None, sol.y[:, -1]
-    res = _result(problem, space, threshold, t_event, state, f_of, sol.nfev, sol.njev, sol.nlu,
-                  solve_time, setup_time, sol.status, sol.message)
+    res = _result(
+        problem,
+        space,
+        threshold,
+        t_event,
+        state,
+        f_of,
+        sol.nfev,
+        sol.njev,
+        sol.nlu,
+        solve_time,
+        setup_time,
+        sol.status,
+        sol.message,
+    )
     if t_eval is not None:
         object.__setattr__(res, "trajectory", (sol.t, sol.y))
     return res
@@ -453,6 +492,7 @@ def solve_to_thresholds(
     start = time.perf_counter()
     events = []
     for i, thr in enumerate(thresholds):
+
         def event(t, s, thr=thr):
             v = margin_quantile(f_of(s), problem.y, thr)
             if v > 0 and thr not in crossed:
@@ -465,8 +505,16 @@ def solve_to_thresholds(
     already = [thr for thr in thresholds if margin_quantile(f_of(y0), problem.y, thr) > 0]
     with np.errstate(over="raise", invalid="raise"):
         try:
-            sol = scipy.integrate.solve_ivp(fun, (0.0, float(t_max)), y0, method="BDF", jac=jac_fn,
-                                            events=events, rtol=rtol, atol=atol)
+            sol = scipy.integrate.solve_ivp(
+                fun,
+                (0.0, float(t_max)),
+                y0,
+                method="BDF",
+                jac=jac_fn,
+                events=events,
+                rtol=rtol,
+                atol=atol,
+            )
         except FloatingPointError as exc:
             raise SolverError(f"ODE right-hand side became non-finite: {exc}") from exc
     total = time.perf_counter() - start
@@ -475,25 +523,98 @@ def solve_to_thresholds(
     out = []
     for i, thr in enumerate(thresholds):
         if thr in already:
-            out.append(_result(problem, space, thr, 0.0, y0, f_of, 0, 0, 0, 0.0, setup_time, 1, "reached at t=0"))
+            out.append(
+                _result(
+                    problem,
+                    space,
+                    thr,
+                    0.0,
+                    y0,
+                    f_of,
+                    0,
+                    0,
+                    0,
+                    0.0,
+                    setup_time,
+                    1,
+                    "reached at t=0",
+                )
+            )
         elif len(sol.t_events[i]):
-            out.append(_result(problem, space, thr, float(sol.t_events[i][0]), sol.y_events[i][0], f_of,
-                               sol.nfev, sol.njev, sol.nlu, crossed.get(thr, total), setup_time, sol.status,
-                               sol.message))
+            out.append(
+                _result(
+                    problem,
+                    space,
+                    thr,
+                    float(sol.t_events[i][0]),
+                    sol.y_events[i][0],
+                    f_of,
+                    sol.nfev,
+                    sol.njev,
+                    sol.nlu,
+                    crossed.get(thr, total),
+                    setup_time,
+                    sol.status,
+                    sol.message,
+                )
+            )
         else:
-            out.append(_result(problem, space, thr, None, sol.y[:, -1], f_of, sol.nfev, sol.njev, sol.nlu,
-                               total, setup_time, sol.status, sol.message))
+            out.append(
+                _result(
+                    problem,
+                    space,
+                    thr,
+                    None,
+                    sol.y[:, -1],
+                    f_of,
+                    sol.nfev,
+                    sol.njev,
+                    sol.nlu,
+                    total,
+                    setup_time,
+                    sol.status,
+                    sol.message,
+                )
+            )
     return out
 
 
-def _result(problem, space, threshold, t_event, state, f_of, nfev, njev, nlu, solve_time,
-            setup_time, status, message) -> FlowResult:
+def _result(
+    problem,
+    space,
+    threshold,
+    t_event,
+    state,
+    f_of,
+    nfev,
+    njev,
+    nlu,
+    solve_time,
+    setup_time,
+    status,
+    message,
+) -> FlowResult:
     f = np.array(f_of(state))
-    return FlowResult(space, threshold, t_event, f, np.array(state), problem, int(nfev), int(njev), int(nlu),
-                      solve_time, setup_time, int(status), str(message))
+    return FlowResult(
+        space,
+        threshold,
+        t_event,
+        f,
+        np.array(state),
+        problem,
+        int(nfev),
+        int(njev),
+        int(nlu),
+        solve_time,
+        setup_time,
+        int(status),
+        str(message),
+    )
 
 
-def closed_form_mse(theta: np.ndarray, f0: np.ndarray, target: np.ndarray, lr: float, t: float) -> np.ndarray:
+def closed_form_mse(
+    theta: np.ndarray, f0: np.ndarray, target: np.ndarray, lr: float, t: float
+) -> np.ndarray:
     """Squared-loss flow in closed form: ``f_t = y + exp(-lr Theta t / N)(f0 - y)``."""
     n = f0.shape[0]
     E = scipy.linalg.expm(-lr * t / n * theta)
@@ -509,63 +630,3 @@ def critical_lr(theta: np.ndarray, n: int, loss: Loss = "ce") -> float:
     """
     lam = float(scipy.linalg.eigvalsh(theta, subset_by_index=[theta.shape[0] - 1] * 2)[0])
     return (4.0 if loss == "ce" else 2.0) * n / lam
-
-
-# ---------------------------------------------------------------------------
-# chapter configuration
-
-
-@dataclass(frozen=True)
-class DataSetup:
-    name: str
-    width: int
-    n_train: int | None  # None: the whole training split
-
-
-@dataclass(frozen=True)
-class Config:
-    """Settings of chapter 01 at one scale (see the chapter's protocol section)."""
-
-    datasets: tuple[DataSetup, ...]
-    thresholds: tuple[float, ...] = (0.80, 0.85, 0.90, 0.95)
-    activation: str = "tanh"
-    lr: float = 0.1               # the Tables' learning rate (a slow one, see chapter)
-    lr_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-    gd_max_steps: int = 20_000
-    gd_chunk: int = 100
-    t_max: float = 20_000.0       # gradient-flow horizon, in GD steps
-    rtol: float = 1e-3
-    atol: float = 1e-6
-    fd_n_train: int = 300         # problem size for the analytic-vs-FD Jacobian comparison
-    fd_width: int = 256
-    widths: tuple[int, ...] = (16, 64, 256, 1024)  # the network-vs-linearisation study
-    width_study_n_train: int = 600
-    width_horizon: float = 2_000.0  # flow time (GD steps) of the width study
-    test_fraction: float = 0.2
-
-
-CONFIGS = {
-    "smoke": Config(
-        datasets=(DataSetup("banknote", 64, 200), DataSetup("magic", 16, 300)),
-        lr_grid=(0.1, 3.0),
-        gd_max_steps=2_000, t_max=2_000.0,
-        fd_n_train=60, fd_width=32, widths=(16, 128), width_study_n_train=100,
-        width_horizon=100.0,
-    ),
-    "book": Config(
-        datasets=(DataSetup("banknote", 512, None), DataSetup("magic", 64, None)),
-        gd_max_steps=20_000, t_max=20_000.0,
-        lr_grid=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
-        fd_n_train=400, fd_width=256, widths=(16, 64, 256, 1024), width_study_n_train=600,
-    ),
-    "paper": Config(
-        datasets=(DataSetup("banknote", 1024, None), DataSetup("magic", 128, None)),
-        lr_grid=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
-        gd_max_steps=200_000, t_max=200_000.0,
-        fd_n_train=1000, fd_width=512, widths=(16, 64, 256, 1024, 4096), width_study_n_train=1098,
-    ),
-}
-
-
-def config(scale: str) -> Config:
-    return pick(CONFIGS, scale)

@@ -10,30 +10,22 @@ which it is first reached.  Compilation is timed separately (ahead-of-time
 ``lower().compile()``) so a chapter can report it on its own and together
 with the run.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-
-class DivergenceError(FloatingPointError):
-    """A training run produced a non-finite loss."""
-
-
-def softmax_cross_entropy(logits, labels):
-    """Mean softmax cross-entropy of integer ``labels``."""
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-
-
-def accuracy(logits, labels):
-    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+from ..core.errors import DivergenceError
+from ..core.models import accuracy, softmax_cross_entropy
+from ..core.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -117,11 +109,7 @@ def full_batch_gd(
     losses, accs, chunk_end_times = [], [], []
     elapsed = 0.0
     n_chunks = math.ceil(max_steps / chunk)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_chunks * chunk, desc=f"GD lr={lr:g}", unit="step", leave=False)
+    bar = progress_bar(total=n_chunks * chunk, desc=f"GD lr={lr:g}", unit="step", enabled=progress)
     try:
         for _ in range(n_chunks):
             t0 = time.perf_counter()
@@ -131,8 +119,7 @@ def full_batch_gd(
             losses.append(l)
             accs.append(a)
             chunk_end_times.append(elapsed)
-            if bar is not None:
-                bar.update(chunk)
+            bar.update(chunk)
             if not np.all(np.isfinite(l)):
                 bad = len(np.concatenate(losses)) - len(l) + int(np.argmin(np.isfinite(l)))
                 raise DivergenceError(
@@ -147,8 +134,7 @@ def full_batch_gd(
             if stop_at_last_threshold and thresholds and a.max() >= thresholds[-1]:
                 break
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
     loss = np.concatenate(losses)
     acc = np.concatenate(accs)
@@ -167,5 +153,15 @@ def full_batch_gd(
         t_before = chunk_end_times[c - 1] if c > 0 else 0.0
         steps_to[thr] = i
         time_to[thr] = t_before + per_step[c] * r / chunk
-    return GDResult(carry[0], float(lr), len(loss), loss, acc, thresholds, steps_to, time_to,
-                    compile_time, elapsed)
+    return GDResult(
+        carry[0],
+        float(lr),
+        len(loss),
+        loss,
+        acc,
+        thresholds,
+        steps_to,
+        time_to,
+        compile_time,
+        elapsed,
+    )

@@ -1,0 +1,36 @@
+"""The shared core: the one Hadamard transform and the progress helper."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+from fasttrain.core.hadamard import fwht, is_pow2, next_pow2
+from fasttrain.core.progress import progress_bar
+
+
+@pytest.mark.parametrize("n", [1, 2, 8, 16, 256, 2048])
+def test_fwht_matches_dense_hadamard(n):
+    x = np.random.default_rng(n).normal(size=(3, n))
+    with jax.enable_x64(True):
+        got = np.asarray(jax.jit(fwht)(jnp.asarray(x)))
+    np.testing.assert_allclose(got, x @ scipy.linalg.hadamard(n).T, rtol=1e-12, atol=1e-10)
+
+
+def test_fwht_rejects_non_power_of_two():
+    with pytest.raises(ValueError, match="not a power of two"):
+        fwht(jnp.ones(12))
+
+
+def test_power_of_two_helpers():
+    assert [next_pow2(n) for n in (0, 1, 2, 3, 5, 8, 9)] == [1, 1, 2, 4, 8, 8, 16]
+    assert [is_pow2(n) for n in (0, 1, 2, 3, 4, 6)] == [False, True, True, False, True, False]
+
+
+def test_progress_bar_off_is_a_transparent_wrapper(capsys):
+    assert list(progress_bar(range(3), enabled=False, desc="x")) == [0, 1, 2]
+    bar = progress_bar(total=5, enabled=False)
+    bar.update(5)
+    bar.close()
+    assert capsys.readouterr().err == ""
