@@ -11,9 +11,10 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make book [SCALE=smoke|book|paper]   execute every chapter and build the HTML book"
-	@echo "make chapter CH=01 [SCALE=...]       execute one chapter into book/"
+	@echo "                                     (scale book: book/ and _build/html; others: _build/runs/SCALE/ and its html/)"
+	@echo "make chapter CH=01 [SCALE=...]       execute one chapter (into book/ only at SCALE=book)"
 	@echo "make prose CH=01                     copy edited narrative (markdown cells) into book/ without re-running"
-	@echo "make html                            build the HTML from book/ only"
+	@echo "make html [SCALE=...]                build the HTML without executing anything"
 	@echo "make test                            run the whole test suite"
 	@echo "make fixtures [CH=01]                refresh the nbval fixtures (notebooks/ at smoke scale)"
 
@@ -28,7 +29,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP)
 	$(PY) -m fasttrain.book run --scale $(SCALE)
-	$(MAKE) html
+	$(PY) -m fasttrain.book html --scale $(SCALE)
 
 chapter: $(STAMP)
 	@test -n "$(CH)" || { echo "usage: make chapter CH=01 [SCALE=book]"; exit 2; }
@@ -39,9 +40,7 @@ prose: $(STAMP)
 	$(PY) -m fasttrain.book prose --chapter $(CH)
 
 html: $(STAMP)
-	$(PY) -m fasttrain.book summary
-	$(VENV)/bin/jupyter-book build --all .
-	@echo "The book is in $(CURDIR)/_build/html/index.html"
+	$(PY) -m fasttrain.book html --scale $(SCALE)
 
 fixtures: $(STAMP)
 	$(PY) -m fasttrain.book fixtures $(if $(CH),--chapter $(CH),)

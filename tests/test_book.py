@@ -50,7 +50,7 @@ def test_unknown_parameter_scale_and_type_rejected(tree):
         book.run("09", "smoke", {"learning_rate": 1.0}, notebooks=nbs, book=bk, progress=False)
     with pytest.raises(book.ChapterError, match="unknown scale 'huge'"):
         book.run("09", "huge", notebooks=nbs, book=bk, progress=False)
-    with pytest.raises(book.ChapterError, match="should be a int"):
+    with pytest.raises(book.ChapterError, match="should be an int"):
         book.run("09", "smoke", {"seed": "zero"}, notebooks=nbs, book=bk, progress=False)
     with pytest.raises(book.ChapterError, match="no chapter '42'"):
         book.run("42", "smoke", notebooks=nbs, book=bk, progress=False)
@@ -124,3 +124,232 @@ def test_prose_sync_copies_markdown_but_refuses_code_changes(tree):
     nbformat.write(src, nbs / "09-toy.ipynb")
     with pytest.raises(book.ChapterError, match="re-run it"):
         book.sync_prose("09", notebooks=nbs, book=bk)
+
+
+# ---------------------------------------------------------------------------
+# issue 13: readers' paths
+
+
+def _text(nb_path):
+    out = nbformat.read(nb_path, as_version=4)
+    return "".join(
+        o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+
+
+def test_only_scale_book_writes_into_book():
+    """Defect 1: the default output folder of every scale but 'book' is a git-ignored build folder."""
+    assert book.output_dir("book") == book.ROOT / "book"
+    for scale in ("smoke", "paper"):
+        out = book.output_dir(scale)
+        assert out == book.ROOT / "_build" / "runs" / scale
+        assert book.ROOT / "book" not in (out, *out.parents)
+
+
+def test_smoke_run_leaves_book_untouched(tree, monkeypatch, tmp_path, capsys):
+    """Defect 1: run() without book= at smoke scale writes to the runs folder, never into book/."""
+    nbs, bk = tree
+    monkeypatch.setattr(book, "BOOK", bk)
+    monkeypatch.setattr(book, "RUNS", tmp_path / "_build" / "runs")
+    book.run("09", "smoke", notebooks=nbs, progress=False)
+    out = tmp_path / "_build" / "runs" / "smoke"
+    assert (out / "09-toy.ipynb").exists() and (out / "results" / "09-toy.json").exists()
+    assert "Chapter 09" in (out / "summary.md").read_text()
+    assert not bk.exists()
+    assert str(out) in capsys.readouterr().out
+
+
+def test_smoke_outputs_are_git_ignored():
+    """Defect 1: what the README's smoke examples write leaves `git status` clean."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (book.ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    out = book.output_dir("smoke")
+    paths = [
+        out / "01-linear-ivp.ipynb",
+        out / "results" / "01-linear-ivp.json",
+        out / "summary.md",
+        out / "html" / "index.html",
+        out / ".01-linear-ivp.failed.ipynb",
+    ]
+    proc = subprocess.run(
+        ["git", "check-ignore", "--no-index", *map(str, paths)],
+        cwd=book.ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert sorted(proc.stdout.split()) == sorted(map(str, paths)), proc.stdout + proc.stderr
+
+
+def test_smoke_html_project_is_prepared_in_the_runs_folder(tree, tmp_path):
+    """Defect 1: `make book SCALE=smoke` builds its HTML from the runs folder, not from book/."""
+    nbs, _ = tree
+    out = tmp_path / "runs" / "smoke"
+    book.run("09", "smoke", notebooks=nbs, book=out, progress=False)
+    book.prepare_html(out)
+    toc = (out / "_toc.yml").read_text()
+    assert "root: intro" in toc and "file: 09-toy" in toc and "file: summary" in toc
+    for name in ("_config.yml", "intro.md", "references.md", "references.bib"):
+        assert (out / name).exists()
+
+
+def _deny(folder):
+    """A writability probe that refuses ``folder`` (root ignores chmod, so tests patch the probe)."""
+    real = book._probe_writable
+
+    def probe(path):
+        if path == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    return probe
+
+
+def test_read_only_book_is_refused_before_executing(tree, monkeypatch, capsys):
+    """Defect 2: an unwritable output folder is reported before the chapter runs."""
+    nbs, bk = tree
+    bk.mkdir()
+    monkeypatch.setattr(book, "_probe_writable", _deny(bk))
+    with pytest.raises(book.ChapterError, match=f"cannot write to {bk}"):
+        book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)
+    assert "at scale" not in capsys.readouterr().out  # nothing was executed
+    assert list(bk.iterdir()) == []
+
+
+def test_read_only_book_with_chmod(tree):
+    """Defect 2 with a real read-only folder (root ignores permissions, hence the skip)."""
+    import os
+    import stat
+
+    if os.geteuid() == 0:
+        pytest.skip(
+            "running as root: chmod does not stop root (the monkeypatched test covers this)"
+        )
+    nbs, bk = tree
+    bk.mkdir()
+    bk.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with pytest.raises(book.ChapterError, match="cannot write to"):
+            book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)
+        assert list(bk.iterdir()) == []
+    finally:
+        bk.chmod(stat.S_IRWXU)
+
+
+def test_read_only_results_folder_is_a_clear_error(tree, monkeypatch):
+    """Defect 3: read-only book/results/ gives a ChapterError naming it, and no .running notebook stays."""
+    nbs, bk = tree
+    (bk / "results").mkdir(parents=True)
+    monkeypatch.setattr(book, "_probe_writable", _deny(bk / "results"))
+    with pytest.raises(book.ChapterError, match=f"cannot write to {bk / 'results'}"):
+        book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)
+    assert sorted(p.name for p in bk.iterdir()) == ["results"]
+
+
+def test_failure_while_publishing_results_leaves_nothing_behind(tree, monkeypatch):
+    """Defect 3: an OSError while writing the results file is a ChapterError; no .running notebook stays."""
+    import shutil
+
+    nbs, bk = tree
+    book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)
+    good = (bk / "09-toy.ipynb").read_bytes()
+
+    def broken_copy(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(bk / "results"))
+
+    monkeypatch.setattr(shutil, "copy", broken_copy)
+    with pytest.raises(book.ChapterError, match="results"):
+        book.run("09", "smoke", {"seed": 3}, notebooks=nbs, book=bk, progress=False)
+    assert (bk / "09-toy.ipynb").read_bytes() == good
+    assert not list(bk.glob(".*.running.ipynb"))
+    assert not list((bk / "results").glob(".*.tmp"))
+
+
+def test_summary_is_regenerated_after_each_chapter(tree):
+    """Defect 4: a whole-book run that fails at a later chapter leaves a summary with the earlier ones."""
+    nbs, bk = tree
+    _nb(nbs / "08-first.ipynb", GOOD.replace('"09", "toy"', '"08", "first"'))
+    _nb(nbs / "09-toy.ipynb", 'raise RuntimeError("chapter exploded")')
+    with pytest.raises(book.ChapterError, match="exploded"):
+        book.run(None, "smoke", notebooks=nbs, book=bk, progress=False)
+    assert (bk / "08-first.ipynb").exists()
+    assert "Chapter 08" in (bk / "summary.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (True, "seed=True of 09-toy.ipynb should be an int, not a bool"),
+        (-1, r"seed=-1 .* 0 <= seed < 2\*\*32"),
+        (2**32, r"0 <= seed < 2\*\*32"),
+        ("zero", "should be an int"),
+    ],
+)
+def test_bad_parameters_rejected_before_anything_runs(tree, capsys, value, message):
+    """Defect 5: bool for an int, negative or too large seeds; checked before the 'chapter ...' line."""
+    nbs, bk = tree
+    with pytest.raises(book.ChapterError, match=message):
+        book.run("09", "smoke", {"seed": value}, notebooks=nbs, book=bk, progress=False)
+    assert "at scale" not in capsys.readouterr().out
+    assert not bk.exists()
+
+
+def test_whole_book_run_validates_every_chapter_first(tree, capsys):
+    """Defect 5: a parameter that a later chapter rejects stops the run before the first chapter."""
+    nbs, bk = tree
+    _nb(
+        nbs / "08-first.ipynb",
+        GOOD.replace('"09", "toy"', '"08", "first"'),
+        params='scale = "smoke"\nseed = 0\nsteps = 3',
+    )
+    with pytest.raises(book.ChapterError, match="unknown parameter.*steps.*09-toy"):
+        book.run(None, "smoke", {"steps": 1}, notebooks=nbs, book=bk, progress=False)
+    assert "at scale" not in capsys.readouterr().out
+
+
+def test_grammar_of_messages():
+    """Defect 7: articles and plurals."""
+    assert book._a("int") == "an int" and book._a("float") == "a float"
+    assert book._plural(1, "step") == "1 step" and book._plural(2, "step") == "2 steps"
+    assert book._plural(0, "file") == "0 files"
+
+
+MISSING_DATA = """
+from fasttrain.core import download
+download.fetch("mnist", download=False, progress=False)
+"""
+
+
+def test_missing_data_is_reported_briefly_with_the_download_command(tree, monkeypatch, tmp_path):
+    """Defect 7: a DataError in the kernel gives its own message and the download command, not a traceback."""
+    nbs, bk = tree
+    monkeypatch.setenv("FASTTRAIN_DATA", str(tmp_path / "nodata"))
+    _nb(nbs / "09-toy.ipynb", MISSING_DATA)
+    with pytest.raises(book.ChapterError) as info:
+        book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)
+    msg = str(info.value)
+    assert "MissingDataError" in msg and "python -m fasttrain.download mnist" in msg
+    assert "Traceback" not in msg and "-----" not in msg and "\x1b[" not in msg
+    assert len(msg.splitlines()) < 20, msg
+    kept = bk / ".09-toy.failed.ipynb"
+    nb = nbformat.read(kept, as_version=4)
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
+    assert (
+        errors and len(errors[0]["traceback"]) > 1
+    )  # the full traceback stays in the kept notebook
+
+
+def test_final_line_names_results_and_summary(tree, capsys):
+    """Defect 7: the runner's last line says where the results file and the summary went."""
+    nbs, bk = tree
+    book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert str(bk / "results" / "09-toy.json") in last and str(bk / "summary.md") in last

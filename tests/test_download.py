@@ -440,3 +440,45 @@ def test_cli_check_and_download(monkeypatch, tmp_path, capsys):
     assert dl.main(["--check", "all"], registry=reg) == 0
     assert dl.main(["--check", "nope"], registry=reg) == 1
     assert "unknown data set 'nope'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 13: messages
+
+
+def test_missing_data_error_suggests_the_download_command(tmp_path):
+    reg = _registry("toy", {"a.bin": b"x"}, {"a.bin": ("https://x.invalid/a.bin",)})
+    with pytest.raises(dl.MissingDataError, match=r"python -m fasttrain\.download toy"):
+        dl.fetch("toy", registry=reg, download=False)
+    with pytest.raises(dl.MissingDataError, match=r"python -m fasttrain\.download mnist"):
+        dl.fetch("mnist", download=False)
+
+
+def test_cli_check_reports_sizes_and_every_missing_file(tmp_path, capsys):
+    good, full = b"good bytes", b"0123456789" * 10
+    reg = _registry(
+        "toy",
+        {"a.bin": full, "b.bin": b"absent", "c.bin": good},
+        {n: (f"https://x.invalid/{n}",) for n in ("a.bin", "b.bin", "c.bin")},
+    )
+    d = tmp_path / "home" / "toy"
+    d.mkdir(parents=True)
+    (d / "a.bin").write_bytes(full[:37])  # truncated
+    (d / "c.bin").write_bytes(good)
+    assert dl.main(["--check", "toy"], registry=reg) == 1
+    err = capsys.readouterr().err
+    assert "a.bin" in err and "37 bytes" in err and "expected 100" in err
+    assert "missing" in err and "b.bin" in err
+    assert "c.bin: ok" in err
+    assert "python -m fasttrain.download toy" in err
+    assert (d / "a.bin").read_bytes() == full[:37]  # never touched
+
+
+def test_checksum_error_says_the_size_found():
+    p_reg = _registry("toy", {"a.bin": b"0123456789"}, {"a.bin": ("https://x.invalid/a.bin",)})
+    import os as _os
+
+    d = Path(_os.environ["FASTTRAIN_DATA"]) / "toy"
+    d.mkdir(parents=True)
+    (d / "a.bin").write_bytes(b"0123")
+    with pytest.raises(dl.ChecksumError, match="4 bytes, expected 10"):
+        dl.fetch("toy", registry=p_reg, download=False)

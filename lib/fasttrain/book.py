@@ -7,14 +7,18 @@ Usage::
     python -m fasttrain.book fixtures --chapter 01         # refresh nbval fixtures
     python -m fasttrain.book summary                       # rebuild book/summary.md
     python -m fasttrain.book prose --chapter 02            # copy edited narrative into book/
+    python -m fasttrain.book html --scale smoke            # HTML of _build/runs/smoke
 
-``run`` executes ``notebooks/NN-*.ipynb`` into ``book/NN-*.ipynb``.  It
-rejects unknown scales and parameter names (papermill itself only warns),
-fails loudly when a chapter raises, and never publishes a failed notebook
-over a good one: execution writes to a temporary file that replaces the
-published chapter only on success, together with the chapter's results
-file ``book/results/NN-<name>.json``.  Afterwards the claims summary page
-is regenerated from every results file.
+``run`` executes ``notebooks/NN-*.ipynb`` into ``book/NN-*.ipynb`` at scale
+``book`` and into ``_build/runs/<scale>/NN-*.ipynb`` at every other scale
+(:func:`output_dir`): only the book scale publishes.  It rejects unknown
+scales, parameter names and bad values (papermill itself only warns) before
+executing anything, checks that the output folders are writable, fails
+loudly when a chapter raises, and never publishes a failed notebook over a
+good one: execution writes to a temporary file that replaces the chapter
+only on success, together with the chapter's results file
+``results/NN-<name>.json``.  After every chapter that succeeds the claims
+summary page (``summary.md`` of the same folder) is regenerated.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import argparse
 import ast
 import json
 import os
+import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -34,6 +40,15 @@ from .core.scales import SCALES, check_scale
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 BOOK = ROOT / "book"
+#: where runs at scales other than ``book`` go (git-ignored): ``RUNS / <scale>``
+RUNS = ROOT / "_build" / "runs"
+#: what a results folder must hold besides the chapters for its own HTML book
+HTML_SOURCES = {
+    "_config.yml": ROOT / "_config.yml",
+    "intro.md": BOOK / "intro.md",
+    "references.md": BOOK / "references.md",
+    "references.bib": ROOT / "references.bib",
+}
 
 #: environment for chapter kernels: CPU JAX without platform warnings
 KERNEL_ENV = {"JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
@@ -41,6 +56,42 @@ KERNEL_ENV = {"JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNIN
 
 class ChapterError(RuntimeError):
     """A chapter could not be run (unknown chapter or parameter, or it raised)."""
+
+
+def output_dir(scale: str) -> Path:
+    """The folder a run at ``scale`` writes into: ``book/`` for scale ``book``, else ``_build/runs/<scale>/``."""
+    return BOOK if scale == "book" else RUNS / scale
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: ``an int``, ``a float``."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _plural(n: int, noun: str) -> str:
+    """``1 step``, ``2 steps``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _probe_writable(folder: Path) -> None:
+    """Create and remove a file in ``folder``; raises OSError when that is impossible."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".fasttrain-probe-")
+    os.close(fd)
+    os.unlink(name)
+
+
+def check_writable(*folders: Path) -> None:
+    """Create ``folders`` if needed and check a file can be written in each, before anything runs."""
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _probe_writable(folder)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ChapterError(
+                f"cannot write to {folder} ({reason}): nothing was run; "
+                f"make it writable or choose another output folder"
+            ) from None
 
 
 def chapters(notebooks: Path = NOTEBOOKS) -> dict[str, Path]:
@@ -91,13 +142,21 @@ def check_parameters(path: Path, params: dict[str, object]) -> dict[str, object]
             raise ChapterError(str(exc)) from None
     for name, value in params.items():
         default = known[name]
-        if (
-            default is not None
-            and not isinstance(value, type(default))
-            and not (isinstance(default, float) and isinstance(value, int))
-        ):
+        if default is None:
+            continue
+        want = type(default).__name__
+        if isinstance(value, bool) and not isinstance(default, bool):
             raise ChapterError(
-                f"parameter {name}={value!r} of {path.name} should be a {type(default).__name__}"
+                f"parameter {name}={value!r} of {path.name} should be {_a(want)}, not a bool"
+            )
+        if not isinstance(value, type(default)) and not (
+            isinstance(default, float) and isinstance(value, int)
+        ):
+            raise ChapterError(f"parameter {name}={value!r} of {path.name} should be {_a(want)}")
+        if name == "seed" and not 0 <= value < 2**32:
+            raise ChapterError(
+                f"parameter seed={value!r} of {path.name} is out of range: "
+                f"NumPy needs 0 <= seed < 2**32"
             )
     return params
 
@@ -117,6 +176,101 @@ def _strip_noise(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def _short_error(exc: BaseException) -> str:
+    """The exception's own message, without the traceback (that stays in the kept notebook)."""
+    ename = getattr(exc, "ename", None)  # papermill.PapermillExecutionError: the kernel's exception
+    if ename is None:
+        return f"{type(exc).__name__}: {exc}"
+    where = f" (cell [{exc.exec_count}])" if getattr(exc, "exec_count", None) else ""
+    msg = f"{ename}{where}: {exc.evalue}"
+    if ename.endswith("DataError") and not re.search(r"python -m fasttrain\.download (?!--)", msg):
+        msg += (
+            "\nThe full data sets are fetched with: "
+            "python -m fasttrain.download mnist fashion_mnist cifar10"
+        )
+    return msg
+
+
+def _execute(
+    source: Path,
+    target: Path,
+    params: dict[str, object],
+    results_to: Path | None,
+    progress: bool = True,
+) -> tuple[float, list[Path]]:
+    """Execute ``source`` into ``target`` (atomically, on success); return (seconds, results files)."""
+    import papermill as pm
+
+    check_parameters(source, params)
+    check_writable(target.parent, *([results_to] if results_to is not None else []))
+    tmp_nb = target.parent / f".{target.stem}.running.ipynb"
+    published: list[Path] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="fasttrain-run-") as work:
+            work = Path(work)
+            env_before = {k: os.environ.get(k) for k in [*KERNEL_ENV, "FASTTRAIN_RESULTS_DIR"]}
+            os.environ.update(KERNEL_ENV)
+            os.environ["FASTTRAIN_RESULTS_DIR"] = str(work / "results")
+            t0 = time.perf_counter()
+            try:
+                pm.execute_notebook(
+                    str(source),
+                    str(tmp_nb),
+                    parameters=params or None,
+                    kernel_name="python3",
+                    cwd=str(work),
+                    progress_bar=progress,
+                    log_output=False,
+                    request_save_on_cell_execute=False,
+                )
+            except Exception as exc:  # papermill raises PapermillExecutionError with the traceback
+                kept = target.parent / f".{target.stem}.failed.ipynb"
+                if tmp_nb.exists():
+                    os.replace(tmp_nb, kept)
+                    where = f"the failed run, with the full traceback, is in {kept}"
+                else:
+                    where = "no notebook was written"
+                raise ChapterError(
+                    f"chapter {source.name} failed; {target} was left as it was; "
+                    f"{where}:\n{_short_error(exc)}"
+                ) from exc
+            finally:
+                for k, v in env_before.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+            elapsed = time.perf_counter() - t0
+            produced = (
+                sorted((work / "results").glob("*.json")) if (work / "results").exists() else []
+            )
+            if results_to is not None and not produced:
+                raise ChapterError(f"chapter {source.name} wrote no results file")
+            staged: list[Path] = []
+            try:
+                _strip_noise(tmp_nb)
+                for p in produced if results_to is not None else []:
+                    staged.append(results_to / f".{p.name}.tmp")
+                    shutil.copy(p, staged[-1])
+                os.replace(tmp_nb, target)
+                for p, tmp in zip(produced, staged):
+                    os.replace(tmp, results_to / p.name)
+                    published.append(results_to / p.name)
+            except OSError as exc:
+                raise ChapterError(
+                    f"chapter {source.name} ran but could not be published "
+                    f"({exc.strerror or exc}: {exc.filename or results_to}); {target} was left as it was"
+                ) from None
+            finally:
+                for tmp in staged:
+                    if tmp.exists():
+                        tmp.unlink()
+    finally:
+        if tmp_nb.exists():
+            tmp_nb.unlink()
+    return elapsed, published
+
+
 def execute(
     source: Path,
     target: Path,
@@ -124,57 +278,8 @@ def execute(
     results_to: Path | None,
     progress: bool = True,
 ) -> float:
-    """Execute ``source`` with ``params`` and atomically replace ``target`` on success."""
-    import papermill as pm
-
-    check_parameters(source, params)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="fasttrain-run-") as work:
-        work = Path(work)
-        tmp_nb = target.parent / f".{target.stem}.running.ipynb"
-        env_before = {k: os.environ.get(k) for k in [*KERNEL_ENV, "FASTTRAIN_RESULTS_DIR"]}
-        os.environ.update(KERNEL_ENV)
-        os.environ["FASTTRAIN_RESULTS_DIR"] = str(work / "results")
-        t0 = time.perf_counter()
-        try:
-            pm.execute_notebook(
-                str(source),
-                str(tmp_nb),
-                parameters=params or None,
-                kernel_name="python3",
-                cwd=str(work),
-                progress_bar=progress,
-                log_output=False,
-                request_save_on_cell_execute=False,
-            )
-        except Exception as exc:  # papermill raises PapermillExecutionError with the traceback
-            kept = target.parent / f".{target.stem}.failed.ipynb"
-            if tmp_nb.exists():
-                os.replace(tmp_nb, kept)
-            raise ChapterError(
-                f"chapter {source.name} failed; {target} was left as it was; the failed run is in {kept}:\n{exc}"
-            ) from exc
-        finally:
-            for k, v in env_before.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        elapsed = time.perf_counter() - t0
-        _strip_noise(tmp_nb)
-        produced = sorted((work / "results").glob("*.json")) if (work / "results").exists() else []
-        if results_to is not None:
-            if not produced:
-                tmp_nb.unlink()
-                raise ChapterError(f"chapter {source.name} wrote no results file")
-            results_to.mkdir(parents=True, exist_ok=True)
-            for p in produced:
-                shutil.copy(p, results_to / f".{p.name}.tmp")
-        os.replace(tmp_nb, target)
-        if results_to is not None:
-            for p in produced:
-                os.replace(results_to / f".{p.name}.tmp", results_to / p.name)
-    return elapsed
+    """Execute ``source`` with ``params`` and atomically replace ``target`` on success; return seconds."""
+    return _execute(source, target, params, results_to, progress)[0]
 
 
 def run(
@@ -182,10 +287,14 @@ def run(
     scale: str = "book",
     params: dict | None = None,
     notebooks: Path = NOTEBOOKS,
-    book: Path = BOOK,
+    book: Path | None = None,
     progress: bool = True,
 ) -> list[Path]:
-    """Execute one chapter (or every chapter) at ``scale`` into ``book``."""
+    """Execute one chapter (or every chapter) at ``scale`` into ``book`` (default :func:`output_dir`).
+
+    Everything is validated first (scale, chapter, every chapter's parameters, writable output
+    folders); the summary page is regenerated after every chapter that succeeds.
+    """
     try:
         check_scale(scale)
     except ValueError as exc:
@@ -196,16 +305,32 @@ def run(
             f"no chapter {chapter!r}: found {', '.join(found) or 'none'} in {notebooks}"
         )
     todo = [chapter] if chapter else list(found)
-    out = []
+    if not todo:
+        raise ChapterError(f"no chapters found in {notebooks}")
+    book = output_dir(scale) if book is None else Path(book)
+    plan = []
     for ch in todo:
-        src = found[ch]
         p = {"scale": scale, **(params or {})}
+        check_parameters(found[ch], p)
+        plan.append((ch, found[ch], p))
+    check_writable(book, book / "results")
+    out, results = [], []
+    summary = book / "summary.md"
+    for ch, src, p in plan:
         target = book / src.name
-        print(f"[fasttrain.book] chapter {ch} ({src.name}) at scale {scale} ...", flush=True)
-        elapsed = execute(src, target, p, book / "results", progress=progress)
+        print(
+            f"[fasttrain.book] chapter {ch} ({src.name}) at scale {scale} -> {book} ...", flush=True
+        )
+        elapsed, produced = _execute(src, target, p, book / "results", progress=progress)
         print(f"[fasttrain.book] chapter {ch} done in {elapsed:.0f} s -> {target}", flush=True)
         out.append(target)
-    write_summary(book)
+        results += produced
+        summary = write_summary(book)
+    print(
+        f"[fasttrain.book] {_plural(len(out), 'chapter')} at scale {scale}; results: "
+        f"{', '.join(map(str, results))}; summary: {summary}",
+        flush=True,
+    )
     return out
 
 
@@ -261,7 +386,7 @@ def sync_prose(chapter: str, notebooks: Path = NOTEBOOKS, book: Path = BOOK) -> 
     tmp = pub_path.with_name(f".{pub_path.name}.prose")
     nbformat.write(pub, tmp)
     os.replace(tmp, pub_path)
-    print(f"[fasttrain.book] {pub_path.name}: {changed} markdown cell(s) updated")
+    print(f"[fasttrain.book] {pub_path.name}: {_plural(changed, 'markdown cell')} updated")
     return pub_path
 
 
@@ -278,16 +403,20 @@ def _fmt(v) -> str:
 
 
 def write_summary(book: Path = BOOK) -> Path:
-    """Regenerate ``book/summary.md`` from ``book/results/*.json``."""
+    """Regenerate ``book/summary.md`` from ``book/results/*.json`` (or those of a runs folder)."""
     from .core.results import load
 
+    try:
+        where = book.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        where = str(book)
     files = sorted((book / "results").glob("[0-9][0-9]-*.json"))
     lines = [
         "# Summary of claims",
         "",
         "Every quantitative claim of the four papers, the value the paper gives, the value this book",
         "measured and the verdict. This page is generated by `python -m fasttrain.book summary` from the",
-        "chapters' results files (`book/results/*.json`); each chapter explains its verdicts.",
+        f"chapters' results files (`{where}/results/*.json`); each chapter explains its verdicts.",
         "",
     ]
     counts: dict[str, int] = {}
@@ -335,8 +464,67 @@ def write_summary(book: Path = BOOK) -> Path:
         )
         lines.insert(7, "")
     path = book / "summary.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp = book / ".summary.md.tmp"
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
     return path
+
+
+# ---------------------------------------------------------------------------
+# the HTML book
+
+
+def prepare_html(folder: Path) -> Path:
+    """Make a runs folder a Jupyter Book of its own: configuration, intro, references, table of contents."""
+    for name, src in HTML_SOURCES.items():
+        shutil.copy(src, folder / name)
+    title, _, rest = (folder / "intro.md").read_text(encoding="utf-8").partition("\n")
+    note = (
+        f"\n```{{note}}\nThis build shows a run at scale `{folder.name}` from `{folder}`, "
+        "not the published book (scale `book`).\n```\n"
+    )
+    (folder / "intro.md").write_text(title + "\n" + note + rest, encoding="utf-8")
+    names = [p.stem for p in sorted(folder.glob("[0-9][0-9]-*.ipynb"))]
+    toc = [
+        "# generated by python -m fasttrain.book html",
+        "format: jb-book",
+        "root: intro",
+        "chapters:",
+        *(f"  - file: {n}" for n in [*names, "summary", "references"]),
+    ]
+    (folder / "_toc.yml").write_text("\n".join(toc) + "\n", encoding="utf-8")
+    return folder
+
+
+def build_html(scale: str = "book") -> Path:
+    """Build the HTML of ``book/`` (scale ``book``: ``_build/html``) or of ``_build/runs/<scale>/`` (its ``html/``)."""
+    import subprocess
+
+    try:
+        check_scale(scale)
+    except ValueError as exc:
+        raise ChapterError(str(exc)) from None
+    exe = str(Path(sys.executable).with_name("jupyter-book"))
+    folder = output_dir(scale)
+    if scale == "book":
+        write_summary(folder)
+        source, built, html = ROOT, ROOT / "_build" / "html", ROOT / "_build" / "html"
+    else:
+        if not list(folder.glob("[0-9][0-9]-*.ipynb")):
+            raise ChapterError(f"no chapters in {folder}: run `make book SCALE={scale}` first")
+        prepare_html(folder)
+        write_summary(folder)
+        source, built, html = folder, folder / "_build" / "html", folder / "html"
+    proc = subprocess.run([exe, "build", "--all", str(source)])
+    if proc.returncode != 0:
+        raise ChapterError(f"jupyter-book build of {source} failed (exit status {proc.returncode})")
+    if built != html:
+        shutil.rmtree(html, ignore_errors=True)
+        os.replace(built, html)
+    if not (html / "index.html").exists():
+        raise ChapterError(f"jupyter-book wrote no {html / 'index.html'}")
+    print(f"[fasttrain.book] the book is in {html / 'index.html'}", flush=True)
+    return html
 
 
 # ---------------------------------------------------------------------------
@@ -353,15 +541,45 @@ def _parse_param(text: str) -> tuple[str, object]:
         return name, value
 
 
+def _raise_system_exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _on_sigterm_exit():
+    """Turn SIGTERM into SystemExit so that temporary folders and running notebooks are cleaned up.
+
+    Returns the previous handler (None when not in the main thread, where handlers cannot be set).
+    """
+    try:
+        return signal.signal(signal.SIGTERM, _raise_system_exit)
+    except ValueError:
+        return None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m fasttrain.book", description=__doc__.split("\n\n")[0]
     )
     sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="execute chapters into book/")
+    r = sub.add_parser(
+        "run", help="execute chapters into book/ (scale book) or _build/runs/<scale>/"
+    )
     r.add_argument("--scale", default="book", help=f"one of {', '.join(SCALES)} (default book)")
     r.add_argument("--chapter", default=None, help="two-digit chapter number (default: all)")
     r.add_argument("-p", "--param", action="append", default=[], help="extra parameter name=value")
+    r.add_argument(
+        "--out",
+        default=None,
+        type=Path,
+        help="output folder (default: book/ at scale book, else _build/runs/<scale>/)",
+    )
+    r.add_argument(
+        "--notebooks", default=NOTEBOOKS, type=Path, help="folder of the chapter sources"
+    )
+    h = sub.add_parser(
+        "html", help="build the HTML book of book/ (scale book) or of _build/runs/<scale>/"
+    )
+    h.add_argument("--scale", default="book")
     f = sub.add_parser(
         "fixtures", help="re-execute the source notebooks at smoke scale (nbval fixtures)"
     )
@@ -371,12 +589,15 @@ def main(argv=None) -> int:
     pr.add_argument("--chapter", required=True)
     sub.add_parser("list", help="list the chapters and their parameters")
     args = ap.parse_args(argv)
+    previous = _on_sigterm_exit()
     try:
         if args.cmd == "run":
             params = dict(_parse_param(p) for p in args.param)
             if "scale" in params:
                 raise ChapterError("give the scale with --scale, not -p scale=...")
-            run(args.chapter, args.scale, params)
+            run(args.chapter, args.scale, params, notebooks=args.notebooks, book=args.out)
+        elif args.cmd == "html":
+            build_html(args.scale)
         elif args.cmd == "fixtures":
             refresh_fixtures(args.chapter)
         elif args.cmd == "summary":
@@ -389,6 +610,16 @@ def main(argv=None) -> int:
     except ChapterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("[fasttrain.book] interrupted: nothing more was published", file=sys.stderr)
+        return 130
+    except SystemExit as exc:
+        if exc.code == 128 + signal.SIGTERM:
+            print("[fasttrain.book] terminated: nothing more was published", file=sys.stderr)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "load_mnist",
     "load_fashion_mnist",
     "load_cifar10",
+    "check",
     "main",
 ]
 
@@ -275,13 +276,34 @@ def _placement_help(spec: DatasetSpec, directory: Path, missing: Sequence[Remote
         f"these files (currently the data home is {data_home()}). "
         f"Check with: python -m fasttrain.download --check {spec.name}"
     )
+    lines.append(
+        f"Where the network is reachable, download them with: python -m fasttrain.download {spec.name}"
+    )
     return "\n".join(lines)
 
 
-def _mismatch_message(path: Path, expected: str, actual: str) -> str:
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _size_note(path: Path, expected_size: int | None) -> str:
+    try:
+        found = path.stat().st_size
+    except OSError:
+        return ""
+    if expected_size is None:
+        return f" ({_plural(found, 'byte')})"
+    if found == expected_size:
+        return f" ({_plural(found, 'byte')}, the expected size)"
+    return f" ({_plural(found, 'byte')}, expected {expected_size}{': truncated' if found < expected_size else ''})"
+
+
+def _mismatch_message(
+    path: Path, expected: str, actual: str, expected_size: int | None = None
+) -> str:
     return (
-        f"data file {path} exists but its sha256 is {actual}, expected {expected}. "
-        f"It was left untouched. Delete it to have it downloaded again, or replace it "
+        f"data file {path}{_size_note(path, expected_size)} exists but its sha256 is {actual}, "
+        f"expected {expected}. It was left untouched. Delete it to have it downloaded again, or replace it "
         f"with the correct file (sha256 {expected})."
     )
 
@@ -346,7 +368,7 @@ def _download_one(
             if dest.exists():  # appeared meanwhile: never overwrite without checking
                 existing = sha256(dest)
                 if existing != expected:
-                    raise ChecksumError(_mismatch_message(dest, expected, existing))
+                    raise ChecksumError(_mismatch_message(dest, expected, existing, size))
             os.replace(tmp, dest)
         finally:
             if tmp.exists():
@@ -391,7 +413,7 @@ def _verify_existing(path: Path, f: RemoteFile) -> Path:
         )
     actual = sha256(path)
     if actual != f.sha256:
-        raise ChecksumError(_mismatch_message(path, f.sha256, actual))
+        raise ChecksumError(_mismatch_message(path, f.sha256, actual, f.size))
     return path
 
 
@@ -426,7 +448,7 @@ def fetch(
     missing = [f for f in spec.files if f.name not in paths]
     if missing and not download:
         raise MissingDataError(
-            f"data set {spec.name}: {len(missing)} file(s) missing in {directory} "
+            f"data set {spec.name}: {_plural(len(missing), 'file')} missing in {directory} "
             f"(download=False).\n" + _placement_help(spec, directory, missing)
         )
     for i, f in enumerate(missing):
@@ -621,6 +643,56 @@ def load_cifar10(
     )
 
 
+def check(
+    dataset: str,
+    *,
+    root: str | os.PathLike | None = None,
+    registry: Mapping[str, DatasetSpec] | None = None,
+) -> dict[str, str | None]:
+    """Verify every file of ``dataset`` on disk without downloading: ``{file name: None if ok, else the problem}``."""
+    spec = _spec(dataset, registry)
+    directory = dataset_dir(dataset, root, registry)
+    report: dict[str, str | None] = {}
+    for f in spec.files:
+        p = directory / f.name
+        if not p.is_file():
+            report[f.name] = "missing"
+            continue
+        try:
+            _verify_existing(p, f)
+            report[f.name] = None
+        except ChecksumError as exc:
+            report[f.name] = str(exc)
+    return report
+
+
+def _check_report(name: str, root, registry) -> tuple[bool, str]:
+    spec = _spec(name, registry)
+    directory = dataset_dir(name, root, registry)
+    report = check(name, root=root, registry=registry)
+    missing = [f for f in spec.files if report[f.name] == "missing"]
+    wrong = [f for f in spec.files if report[f.name] not in (None, "missing")]
+    if not missing and not wrong:
+        return True, f"{name}: ok, {_plural(len(spec.files), 'file')} verified in {directory}"
+    lines = [
+        f"{name}: ERROR in {directory}: {len(wrong)} wrong, {len(missing)} missing, "
+        f"{len(spec.files) - len(wrong) - len(missing)} ok"
+    ]
+    for f in spec.files:
+        problem = report[f.name]
+        if problem is None:
+            lines.append(f"  {f.name}: ok")
+        elif problem == "missing":
+            lines.append(f"  {f.name}: missing")
+        else:
+            lines.append(f"  {f.name}: WRONG: {problem}")
+    if missing:
+        lines.append(_placement_help(spec, directory, missing))
+    elif wrong:
+        lines.append(f"Delete the wrong files and run: python -m fasttrain.download {name}")
+    return False, "\n".join(lines)
+
+
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist, "cifar10": load_cifar10}
 
 
@@ -652,6 +724,16 @@ def main(
     names = sorted(reg) if "all" in args.datasets else list(dict.fromkeys(args.datasets))
     status = 0
     for name in names:
+        if args.check:
+            try:
+                ok, text = _check_report(name, args.root, reg)
+            except ValueError as exc:
+                print(f"{name}: ERROR: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            print(text, file=sys.stdout if ok else sys.stderr)
+            status = status if ok else 1
+            continue
         try:
             paths = fetch(
                 name, download=not args.check, root=args.root, registry=reg, progress=not args.quiet
@@ -660,7 +742,9 @@ def main(
             print(f"{name}: ERROR: {exc}", file=sys.stderr)
             status = 1
             continue
-        print(f"{name}: ok, {len(paths)} file(s) verified in {dataset_dir(name, args.root, reg)}")
+        print(
+            f"{name}: ok, {_plural(len(paths), 'file')} verified in {dataset_dir(name, args.root, reg)}"
+        )
         for p in paths.values():
             print(f"  {p}")
     return status
