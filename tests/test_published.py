@@ -194,3 +194,12 @@ def test_browser_renders_chapters_images_and_math(html):
     finally:
         drv.quit()
         server.shutdown()
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    """A new chapter is registered in _toc.yml (the one list the runner cannot derive)."""
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"file:\s*book/(\d\d)-", toc))
+    assert listed == set(CHAPTERS), (
+        f"_toc.yml lists chapters {sorted(listed)}, notebooks/ has {sorted(CHAPTERS)}"
+    )
