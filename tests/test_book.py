@@ -25,7 +25,8 @@ def _nb(path, body, params='scale = "smoke"\nseed = 0'):
 GOOD = """
 from fasttrain.core.results import ChapterResults
 r = ChapterResults("09", "toy", scale, seed)
-r.add("c", "toy claim", 1.0, 1.0, "u", "exact", "reproduced", "it is")
+r.add(id="c", claim="toy claim", paper_value=1.0, reproduced_value=1.0, unit="u",
+      tolerance="exact", verdict="reproduced", reason="it is")
 print("ran at", scale, seed)
 r.write()
 """

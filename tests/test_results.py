@@ -10,7 +10,16 @@ from fasttrain.core.results import ChapterResults, load
 
 def test_write_and_load_roundtrip(tmp_path):
     r = ChapterResults("07", "demo", "smoke", 3, title="Demo")
-    r.add("c1", "a claim", 2.0, np.float32(1.5), "x", "within 10 %", "partly", "because")
+    r.add(
+        id="c1",
+        claim="a claim",
+        paper_value=2.0,
+        reproduced_value=np.float32(1.5),
+        unit="x",
+        tolerance="within 10 %",
+        verdict="partly",
+        reason="because",
+    )
     path = r.write(tmp_path)
     d = load(path)
     assert d["chapter"] == "07" and d["scale"] == "smoke" and d["seed"] == 3
@@ -22,12 +31,48 @@ def test_write_and_load_roundtrip(tmp_path):
 def test_bad_verdict_and_duplicates():
     r = ChapterResults("07", "demo", "smoke", 0)
     with pytest.raises(ValueError, match="verdict"):
-        r.add("c1", "x", 1, 1, "u", "t", "sort of", "r")
-    r.add("c1", "x", 1, 1, "u", "t", "reproduced", "r")
+        r.add(
+            id="c1",
+            claim="x",
+            paper_value=1,
+            reproduced_value=1,
+            unit="u",
+            tolerance="t",
+            verdict="sort of",
+            reason="r",
+        )
+    r.add(
+        id="c1",
+        claim="x",
+        paper_value=1,
+        reproduced_value=1,
+        unit="u",
+        tolerance="t",
+        verdict="reproduced",
+        reason="r",
+    )
     with pytest.raises(ValueError, match="duplicate"):
-        r.add("c1", "x", 1, 1, "u", "t", "reproduced", "r")
+        r.add(
+            id="c1",
+            claim="x",
+            paper_value=1,
+            reproduced_value=1,
+            unit="u",
+            tolerance="t",
+            verdict="reproduced",
+            reason="r",
+        )
     with pytest.raises(ValueError, match="not measured"):
-        r.add("c2", "x", 1, float("nan"), "u", "t", "reproduced", "r")
+        r.add(
+            id="c2",
+            claim="x",
+            paper_value=1,
+            reproduced_value=float("nan"),
+            unit="u",
+            tolerance="t",
+            verdict="reproduced",
+            reason="r",
+        )
 
 
 def test_bad_scale_and_chapter():
@@ -45,3 +90,10 @@ def test_load_rejects_malformed(tmp_path):
     p.write_text(json.dumps({"chapter": "01"}))
     with pytest.raises(ValueError, match="lacks keys"):
         load(p)
+
+
+def test_add_takes_keywords_only():
+    r = ChapterResults("01", "x", "smoke", 0)
+    with pytest.raises(TypeError):
+        r.add("c1", "x", 1, 1, "u", "t", "reproduced", "r")
+    assert not r.claims
