@@ -34,3 +34,15 @@ def test_progress_bar_off_is_a_transparent_wrapper(capsys):
     bar.update(5)
     bar.close()
     assert capsys.readouterr().err == ""
+
+
+def test_interleaved_rounds_alternate_and_give_ratios():
+    from fasttrain.core.timing import interleaved, ratios
+
+    order = []
+    out = interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, rounds=3)
+    assert order == ["a", "b"] + ["a", "b"] * 3  # one warm-up each, then alternating rounds
+    assert len(out["times"]["a"]) == 3 and len(out["load"]) == 2
+    assert len(ratios(out, "a", "b")) == 3
+    with pytest.raises(ValueError):
+        interleaved({"a": lambda: None}, rounds=0)

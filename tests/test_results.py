@@ -5,74 +5,36 @@ import json
 import numpy as np
 import pytest
 
+from fasttrain.core import claims as C
 from fasttrain.core.results import ChapterResults, load
+
+RULE = C.threshold(1.0, name="at-least-one", source="a test bar")
+
+
+def _spec(id="c1", kind="analysis"):
+    return C.ClaimSpec(id, kind, "a claim", "ours", 2.0, "x", RULE)
 
 
 def test_write_and_load_roundtrip(tmp_path):
     r = ChapterResults("07", "demo", "smoke", 3, title="Demo")
-    r.add(
-        id="c1",
-        claim="a claim",
-        paper_value=2.0,
-        reproduced_value=np.float32(1.5),
-        unit="x",
-        tolerance="within 10 %",
-        verdict="partly",
-        reason="because",
-    )
+    r.record(_spec(), C.exact(np.float32(1.5)))
     path = r.write(tmp_path)
     d = load(path)
     assert d["chapter"] == "07" and d["scale"] == "smoke" and d["seed"] == 3
-    assert d["claims"][0]["reproduced_value"] == 1.5
+    c = d["claims"][0]
+    assert c["reproduced_value"] == 1.5 and c["verdict"] == "reproduced" and c["values"] == [1.5]
+    assert c["interval"] is None and c["rule"] == "at-least-one" and c["kind"] == "analysis"
     assert d["machine"]["cores"] >= 1 and d["versions"]["numpy"]
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_bad_verdict_and_duplicates():
+def test_duplicates_and_non_finite_values():
     r = ChapterResults("07", "demo", "smoke", 0)
-    with pytest.raises(ValueError, match="verdict"):
-        r.add(
-            id="c1",
-            claim="x",
-            paper_value=1,
-            reproduced_value=1,
-            unit="u",
-            tolerance="t",
-            verdict="sort of",
-            reason="r",
-        )
-    r.add(
-        id="c1",
-        claim="x",
-        paper_value=1,
-        reproduced_value=1,
-        unit="u",
-        tolerance="t",
-        verdict="reproduced",
-        reason="r",
-    )
+    r.record(_spec(), C.exact(2.0))
     with pytest.raises(ValueError, match="duplicate"):
-        r.add(
-            id="c1",
-            claim="x",
-            paper_value=1,
-            reproduced_value=1,
-            unit="u",
-            tolerance="t",
-            verdict="reproduced",
-            reason="r",
-        )
-    with pytest.raises(ValueError, match="not measured"):
-        r.add(
-            id="c2",
-            claim="x",
-            paper_value=1,
-            reproduced_value=float("nan"),
-            unit="u",
-            tolerance="t",
-            verdict="reproduced",
-            reason="r",
-        )
+        r.record(_spec(), C.exact(2.0))
+    with pytest.raises(ValueError, match="non-finite"):
+        r.record(_spec("c2"), C.over_seeds([1.0, float("nan")]))
 
 
 def test_bad_scale_and_chapter():
@@ -92,8 +54,16 @@ def test_load_rejects_malformed(tmp_path):
         load(p)
 
 
-def test_add_takes_keywords_only():
-    r = ChapterResults("01", "x", "smoke", 0)
-    with pytest.raises(TypeError):
-        r.add("c1", "x", 1, 1, "u", "t", "reproduced", "r")
-    assert not r.claims
+def test_load_rejects_a_claim_without_the_evidence_fields(tmp_path):
+    r = ChapterResults("07", "demo", "smoke", 0)
+    r.record(_spec(), C.exact(2.0))
+    data = json.loads(r.write(tmp_path).read_text())
+    del data["claims"][0]["rule"]
+    (tmp_path / "07-demo.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="lacks"):
+        load(tmp_path / "07-demo.json")
+    data["claims"][0]["rule"] = "r"
+    data["claims"][0]["verdict"] = "sort of"
+    (tmp_path / "07-demo.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="verdict"):
+        load(tmp_path / "07-demo.json")

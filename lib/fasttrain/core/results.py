@@ -22,9 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .claims import KINDS, VERDICTS, ClaimSpec, Measurement
 from .scales import check_scale
-
-VERDICTS: tuple[str, ...] = ("reproduced", "partly", "not reproduced", "not testable here")
 
 #: packages whose versions every results file records
 TRACKED_PACKAGES: tuple[str, ...] = (
@@ -38,16 +37,18 @@ TRACKED_PACKAGES: tuple[str, ...] = (
     "papermill",
 )
 
-SCHEMA_VERSION = 1
+#: 2: every claim carries kind, rule, values and interval (the evidence standard); 1: before that
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim of a paper next to its reproduction.
+    """One claim of a paper next to its reproduction, as stored in the results file.
 
-    ``paper_value`` and ``reproduced_value`` are numbers, strings (for
-    qualitative claims) or ``None`` (not measured); ``tolerance`` says in
-    words or numbers what counts as agreement.
+    ``paper_value`` and ``reproduced_value`` are numbers, strings (for qualitative claims) or
+    ``None`` (not measured); ``tolerance`` is the rule in words; ``rule`` its name; ``values`` the raw
+    per-seed or per-round numbers; ``interval`` ``[lo, hi]`` or ``None`` (exact, or a single run);
+    ``how`` says which (:class:`fasttrain.core.claims.Measurement`).
     """
 
     id: str
@@ -58,12 +59,21 @@ class Claim:
     tolerance: str
     verdict: str
     reason: str
+    kind: str | None = None
+    rule: str | None = None
+    where: str = ""
+    paper_words: str = ""
+    values: list | None = None
+    interval: list | None = None
+    how: str = ""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(
                 f"claim {self.id!r}: verdict {self.verdict!r} is not one of {VERDICTS}"
             )
+        if self.kind is not None and self.kind not in KINDS:
+            raise ValueError(f"claim {self.id!r}: kind {self.kind!r} is not one of {KINDS}")
         if not self.id or not self.claim:
             raise ValueError("a claim needs an id and its text")
         for name in ("paper_value", "reproduced_value"):
@@ -178,6 +188,64 @@ class ChapterResults:
         self.claims.append(c)
         return c
 
+    def record(
+        self,
+        spec: ClaimSpec,
+        measured: Measurement | Any,
+        *,
+        shown: Any = None,
+        reason: str = "",
+        **context,
+    ) -> Claim:
+        """Apply ``spec``'s rule to ``measured`` and record the claim with its verdict.
+
+        ``measured`` is a :class:`~fasttrain.core.claims.Measurement` (its raw values and interval are
+        stored) or, for rules over several numbers, whatever the rule takes (``values`` then lists
+        the numbers of ``shown``, if any); ``shown`` is the value the claims table displays (default:
+        the measurement's centre); ``reason`` is appended to the rule's own; ``context`` goes to the
+        rule.  The verdict comes from the rule only.
+        """
+        verdict, why = spec.rule(measured, **context)
+        if isinstance(measured, Measurement):
+            values, interval, how = list(measured.values), measured.interval, measured.how
+            shown = measured.text() if shown is None and measured.interval is not None else shown
+            shown = measured.center if shown is None else shown
+        else:
+            values, interval, how = getattr(measured, "values", None), None, "see the reason"
+            values = list(values) if values is not None else []
+        return self._append(
+            spec, shown, verdict, "; ".join(x for x in (why, reason) if x), values, interval, how
+        )
+
+    def not_testable(self, spec: ClaimSpec, reason: str, shown: Any = None) -> Claim:
+        """Record ``spec`` as "not testable here", with the reason (what is missing on this machine)."""
+        if not reason:
+            raise ValueError(f"claim {spec.id!r}: say why it is not testable here")
+        return self._append(spec, shown, "not testable here", reason, [], None, "not measured")
+
+    def _append(self, spec, shown, verdict, reason, values, interval, how) -> Claim:
+        if any(c.id == spec.id for c in self.claims):
+            raise ValueError(f"duplicate claim id {spec.id!r}")
+        c = Claim(
+            id=spec.id,
+            claim=spec.claim,
+            paper_value=_plain(spec.paper_value, keep_nan=True),
+            reproduced_value=_plain(shown, keep_nan=True),
+            unit=spec.unit,
+            tolerance=spec.rule.words,
+            verdict=verdict,
+            reason=reason,
+            kind=spec.kind,
+            rule=spec.rule.name,
+            where=spec.where,
+            paper_words=spec.paper_words,
+            values=[float(v) for v in _plain(values)] if values else [],
+            interval=[float(v) for v in interval] if interval is not None else None,
+            how=how,
+        )
+        self.claims.append(c)
+        return c
+
     @property
     def filename(self) -> str:
         return f"{self.chapter}-{self.name}.json"
@@ -217,9 +285,15 @@ class ChapterResults:
 def claims_frame(claims: list[dict[str, Any]]):
     import pandas as pd
 
-    cols = ["id", "claim", "paper_value", "reproduced_value", "unit", "verdict", "reason"]
+    cols = ["id", "kind", "claim", "paper_value", "reproduced_value", "unit", "verdict", "reason"]
     df = pd.DataFrame([{k: c.get(k) for k in cols} for c in claims], columns=cols)
-    return df.rename(columns={"paper_value": "paper", "reproduced_value": "reproduced"})
+    return df.rename(
+        columns={
+            "id": "claim id",
+            "paper_value": "paper",
+            "reproduced_value": "this book",
+        }
+    )
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:
@@ -234,7 +308,17 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise ValueError(f"results file {path} lacks keys {sorted(missing)}")
     for c in data["claims"]:
-        Claim(**c)  # validates the verdict
+        Claim(**c)  # validates the verdict and the kind
+        if data.get("schema", 1) >= 2:
+            lacking = [
+                k
+                for k in ("kind", "rule", "values", "interval")
+                if c.get(k, "") in ("", None) and not (k == "interval")
+            ]
+            if lacking or "interval" not in c:
+                raise ValueError(
+                    f"results file {path}: claim {c.get('id')!r} lacks {lacking or ['interval']}"
+                )
     return data
 
 

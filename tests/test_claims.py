@@ -1,0 +1,124 @@
+"""The evidence standard: measurements with intervals, rules that can fail, declared claims.
+
+Every rule of every chapter's declared claims is fed the synthetic measurements of each verdict
+it declares, "not reproduced" included.
+"""
+
+import importlib
+import pkgutil
+
+import pytest
+
+import fasttrain.chapters
+from fasttrain.core import claims as C
+from fasttrain.core.results import ChapterResults, load
+
+
+def _chapter_specs():
+    out = []
+    for mod in pkgutil.iter_modules(fasttrain.chapters.__path__):
+        m = importlib.import_module(f"fasttrain.chapters.{mod.name}")
+        for spec in getattr(m, "CLAIMS", {}).values():
+            out.append(pytest.param(spec, id=f"{mod.name[:4]}:{spec.id}"))
+    return out
+
+
+SPECS = _chapter_specs()
+
+
+def test_over_seeds_mean_sd_and_t_interval():
+    m = C.over_seeds([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert m.center == 3.0 and m.spread == pytest.approx(1.5811, rel=1e-4)
+    # t(0.975, 4) = 2.776: half-width 2.776 * 1.5811 / sqrt(5) = 1.963
+    assert m.interval == pytest.approx((3 - 1.9633, 3 + 1.9633), rel=1e-3)
+    one = C.over_seeds([0.7])
+    assert one.interval is None and one.how == "one run"
+
+
+def test_over_rounds_median_and_range():
+    m = C.over_rounds([3.0, 1.0, 2.0, 10.0, 2.5, 2.2, 1.9])
+    assert m.center == 2.2 and m.interval == (1.0, 10.0)
+    with pytest.raises(ValueError):
+        C.over_rounds([])
+    with pytest.raises(ValueError):
+        C.exact(float("nan"))
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_threshold_gives_every_verdict(higher):
+    r = C.threshold(2.0, higher=higher, partly=1.0 if higher else 3.0, name="t", source="test")
+    for verdict, measured, ctx in r.example_calls():
+        assert r(measured, **ctx)[0] == verdict
+    assert {"reproduced", "partly", "not reproduced", "inconclusive"} <= set(r.examples)
+
+
+def test_within_decides_on_the_interval():
+    r = C.within(0.93, 0.03, name="w", source="test")
+    assert r(C.over_seeds([0.92, 0.93, 0.94]))[0] == "reproduced"
+    assert r(C.over_seeds([0.5, 0.52, 0.51]))[0] == "not reproduced"
+    assert r(C.over_rounds([0.89, 0.93]))[0] == "inconclusive"
+
+
+def test_a_rule_that_cannot_fail_is_refused():
+    with pytest.raises(ValueError, match="must be able to fail"):
+
+        @C.rule(examples={"reproduced": C.exact(1.0)})
+        def always(m):
+            return "reproduced", "always"
+
+
+def test_a_rule_returning_an_undeclared_verdict_is_an_error():
+    @C.rule(examples={"not reproduced": C.exact(0.0)})
+    def sneaky(m):
+        return ("reproduced" if m.center > 0 else "not reproduced"), ""
+
+    with pytest.raises(ValueError, match="do not declare"):
+        sneaky(C.exact(1.0))
+
+
+def test_record_applies_the_rule_and_stores_the_evidence(tmp_path):
+    spec = C.ClaimSpec(
+        id="acc",
+        kind="paper",
+        claim="test accuracy about 93 %",
+        where="Sec. 4",
+        paper_value=0.93,
+        unit="accuracy",
+        rule=C.within(0.93, 0.03, name="about-93", source="the paper's 'about 93 %'"),
+        paper_words="reaches about 93 % test accuracy",
+    )
+    r = ChapterResults("09", "toy", "smoke", 0)
+    c = r.record(spec, C.over_seeds([0.90, 0.91, 0.92, 0.93, 0.94]))
+    assert c.verdict == "reproduced" and c.kind == "paper" and c.rule == "about-93"
+    assert len(c.values) == 5 and c.interval[0] < 0.92 < c.interval[1]
+    r.not_testable(C.ClaimSpec("x", "book-goal", "x", "book goal", None, "", spec.rule), "no GPU")
+    with pytest.raises(ValueError, match="say why"):
+        r.not_testable(C.ClaimSpec("y", "book-goal", "y", "book goal", None, "", spec.rule), "")
+    data = load(r.write(tmp_path))
+    assert data["schema"] == 2
+    assert [c["verdict"] for c in data["claims"]] == ["reproduced", "not testable here"]
+    for c in data["claims"]:
+        assert {"kind", "rule", "values", "interval", "verdict"} <= set(c)
+
+
+def test_claim_specs_validate_kind_and_quote():
+    rule = C.threshold(1.0, name="t", source="s")
+    with pytest.raises(ValueError, match="kind"):
+        C.ClaimSpec("a", "implied", "a", "Table 1", 1.0, "", rule, "words")
+    with pytest.raises(ValueError, match="quotes"):
+        C.ClaimSpec("a", "paper", "a", "Table 1", 1.0, "", rule)
+    with pytest.raises(ValueError, match="duplicate"):
+        spec = C.ClaimSpec("a", "analysis", "a", "ours", None, "", rule)
+        C.declare(spec, spec)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_every_declared_rule_gives_each_of_its_verdicts(spec):
+    rule = spec.rule
+    assert "not reproduced" in rule.examples, f"{spec.id}: its rule cannot fail"
+    for verdict, measured, ctx in rule.example_calls():
+        got, reason = rule(measured, **ctx)
+        assert got == verdict, (
+            f"{spec.id}: rule {rule.name} gave {got!r} for its {verdict!r} example"
+        )
+        assert reason, f"{spec.id}: rule {rule.name} gave no reason"
