@@ -23,10 +23,12 @@ def _nb(path, body, params='scale = "smoke"\nseed = 0'):
 
 
 GOOD = """
+from fasttrain.core import claims
 from fasttrain.core.results import ChapterResults
+spec = claims.ClaimSpec("c", "analysis", "toy claim", "ours", 1.0, "u",
+                        claims.within(1.0, 0.1, name="toy-rule", source="a toy"))
 r = ChapterResults("09", "toy", scale, seed)
-r.add(id="c", claim="toy claim", paper_value=1.0, reproduced_value=1.0, unit="u",
-      tolerance="exact", verdict="reproduced", reason="it is")
+r.record(spec, claims.exact(1.0))
 print("ran at", scale, seed)
 r.write()
 """
@@ -354,3 +356,25 @@ def test_final_line_names_results_and_summary(tree, capsys):
     book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert str(bk / "results" / "09-toy.json") in last and str(bk / "summary.md") in last
+
+
+def test_published_chapter_hides_parameters_cells_and_folds_long_plots(tree):
+    nbs, bk = tree
+    plot = (
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+        + "\n".join(f"x{i} = {i}" for i in range(15))
+        + "\nfig, ax = plt.subplots()\nplt.close(fig)"
+    )
+    nb = nbformat.read(nbs / "09-toy.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(plot))
+    nbformat.write(nb, nbs / "09-toy.ipynb")
+    book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)
+    out = nbformat.read(bk / "09-toy.ipynb", as_version=4)
+    tags = {i: c.metadata.get("tags", []) for i, c in enumerate(out.cells)}
+    defaults = [i for i, t in tags.items() if "parameters" in t]
+    injected = [i for i, t in tags.items() if "injected-parameters" in t]
+    assert defaults and "remove-cell" in tags[defaults[0]]
+    assert injected and "remove-input" in tags[injected[0]]
+    assert out.cells[injected[0]].outputs[0]["text"] == "Run at scale smoke, seed 0.\n"
+    assert "hide-input" in tags[len(out.cells) - 1]
+    assert "hide-input" not in tags[len(out.cells) - 2]  # the short cell stays visible

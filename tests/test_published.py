@@ -136,6 +136,25 @@ def _chromium():
     return None
 
 
+#: what a reader must not meet on a chapter page: code cells or tables that scroll sideways, figures
+#: without a caption, the notebook's parameters cells
+LAYOUT_CHECK = """
+const main = document.querySelector('main') || document.body;
+const wide = el => el.scrollWidth > el.clientWidth + 1;
+const name = el => (el.className || el.tagName) + ': ' + (el.innerText || '').slice(0, 60);
+const overflow = Array.from(main.querySelectorAll('div.cell_input pre, div.cell_output pre, table'))
+  .filter(el => el.offsetParent !== null && wide(el.tagName === 'TABLE'
+    ? (el.closest('.pst-scrollable-table-container, .table-wrapper') || el.parentElement) : el))
+  .map(name);
+const uncaptioned = Array.from(main.querySelectorAll('img'))
+  .filter(img => { const f = img.closest('figure'); return !f || !f.querySelector('figcaption'); })
+  .map(img => img.getAttribute('src'));
+const parameters = Array.from(main.querySelectorAll(
+  '.tag_parameters, .tag_injected-parameters .cell_input')).filter(el => el.offsetParent !== null).length;
+return {overflow: overflow, uncaptioned: uncaptioned, parameters: parameters};
+"""
+
+
 @pytest.mark.slow
 def test_browser_renders_chapters_images_and_math(html):
     chromium, driver = _chromium(), shutil.which("chromedriver")
@@ -160,7 +179,7 @@ def test_browser_renders_chapters_images_and_math(html):
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
-        "--window-size=1280,2000",
+        "--window-size=1400,2000",
     ):
         opts.add_argument(flag)
     drv = webdriver.Chrome(service=Service(driver), options=opts)
@@ -188,9 +207,19 @@ def test_browser_renders_chapters_images_and_math(html):
             assert state["math"] > 0, (
                 f"chapter {ch}: math not typeset ({state['raw']} raw math elements)"
             )
-            if ch == "01":
-                ARTIFACTS.mkdir(exist_ok=True)
-                drv.save_screenshot(str(ARTIFACTS / f"chapter-{ch}.png"))
+            layout = drv.execute_script(LAYOUT_CHECK)
+            assert not layout["overflow"], (
+                f"chapter {ch}: code or tables wider than the page: {layout['overflow'][:5]}"
+            )
+            assert not layout["uncaptioned"], (
+                f"chapter {ch}: figures without a caption: {layout['uncaptioned'][:5]}"
+            )
+            assert not layout["parameters"], f"chapter {ch}: a parameters cell's code is visible"
+            ARTIFACTS.mkdir(exist_ok=True)
+            drv.save_screenshot(str(ARTIFACTS / f"chapter-{ch}.png"))
+        drv.get(f"{base}/book/summary.html")
+        ARTIFACTS.mkdir(exist_ok=True)
+        drv.save_screenshot(str(ARTIFACTS / "summary.png"))
     finally:
         drv.quit()
         server.shutdown()
