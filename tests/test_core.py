@@ -46,3 +46,16 @@ def test_interleaved_rounds_alternate_and_give_ratios():
     assert len(ratios(out, "a", "b")) == 3
     with pytest.raises(ValueError):
         interleaved({"a": lambda: None}, rounds=0)
+
+
+def test_readable_table_keeps_renames_and_formats():
+    import pandas as pd
+
+    from fasttrain.core.tables import readable
+
+    df = pd.DataFrame({"lr": [0.1, 0.01], "steps": [20000.0, 3120.0], "status": ["ok", "ok"]})
+    html = readable(df, {"lr": "learning rate", "steps": "GD steps"}).to_html()
+    assert "learning rate" in html and "GD steps" in html and "status" not in html
+    assert "20 000" in html and "3 120" in html and "20000.000" not in html
+    with pytest.raises(KeyError, match="not in the table"):
+        readable(df, {"nope": "x"})
