@@ -67,3 +67,13 @@ def test_load_rejects_a_claim_without_the_evidence_fields(tmp_path):
     (tmp_path / "07-demo.json").write_text(json.dumps(data))
     with pytest.raises(ValueError, match="verdict"):
         load(tmp_path / "07-demo.json")
+
+
+def test_glance_counts_verdicts_by_kind():
+    r = ChapterResults("07", "demo", "smoke", 0)
+    r.record(C.ClaimSpec("a", "paper", "a", "T1", 2.0, "", RULE, "w"), C.exact(2.0))
+    r.record(C.ClaimSpec("b", "paper", "b", "T1", 2.0, "", RULE, "w"), C.exact(0.0))
+    r.record(_spec("c", "book-goal"), C.exact(3.0))
+    text = r.glance()
+    assert "the paper's claims** (2): 1 reproduced, 1 not reproduced" in text
+    assert "the book's goals** (1): 1 reproduced" in text

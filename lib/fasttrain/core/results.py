@@ -246,6 +246,25 @@ class ChapterResults:
         self.claims.append(c)
         return c
 
+    def elapsed(self) -> float:
+        """Seconds since this results object was created (the chapter's wall time so far)."""
+        return time.perf_counter() - self._t0
+
+    def glance(self) -> str:
+        """The chapter's verdict counts by kind, in words, for its "at a glance" box (markdown)."""
+        titles = {
+            "paper": "the paper's claims",
+            "book-goal": "the book's goals",
+            "analysis": "our analyses",
+        }
+        parts = []
+        for kind in KINDS:
+            mine = [c.verdict for c in self.claims if c.kind == kind]
+            if mine:
+                counts = ", ".join(f"{mine.count(v)} {v}" for v in VERDICTS if v in mine)
+                parts.append(f"**{titles[kind]}** ({len(mine)}): {counts}")
+        return "; ".join(parts) or "no claims recorded"
+
     @property
     def filename(self) -> str:
         return f"{self.chapter}-{self.name}.json"
