@@ -77,3 +77,15 @@ def test_glance_counts_verdicts_by_kind():
     text = r.glance()
     assert "the paper's claims** (2): 1 reproduced, 1 not reproduced" in text
     assert "the book's goals** (1): 1 reproduced" in text
+
+
+def test_record_takes_a_mapping_for_rules_over_several_numbers():
+    @C.rule(examples={"reproduced": {"a": 1.0, "b": 2.0}, "not reproduced": {"a": 2.0, "b": 1.0}})
+    def ordered(m):
+        return ("reproduced" if m["a"] < m["b"] else "not reproduced"), f"a {m['a']}, b {m['b']}"
+
+    r = ChapterResults("07", "demo", "smoke", 0)
+    c = r.record(
+        C.ClaimSpec("o", "analysis", "a < b", "ours", None, "", ordered), {"a": 1.0, "b": 2.0}
+    )
+    assert c.verdict == "reproduced" and c.values == [1.0, 2.0]

@@ -212,7 +212,9 @@ class ChapterResults:
             shown = measured.center if shown is None else shown
         else:
             values, interval, how = getattr(measured, "values", None), None, "see the reason"
-            values = list(values) if values is not None else []
+            if callable(values):  # a mapping: its numeric values
+                values = values()
+            values = [v for v in values if _is_number(v)] if values is not None else []
         return self._append(
             spec, shown, verdict, "; ".join(x for x in (why, reason) if x), values, interval, how
         )
@@ -352,3 +354,7 @@ def _plain(x, keep_nan: bool = False):
     if isinstance(x, float) and not math.isfinite(x) and not keep_nan:
         return None
     return x
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
