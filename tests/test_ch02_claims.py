@@ -1,0 +1,94 @@
+"""Chapter 02's declared claims: the rules decide on intervals, the per-round statistics are right."""
+
+import math
+
+import pytest
+
+from fasttrain.chapters import ch02_sketched_gauss_newton as S
+from fasttrain.core import claims as C
+
+
+def test_every_claim_the_notebook_records_is_declared_with_a_kind():
+    ids = {
+        "contraction-synthetic",
+        "contraction-mnist-3v5",
+        "fast-equals-gn",
+        "gd-iterations-vs-lambda",
+        "gn-iterations-vs-lambda",
+        "gn-width-requirement",
+        "preconditioned-condition-number",
+        "pcg-iterations",
+        "time-exponent-n-fast",
+        "time-exponent-n-gn",
+        "time-exponent-m",
+        "speedup-largest",
+        "memory-not-nmd",
+    }
+    assert set(S.CLAIMS) == ids
+    for spec in S.CLAIMS.values():
+        if spec.kind == "paper":  # quoted from the stored abstract
+            assert any(w in spec.paper_words for w in S.ABSTRACT.values()), spec.id
+    assert S.CLAIMS["speedup-largest"].kind == "book-goal"
+
+
+def test_book_scale_has_seeds_draws_and_rounds():
+    book = S.config("book")
+    assert len(book.seeds) >= 5 and book.sketch_draws >= 5 and book.timing_repeats >= 7
+    for scale in ("smoke", "book", "paper"):
+        c = S.config(scale)
+        assert c.seeds[0] == 0 and len(set(c.seeds)) == len(c.seeds)
+        assert c.cg_tol == S.CG_TOL  # the PCG bar is declared for this tolerance
+
+
+def test_graded_is_inconclusive_on_either_bar():
+    r = S.graded(10.0, 1.0, higher=True, name="g", source="test")
+    assert r(C.over_rounds([12.0, 15.0]))[0] == "reproduced"
+    assert r(C.over_rounds([2.0, 5.0]))[0] == "partly"
+    assert r(C.over_rounds([0.7, 1.3]))[0] == "inconclusive"  # straddles the weaker bar
+    assert r(C.over_rounds([5.0, 11.0]))[0] == "inconclusive"
+    assert r(C.over_rounds([0.5, 0.9]))[0] == "not reproduced"
+    low = S.graded(1.2, 1.5, higher=False, name="l", source="test")
+    assert low(C.exact(1.0))[0] == "reproduced" and low(C.exact(1.4))[0] == "partly"
+    assert low(C.exact(2.0))[0] == "not reproduced"
+
+
+def test_lambda_rules():
+    flat, width = S.gn_iterations_flat, S.fails_below_some_lambda
+    narrow = S.LambdaSweep((1.0, 0.5), (1, 2), 10)
+    assert flat(narrow)[0] == width(narrow)[0] == "not testable here"
+    sweep = S.LambdaSweep((1.0, 0.1, 0.01), (1, 2, None), 10)
+    assert sweep.values == (1.0, 2.0, 11.0) and sweep.failed == (False, False, True)
+    assert flat(sweep)[0] == "not reproduced"
+    assert width(sweep)[0] == "reproduced"
+    assert flat(S.LambdaSweep((1.0, 0.1, 0.01), (1, 1, 8), 10))[0] == "not reproduced"
+    # failures not ordered by λ, smallest λ failing
+    assert width(S.LambdaSweep((0.01, 1.0, 0.1), (None, None, 3), 10))[0] == "partly"
+
+
+def test_preconditioned_bounded_needs_a_conditioning_range():
+    m = C.over_seeds([7.0, 7.5, 8.0])
+    assert S.preconditioned_bounded(m, cond_g_range=2.0)[0] == "not testable here"
+    assert S.preconditioned_bounded(m, cond_g_range=300.0)[0] == "reproduced"
+
+
+def test_round_exponents_and_decade_speedups():
+    rows = [
+        {"n": n, "round_seconds": [1e-3 * n**2, 2e-3 * n**2, 1e-3 * n**1.5]} for n in (64, 128, 256)
+    ]
+    assert S.round_exponents(rows, "n") == pytest.approx([2.0, 2.0, 1.5])
+    gn_row = {"contraction": 0.01, "round_seconds": [2.0, 4.0]}  # two decades per step
+    fast_row = {"contraction": 0.1, "round_seconds": [1.0, 1.0]}  # one decade
+    assert S.decade_speedups(gn_row, fast_row) == pytest.approx([1.0, 2.0])
+    with pytest.raises(ValueError, match="did not contract"):
+        S.decade_speedups({"contraction": 1.5, "round_seconds": [1.0]}, fast_row)
+
+
+def test_time_size_keeps_every_interleaved_round():
+    cfg = S.config("smoke")
+    rows = S.time_size(16, 512, 4, cfg, seed=0)
+    for r in rows:
+        assert len(r["round_seconds"]) == r["rounds"] == cfg.timing_repeats
+        assert min(r["round_seconds"]) == r["seconds_min"] <= r["seconds"]
+        assert len(r["load"]) == 2
+    speedups = S.decade_speedups(*rows)
+    assert len(speedups) == cfg.timing_repeats and all(math.isfinite(v) for v in speedups)
