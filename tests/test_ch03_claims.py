@@ -1,0 +1,155 @@
+"""Chapter 03's declared claims and rules: each rule can fail, decides on intervals, and the Study
+memoises runs per seed.  No training here (the rules get synthetic measurements)."""
+
+import pytest
+
+from fasttrain.chapters import ch03_random_bases as S
+from fasttrain.core import claims as C
+from fasttrain.methods import random_bases as rb
+
+E, R, SEEDS = C.exact, C.over_rounds, C.over_seeds
+
+
+def _acc(**kw):
+    base = {"NES": E(0.2), "FPD": E(0.5), "RBD": E(0.8), "SGD": E(0.9)}
+    base.update(kw)
+    return base
+
+
+def test_claims_are_declared_with_kinds_and_quotes():
+    ids = set(S.CLAIMS)
+    assert len(ids) == 30
+    for m in ("fc", "cnn"):
+        assert {f"table1-order-{m}", f"gap-{m}", f"rbd-budget-{m}"} <= ids
+    assert {"table3-resnet8", "rbd-10x", "communication", "goal-structured-step"} <= ids
+    assert S.CLAIMS["cos-vs-d"].kind == "analysis" and "Table 3" not in S.CLAIMS["cos-vs-d"].claim
+    assert S.CLAIMS["communication"].kind == "book-goal"
+    assert S.CLAIMS["communication"].paper_value is None
+    for spec in S.CLAIMS.values():
+        if spec.kind == "paper":
+            assert spec.paper_words
+
+
+def test_ordering_partly_only_when_the_central_pair_holds():
+    rule = S.table1_ordering
+    assert rule(_acc())[0] == "reproduced"
+    # RBD a hair above SGD no longer passes as "RBD <= SGD": it is a tie, the ordering only partly holds
+    assert rule(_acc(RBD=E(0.902)))[0] == "partly"
+    assert rule(_acc(NES=None))[0] == "partly"
+    assert rule(_acc(NES=E(0.6)))[0] == "partly"  # NES above FPD, but FPD < RBD holds
+    # the central pair broken: reversed, or a tie at chance level
+    assert rule(_acc(FPD=E(0.85)))[0] == "not reproduced"
+    v, why = rule(_acc(FPD=E(0.1077), RBD=E(0.1078)))
+    assert v == "not reproduced" and "FPD < RBD: tie" in why
+    # seeds that do not separate FPD and RBD
+    assert rule(_acc(FPD=SEEDS([0.4, 0.6, 0.5]), RBD=SEEDS([0.5, 0.7, 0.45])))[0] == "inconclusive"
+    # separated intervals: holds
+    assert (
+        rule(_acc(FPD=SEEDS([0.50, 0.51, 0.52]), RBD=SEEDS([0.70, 0.71, 0.72])))[0] == "reproduced"
+    )
+
+
+def test_fraction_rule_has_a_bounded_partly_band_and_decides_on_the_interval():
+    rule = S.fraction_of_sgd
+    assert rule(E(0.93), paper=0.96)[0] == "reproduced"
+    assert rule(E(0.80), paper=0.96)[0] == "partly"  # 0.16 short: inside the declared band
+    assert rule(E(0.56), paper=0.81)[0] == "not reproduced"  # 0.25 short: outside it
+    assert rule(E(0.12), paper=0.98)[0] == "not reproduced"  # at chance, however far NES is behind
+    assert rule(E(1.05), paper=0.96)[0] == "not reproduced"
+    assert rule(SEEDS([0.78, 0.79, 0.80]), paper=0.96)[0] == "partly"
+    assert rule(SEEDS([0.70, 0.80, 0.90]), paper=0.96)[0] == "inconclusive"
+
+
+def test_gap_budget_and_increasing_rules():
+    assert S.narrows_gap(E(0.21), paper=0.139)[0] == "reproduced"
+    assert S.narrows_gap(E(0.0), paper=0.083)[0] == "not reproduced"
+    assert S.narrows_gap(SEEDS([0.0, 0.1, 0.05]), paper=0.139)[0] == "inconclusive"
+    assert S.budget_limited(E(0.85), paper=0.96, base=0.785)[0] == "not reproduced"
+    assert S.budget_limited(E(0.90), paper=0.96, base=0.785)[0] == "partly"
+    up = {
+        10: SEEDS([0.010, 0.011, 0.0105]),
+        50: SEEDS([0.020, 0.021, 0.0205]),
+        250: SEEDS([0.050, 0.049, 0.0495]),
+    }
+    assert S.increasing_in_d(up)[0] == "reproduced"
+    assert S.increasing_in_d({**up, 250: E(0.015)})[0] == "not reproduced"
+    assert S.beats_everywhere({10: E(0.01), 75: E(0.18)})[0] == "reproduced"
+    assert S.beats_everywhere({10: R([-0.01, 0.02]), 75: E(0.18)})[0] == "inconclusive"
+
+
+def test_compartments_and_switching_rules():
+    assert S.compartments_help([0.02, 0.0, -0.02, 0.0, 0.0, 0.0])[0] == "not reproduced"
+    assert S.compartments_help([0.02, 0.03])[0] == "reproduced"
+    assert S.compartments_help([0.0, 0.005])[0] == "inconclusive"
+    row = {"finite": True, "acc_before": 0.64, "min_acc_after": 0.55}
+    assert S.switch_works([row])[0] == "not reproduced"
+
+
+def test_several_stores_centres_as_values_and_reads_like_a_dict():
+    s = S.Several({"a": E(1.0), "b": None, "c": SEEDS([2.0, 4.0])})
+    assert s.values == (1.0, 3.0)
+    assert dict(s)["a"].center == 1.0 and {**s}["b"] is None and len(s) == 3
+    assert S.table1_ordering(S.Several(_acc()))[0] == "reproduced"
+
+
+def test_table1_measurements_pair_fractions_and_gaps_by_seed():
+    rows = [
+        {"model": "fc", "method": "NES", "dataset": "x", "per_seed": float("nan")},
+        {
+            "model": "fc",
+            "method": "FPD",
+            "dataset": "x",
+            "seeds": [0, 1],
+            "per_seed": [0.5, 0.6],
+            "fractions": [0.5, 0.6],
+        },
+        {
+            "model": "fc",
+            "method": "RBD",
+            "dataset": "x",
+            "seeds": [0, 1],
+            "per_seed": [0.7, 0.9],
+            "fractions": [0.7, 0.9],
+        },
+        {
+            "model": "fc",
+            "method": "SGD",
+            "dataset": "x",
+            "seeds": [0, 1],
+            "per_seed": [1.0, 1.0],
+            "fractions": [1.0, 1.0],
+        },
+    ]
+    m = S.table1_measurements(rows, "fc")
+    assert m["accuracy"]["NES"] is None and m["accuracy"]["RBD"].center == pytest.approx(0.8)
+    assert m["gap"].values == pytest.approx((0.2, 0.3))
+    assert m["fraction"]["FPD"].interval is not None
+
+
+def test_study_memo_key_includes_the_seed(monkeypatch):
+    calls = []
+    monkeypatch.setattr(rb, "train", lambda *a, **k: calls.append(k["seed"]) or object())
+    study = S.Study(S.config("smoke"), seed=3)
+    m = rb.SGD(0.1)
+    a = study.run("fc", m, 1)
+    assert study.run("fc", m, 1, seed=3) is a  # the study's seed is the default
+    b = study.run("fc", m, 1, seed=4)
+    assert b is not a and calls == [3, 4]
+    assert study.seeds("seeds") == (3, 4) and len(study.over("fc", m, 1, (3, 4))) == 2
+    assert calls == [3, 4]  # memoised
+
+
+def test_collective_bytes_counts_the_exchanges_of_an_hlo_module():
+    hlo = """
+  %all-gather = f32[2,32]{1,0} all-gather(f32[1,32]{1,0} %c), channel_id=1, replica_groups={{0,1}}
+  %all-reduce = (f32[], f32[]) all-reduce(f32[] %a, f32[] %b), to_apply=%add
+  %add.1 = f32[101770]{0} add(f32[101770]{0} %x, f32[101770]{0} %y)
+"""
+    out = S.collective_bytes(hlo)
+    assert out["bytes"] == 2 * 32 * 4 + 8
+    assert [op for op, _ in out["ops"]] == ["all-gather", "all-reduce"]
+
+
+def test_book_scale_seeds():
+    book = S.config("book")
+    assert len(book.seeds) >= 5 and len(book.cnn_seeds) >= 3 and book.timing_rounds >= 7
