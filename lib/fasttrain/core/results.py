@@ -306,8 +306,15 @@ class ChapterResults:
 def claims_frame(claims: list[dict[str, Any]]):
     import pandas as pd
 
+    from .tables import DEFAULT_DIGITS, _format
+
+    fmt = _format(DEFAULT_DIGITS)
     cols = ["id", "kind", "claim", "paper_value", "reproduced_value", "unit", "verdict", "reason"]
-    df = pd.DataFrame([{k: c.get(k) for k in cols} for c in claims], columns=cols)
+    rows = [{k: c.get(k) for k in cols} for c in claims]
+    for row in rows:  # numbers as text: integers as integers, 3 significant digits, "–" for none
+        for k in ("paper_value", "reproduced_value"):
+            row[k] = fmt(row[k])
+    df = pd.DataFrame(rows, columns=cols)
     return df.rename(
         columns={
             "id": "claim id",
