@@ -709,14 +709,7 @@ def make_step(
     m = jnp.shape(a)[0]
     check_problem(np.zeros((m, d)) if W_for_defaults is None else W_for_defaults, a, X, y)
     if step_size is None:
-        if method == "gd":
-            if W_for_defaults is None:
-                raise ValueError(
-                    "gradient descent needs a step size (or W_for_defaults to derive 1/lambda_max)"
-                )
-            step_size = 1.0 / gram_lambda_max(W_for_defaults, a, X)
-        else:
-            step_size = 1.0
+        step_size = _default_step_size(method, W_for_defaults, a, X)
     if method == "fast" and sketch_size is None:
         sketch_size = default_sketch_size(n)
     _check_common(
@@ -736,6 +729,17 @@ def make_step(
             W, a, X, y, key, sketch_size, step_size, float(damping), cg_tol, cg_maxiter, factor
         )
     return Step(method, fn, step_size, sketch_size if method == "fast" else None)
+
+
+def _default_step_size(method, W_for_defaults, a, X) -> float:
+    """1 for the Gauss-Newton methods, ``1 / lambda_max(G(W_for_defaults))`` for gradient descent."""
+    if method != "gd":
+        return 1.0
+    if W_for_defaults is None:
+        raise ValueError(
+            "gradient descent needs a step size (or W_for_defaults to derive 1/lambda_max)"
+        )
+    return 1.0 / gram_lambda_max(W_for_defaults, a, X)
 
 
 # ---------------------------------------------------------------------------
@@ -823,28 +827,7 @@ def train(
         key = jax.random.key(0) if key is None else key
         if warmup:
             jax.block_until_ready(step(W, key))
-        res, secs, cgi, cgr = [], [], [], []
-        loop = progress_bar(range(iters), desc=method, enabled=progress)
-        r0 = None
-        for t in loop:
-            key, sub = jax.random.split(key)
-            t0 = time.perf_counter()
-            W_new, info = jax.block_until_ready(step(W, sub))
-            secs.append(time.perf_counter() - t0)
-            rn = float(info.residual_norm)
-            _check_finite(rn, method, t)
-            r0 = rn if r0 is None else r0
-            res.append(rn)
-            cgi.append(int(info.cg_iterations))
-            cgr.append(float(info.cg_relative_residual))
-            W = W_new
-            if target > 0 and rn <= target * r0:
-                secs.pop(), cgi.pop(), cgr.pop()  # the converged iterate needs no step
-                break
-        else:
-            rn = float(_residual_norm(W, a, X, y))
-            _check_finite(rn, method, iters)
-            res.append(rn)
+        res, secs, cgi, cgr, W = _iterate(step, W, key, iters, target, (a, X, y), method, progress)
         return TrainResult(
             method=method,
             residual_norms=np.asarray(res),
@@ -855,6 +838,38 @@ def train(
             sketch_size=step.sketch_size,
             W=np.asarray(W),
         )
+
+
+def _iterate(step, W, key, iters, target, data, method, progress):
+    """Up to ``iters`` timed steps from ``W``; returns ``(residuals, seconds, cg_its, cg_res, W)``.
+
+    Each step gets a fresh split of ``key``.  With ``target`` > 0 the loop
+    stops at the first iterate with ``||f - y|| <= target * ||f_0 - y||``
+    (its step is not counted); otherwise the final residual is appended.
+    """
+    res, secs, cgi, cgr = [], [], [], []
+    loop = progress_bar(range(iters), desc=method, enabled=progress)
+    r0 = None
+    for t in loop:
+        key, sub = jax.random.split(key)
+        t0 = time.perf_counter()
+        W_new, info = jax.block_until_ready(step(W, sub))
+        secs.append(time.perf_counter() - t0)
+        rn = float(info.residual_norm)
+        _check_finite(rn, method, t)
+        r0 = rn if r0 is None else r0
+        res.append(rn)
+        cgi.append(int(info.cg_iterations))
+        cgr.append(float(info.cg_relative_residual))
+        W = W_new
+        if target > 0 and rn <= target * r0:
+            secs.pop(), cgi.pop(), cgr.pop()  # the converged iterate needs no step
+            break
+    else:
+        rn = float(_residual_norm(W, *data))
+        _check_finite(rn, method, iters)
+        res.append(rn)
+    return res, secs, cgi, cgr, W
 
 
 @jax.jit

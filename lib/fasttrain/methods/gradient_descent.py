@@ -82,8 +82,40 @@ def full_batch_gd(
         raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
     thresholds = tuple(sorted(float(t) for t in thresholds))
     opt = optax.sgd(lr)
-    x = jnp.asarray(x)
-    y = jnp.asarray(y)
+    run_chunk = _chunk_fn(apply_fn, loss_fn, opt, jnp.asarray(x), jnp.asarray(y), chunk)
+
+    carry = (params, opt.init(params))
+    t0 = time.perf_counter()
+    compiled = jax.jit(run_chunk).lower(carry).compile()
+    compile_time = time.perf_counter() - t0
+
+    stop_at = thresholds[-1] if stop_at_last_threshold and thresholds else None
+    carry, losses, accs, chunk_end_times = _run_chunks(
+        compiled, carry, math.ceil(max_steps / chunk), chunk, lr, stop_at, diverge_factor, progress
+    )
+    loss = np.concatenate(losses)
+    acc = np.concatenate(accs)
+    steps_to, time_to = _time_to_thresholds(acc, thresholds, chunk, chunk_end_times)
+    return GDResult(
+        carry[0],
+        float(lr),
+        len(loss),
+        loss,
+        acc,
+        thresholds,
+        steps_to,
+        time_to,
+        compile_time,
+        chunk_end_times[-1],
+    )
+
+
+def _chunk_fn(apply_fn, loss_fn, opt, x, y, chunk):
+    """``run_chunk(carry) -> (carry, (losses, accuracies))``: ``chunk`` GD steps under ``lax.scan``.
+
+    ``carry = (params, opt_state)``; the loss and accuracy of each step are
+    those of the parameters *before* its update, from the same forward pass.
+    """
 
     def step(carry, _):
         p, s = carry
@@ -101,14 +133,18 @@ def full_batch_gd(
     def run_chunk(carry):
         return jax.lax.scan(step, carry, None, length=chunk)
 
-    carry = (params, opt.init(params))
-    t0 = time.perf_counter()
-    compiled = jax.jit(run_chunk).lower(carry).compile()
-    compile_time = time.perf_counter() - t0
+    return run_chunk
 
+
+def _run_chunks(compiled, carry, n_chunks, chunk, lr, stop_at, diverge_factor, progress):
+    """Run up to ``n_chunks`` compiled chunks, stopping once an accuracy reaches ``stop_at``.
+
+    Returns ``(carry, losses, accuracies, chunk_end_times)``: per-chunk arrays
+    and the run time (compilation excluded) at the end of each chunk.
+    Raises :class:`DivergenceError` as :func:`full_batch_gd` documents.
+    """
     losses, accs, chunk_end_times = [], [], []
     elapsed = 0.0
-    n_chunks = math.ceil(max_steps / chunk)
     bar = progress_bar(total=n_chunks * chunk, desc=f"GD lr={lr:g}", unit="step", enabled=progress)
     try:
         for _ in range(n_chunks):
@@ -120,26 +156,37 @@ def full_batch_gd(
             accs.append(a)
             chunk_end_times.append(elapsed)
             bar.update(chunk)
-            if not np.all(np.isfinite(l)):
-                bad = len(np.concatenate(losses)) - len(l) + int(np.argmin(np.isfinite(l)))
-                raise DivergenceError(
-                    f"gradient descent diverged at step {bad} with learning rate {lr:g} "
-                    f"(loss {l[np.argmin(np.isfinite(l))]}); use a smaller learning rate"
-                )
-            if diverge_factor is not None and l.max() > diverge_factor * losses[0][0]:
-                raise DivergenceError(
-                    f"gradient descent diverged with learning rate {lr:g}: the loss grew from "
-                    f"{losses[0][0]:.3g} to {l.max():.3g}; use a smaller learning rate"
-                )
-            if stop_at_last_threshold and thresholds and a.max() >= thresholds[-1]:
+            _check_diverged(losses, lr, diverge_factor)
+            if stop_at is not None and a.max() >= stop_at:
                 break
     finally:
         bar.close()
+    return carry, losses, accs, chunk_end_times
 
-    loss = np.concatenate(losses)
-    acc = np.concatenate(accs)
-    # acc[i] is the accuracy after i steps; the final parameters' accuracy is not
-    # yet measured, which only matters for the very last step of the run.
+
+def _check_diverged(losses, lr, diverge_factor):
+    """Raise :class:`DivergenceError` if the last chunk's losses are not finite or have grown too much."""
+    l = losses[-1]
+    if not np.all(np.isfinite(l)):
+        bad = len(np.concatenate(losses)) - len(l) + int(np.argmin(np.isfinite(l)))
+        raise DivergenceError(
+            f"gradient descent diverged at step {bad} with learning rate {lr:g} "
+            f"(loss {l[np.argmin(np.isfinite(l))]}); use a smaller learning rate"
+        )
+    if diverge_factor is not None and l.max() > diverge_factor * losses[0][0]:
+        raise DivergenceError(
+            f"gradient descent diverged with learning rate {lr:g}: the loss grew from "
+            f"{losses[0][0]:.3g} to {l.max():.3g}; use a smaller learning rate"
+        )
+
+
+def _time_to_thresholds(acc, thresholds, chunk, chunk_end_times):
+    """``(steps_to, time_to)``: first step with ``acc >= thr`` and its run time, per threshold.
+
+    ``acc[i]`` is the accuracy after i steps; the final parameters' accuracy is
+    not yet measured, which only matters for the very last step of the run.
+    The time is interpolated linearly inside the chunk of the step.
+    """
     steps_to, time_to = {}, {}
     per_step = np.diff(np.concatenate([[0.0], chunk_end_times]))
     for thr in thresholds:
@@ -153,15 +200,4 @@ def full_batch_gd(
         t_before = chunk_end_times[c - 1] if c > 0 else 0.0
         steps_to[thr] = i
         time_to[thr] = t_before + per_step[c] * r / chunk
-    return GDResult(
-        carry[0],
-        float(lr),
-        len(loss),
-        loss,
-        acc,
-        thresholds,
-        steps_to,
-        time_to,
-        compile_time,
-        elapsed,
-    )
+    return steps_to, time_to

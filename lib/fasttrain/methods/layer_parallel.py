@@ -751,44 +751,20 @@ def train(
     optimisation iterations).  Raises :class:`DivergenceError` on a
     non-finite loss.
     """
-    if mode not in ("serial", "mgrit"):
-        raise ValueError(f"mode must be 'serial' or 'mgrit', got {mode!r}")
-    _check_n_iter(n_fwd)
-    _check_n_iter(n_bwd)
-    if steps < 1 or eval_every < 1:
-        raise ValueError("steps and eval_every must be at least 1")
-    if not lr > 0:
-        raise ValueError(f"learning rate must be positive, got {lr}")
+    _check_train_args(mode, n_fwd, n_bwd, steps, eval_every, lr)
     opt = _optimizer(optimizer, lr)
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     xt, yt = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
     if x.shape[-1] != spec.n_features:
         raise ValueError(f"data have {x.shape[-1]} features, the network expects {spec.n_features}")
-    N, B, w = spec.depth, x.shape[0], spec.width
     lr_ = jnp.asarray(lr, jnp.result_type(*jax.tree.leaves(params)))
     if mode == "serial":
         step = lambda p, s, warm: _serial_step(p, s, warm, x, y, lr_, spec, optimizer)  # noqa: E731
         warm = None
     else:
-        nf, nb = jnp.asarray(n_fwd, jnp.int32), jnp.asarray(n_bwd, jnp.int32)
-        step = lambda p, s, warm: _mgrit_step(
-            p,
-            s,
-            warm,
-            x,
-            y,
-            lr_,
-            spec,
-            optimizer,  # noqa: E731
-            mgrit_cfg,
-            nf,
-            nb,
-            warm_start,
-            mesh,
+        step, warm = _mgrit_training_step(
+            params, x, y, lr_, spec, optimizer, mgrit_cfg, n_fwd, n_bwd, warm_start, mesh
         )
-        z = jnp.zeros((N + 1, B, w), x.dtype)
-        # first guess: u0 broadcast to every layer (no serial solve), zero adjoints
-        warm = (jnp.broadcast_to(open_layer(params["open"], x, spec.activation), z.shape), z)
     evaluate = lambda p: _evaluate(p, x, y, xt, yt, spec)  # noqa: E731
     s = opt.init(params)
     losses, ev_steps, ev_loss, ev_acc = [], [], [], []
@@ -820,3 +796,34 @@ def train(
         np.array(ev_acc),
         wall,
     )
+
+
+def _check_train_args(mode, n_fwd, n_bwd, steps, eval_every, lr):
+    """:func:`train`'s argument checks (the optimiser's name is checked by :func:`_optimizer`)."""
+    if mode not in ("serial", "mgrit"):
+        raise ValueError(f"mode must be 'serial' or 'mgrit', got {mode!r}")
+    _check_n_iter(n_fwd)
+    _check_n_iter(n_bwd)
+    if steps < 1 or eval_every < 1:
+        raise ValueError("steps and eval_every must be at least 1")
+    if not lr > 0:
+        raise ValueError(f"learning rate must be positive, got {lr}")
+
+
+def _mgrit_training_step(
+    params, x, y, lr_, spec, optimizer, mgrit_cfg, n_fwd, n_bwd, warm_start, mesh
+):
+    """``(step, warm)``: the MGRIT training step ``step(p, s, warm)`` and its first warm start.
+
+    The first guess is ``u0`` broadcast to every layer (no serial solve) and zero adjoints.
+    """
+    nf, nb = jnp.asarray(n_fwd, jnp.int32), jnp.asarray(n_bwd, jnp.int32)
+
+    def step(p, s, warm):
+        return _mgrit_step(
+            p, s, warm, x, y, lr_, spec, optimizer, mgrit_cfg, nf, nb, warm_start, mesh
+        )
+
+    z = jnp.zeros((spec.depth + 1, x.shape[0], spec.width), x.dtype)
+    warm = (jnp.broadcast_to(open_layer(params["open"], x, spec.activation), z.shape), z)
+    return step, warm

@@ -388,57 +388,17 @@ def solve_flow(
 
     start = time.perf_counter()
     if max_wall is not None:
-        inner = fun
-
-        def fun(t, s):  # noqa: F811 - wraps the right-hand side with a wall-clock guard
-            if time.perf_counter() - start > max_wall:
-                raise SolverError(
-                    f"ODE solve exceeded its wall-time budget of {max_wall:g} s at t={t:.4g}"
-                )
-            return inner(t, s)
-
+        fun = _wall_guarded(fun, start, max_wall)
     events = None
     if threshold is not None:
         if margin_quantile(f_of(y0), problem.y, threshold) > 0:
             # already above the threshold at t = 0
-            return _result(
-                problem,
-                space,
-                threshold,
-                0.0,
-                y0,
-                f_of,
-                0,
-                0,
-                0,
-                0.0,
-                setup_time,
-                1,
-                "threshold reached at t=0",
+            return _result_at_start(
+                problem, space, threshold, y0, f_of, setup_time, "threshold reached at t=0"
             )
+        events = [_threshold_event(f_of, problem.y, threshold, terminal=True)]
 
-        def event(t, s):
-            return margin_quantile(f_of(s), problem.y, threshold)
-
-        event.terminal = True
-        event.direction = 1
-        events = [event]
-
-    with np.errstate(over="raise", invalid="raise"):
-        try:
-            sol = scipy.integrate.solve_ivp(
-                fun,
-                (0.0, float(t_max)),
-                y0,
-                method="BDF",
-                jac=jac_fn if jac == "analytic" else None,
-                events=events,
-                rtol=rtol,
-                atol=atol,
-                t_eval=t_eval,
-            )
-        except FloatingPointError as exc:
-            raise SolverError(f"ODE right-hand side became non-finite: {exc}") from exc
+    sol = _bdf(fun, t_max, y0, jac_fn if jac == "analytic" else None, events, rtol, atol, t_eval)
     solve_time = time.perf_counter() - start
     if sol.status == -1:
         raise SolverError(f"BDF solver failed: {sol.message}")
@@ -448,24 +408,59 @@ def solve_flow(
         t_event, state = float(sol.t_events[0][0]), sol.y_events[0][0]
     else:
         t_event, state = None, sol.y[:, -1]
-    res = _result(
-        problem,
-        space,
-        threshold,
-        t_event,
-        state,
-        f_of,
-        sol.nfev,
-        sol.njev,
-        sol.nlu,
-        solve_time,
-        setup_time,
-        sol.status,
-        sol.message,
-    )
+    res = _result_of(sol, problem, space, f_of, setup_time, threshold, t_event, state, solve_time)
     if t_eval is not None:
         object.__setattr__(res, "trajectory", (sol.t, sol.y))
     return res
+
+
+def _wall_guarded(fun, start, max_wall):
+    """``fun`` that raises :class:`SolverError` once ``max_wall`` seconds have passed since ``start``."""
+
+    def guarded(t, s):
+        if time.perf_counter() - start > max_wall:
+            raise SolverError(
+                f"ODE solve exceeded its wall-time budget of {max_wall:g} s at t={t:.4g}"
+            )
+        return fun(t, s)
+
+    return guarded
+
+
+def _threshold_event(f_of, y, threshold, terminal, on_cross=None):
+    """A ``solve_ivp`` event: the accuracy margin of ``threshold`` crosses zero upwards.
+
+    ``on_cross()`` is called whenever the event sees the threshold reached.
+    """
+
+    def event(t, s):
+        v = margin_quantile(f_of(s), y, threshold)
+        if v > 0 and on_cross is not None:
+            on_cross()
+        return v
+
+    event.terminal = terminal
+    event.direction = 1
+    return event
+
+
+def _bdf(fun, t_max, y0, jac_fn, events, rtol, atol, t_eval=None):
+    """``solve_ivp`` with BDF from 0 to ``t_max``; a non-finite right-hand side raises SolverError."""
+    with np.errstate(over="raise", invalid="raise"):
+        try:
+            return scipy.integrate.solve_ivp(
+                fun,
+                (0.0, float(t_max)),
+                y0,
+                method="BDF",
+                jac=jac_fn,
+                events=events,
+                rtol=rtol,
+                atol=atol,
+                t_eval=t_eval,
+            )
+        except FloatingPointError as exc:
+            raise SolverError(f"ODE right-hand side became non-finite: {exc}") from exc
 
 
 def solve_to_thresholds(
@@ -490,93 +485,61 @@ def solve_to_thresholds(
     space, problem, fun, jac_fn, y0, f_of, setup_time = _formulation(problem, space)
     crossed: dict[float, float] = {}
     start = time.perf_counter()
-    events = []
-    for i, thr in enumerate(thresholds):
 
-        def event(t, s, thr=thr):
-            v = margin_quantile(f_of(s), problem.y, thr)
-            if v > 0 and thr not in crossed:
-                crossed[thr] = time.perf_counter() - start
-            return v
+    def on_cross(thr):
+        if thr not in crossed:
+            crossed[thr] = time.perf_counter() - start
 
-        event.terminal = i == len(thresholds) - 1
-        event.direction = 1
-        events.append(event)
+    events = [
+        _threshold_event(
+            f_of, problem.y, thr, i == len(thresholds) - 1, functools.partial(on_cross, thr)
+        )
+        for i, thr in enumerate(thresholds)
+    ]
     already = [thr for thr in thresholds if margin_quantile(f_of(y0), problem.y, thr) > 0]
-    with np.errstate(over="raise", invalid="raise"):
-        try:
-            sol = scipy.integrate.solve_ivp(
-                fun,
-                (0.0, float(t_max)),
-                y0,
-                method="BDF",
-                jac=jac_fn,
-                events=events,
-                rtol=rtol,
-                atol=atol,
-            )
-        except FloatingPointError as exc:
-            raise SolverError(f"ODE right-hand side became non-finite: {exc}") from exc
+    sol = _bdf(fun, t_max, y0, jac_fn, events, rtol, atol)
     total = time.perf_counter() - start
     if sol.status == -1:
         raise SolverError(f"BDF solver failed: {sol.message}")
+    solved = functools.partial(_result_of, sol, problem, space, f_of, setup_time)
     out = []
     for i, thr in enumerate(thresholds):
         if thr in already:
-            out.append(
-                _result(
-                    problem,
-                    space,
-                    thr,
-                    0.0,
-                    y0,
-                    f_of,
-                    0,
-                    0,
-                    0,
-                    0.0,
-                    setup_time,
-                    1,
-                    "reached at t=0",
-                )
-            )
+            res = _result_at_start(problem, space, thr, y0, f_of, setup_time, "reached at t=0")
         elif len(sol.t_events[i]):
-            out.append(
-                _result(
-                    problem,
-                    space,
-                    thr,
-                    float(sol.t_events[i][0]),
-                    sol.y_events[i][0],
-                    f_of,
-                    sol.nfev,
-                    sol.njev,
-                    sol.nlu,
-                    crossed.get(thr, total),
-                    setup_time,
-                    sol.status,
-                    sol.message,
-                )
+            res = solved(
+                thr, float(sol.t_events[i][0]), sol.y_events[i][0], crossed.get(thr, total)
             )
         else:
-            out.append(
-                _result(
-                    problem,
-                    space,
-                    thr,
-                    None,
-                    sol.y[:, -1],
-                    f_of,
-                    sol.nfev,
-                    sol.njev,
-                    sol.nlu,
-                    total,
-                    setup_time,
-                    sol.status,
-                    sol.message,
-                )
-            )
+            res = solved(thr, None, sol.y[:, -1], total)
+        out.append(res)
     return out
+
+
+def _result_at_start(problem, space, threshold, y0, f_of, setup_time, message) -> FlowResult:
+    """The result of a threshold already reached at t = 0 (no solver work)."""
+    return _result(problem, space, threshold, 0.0, y0, f_of, 0, 0, 0, 0.0, setup_time, 1, message)
+
+
+def _result_of(
+    sol, problem, space, f_of, setup_time, threshold, t_event, state, solve_time
+) -> FlowResult:
+    """The result of the solve ``sol`` at ``state`` (its counters, status and message)."""
+    return _result(
+        problem,
+        space,
+        threshold,
+        t_event,
+        state,
+        f_of,
+        sol.nfev,
+        sol.njev,
+        sol.nlu,
+        solve_time,
+        setup_time,
+        sol.status,
+        sol.message,
+    )
 
 
 def _result(

@@ -711,35 +711,13 @@ def fit(
     ``wall_time`` includes any compilation; call once with ``steps=1`` first
     to time without it.  Raises :class:`DivergenceError` on a non-finite loss.
     """
-    if method not in ("lsgd", "adam", "gd"):
-        raise ValueError(f"unknown method {method!r}: choose 'lsgd', 'adam' or 'gd'")
-    if not lr > 0:
-        raise ValueError(f"learning rate must be positive, got {lr}")
-    if not (isinstance(steps, (int, np.integer)) and steps >= 0) or not (
-        isinstance(chunk, (int, np.integer)) and chunk >= 1
-    ):
-        raise ValueError(
-            f"steps must be a non-negative integer and chunk a positive one, got {steps}, {chunk}"
-        )
-    if ridge < 0:
-        raise ValueError(f"ridge must be non-negative, got {ridge}")
-    if method == "lsgd" and optimizer not in ("adam", "gd"):
-        raise ValueError(f"unknown optimiser {optimizer!r}: choose 'adam' or 'gd'")
-    if solver not in ("qr", "lstsq", "normal"):
-        raise ValueError(f"unknown solver {solver!r}: choose 'qr', 'lstsq' or 'normal'")
+    _check_fit_args(method, steps, lr, ridge, optimizer, solver, chunk)
     system, err = _as_pytree(system), _as_pytree(error_fn or _no_error)
     dtype = jnp.result_type(*jax.tree.leaves(params))
     lr_, ridge_ = jnp.asarray(lr, dtype), jnp.asarray(ridge, dtype)
     t0 = time.perf_counter()
     params, loss0, err0 = _fit_start(params, system, err, ridge_, method == "lsgd", solver)
-    opt = _optimizer(method, optimizer, lr_)
-    if method == "lsgd":
-        xi = {k: v for k, v in params.items() if k != "c"}
-        carry = (xi, params["c"], opt.init(xi))
-        unpack = lambda carry: {**carry[0], "c": carry[1]}  # noqa: E731
-    else:
-        carry = (params, opt.init(params))
-        unpack = lambda carry: carry[0]  # noqa: E731
+    carry, unpack = _fit_carry(params, method, _optimizer(method, optimizer, lr_))
     losses, errors = [np.array([float(loss0)])], [np.array([float(err0)])]
     bar = progress_bar(total=steps, desc=method, unit="step", enabled=progress)
     done = 0
@@ -758,12 +736,7 @@ def fit(
             int(chunk),
         )
         l, e = np.asarray(l)[:n], np.asarray(e)[:n]
-        if not np.all(np.isfinite(l)):
-            bad = done + int(np.argmin(np.isfinite(l)))
-            raise DivergenceError(
-                f"{method} diverged at step {bad} (loss {l[bad - done]}) with "
-                f"lr={lr:g}; use a smaller learning rate"
-            )
+        _check_finite_losses(l, done, method, lr)
         losses.append(l)
         errors.append(e)
         done += n
@@ -776,6 +749,48 @@ def fit(
         np.concatenate(errors),
         time.perf_counter() - t0,
     )
+
+
+def _check_fit_args(method, steps, lr, ridge, optimizer, solver, chunk):
+    """:func:`fit`'s argument checks."""
+    if method not in ("lsgd", "adam", "gd"):
+        raise ValueError(f"unknown method {method!r}: choose 'lsgd', 'adam' or 'gd'")
+    if not lr > 0:
+        raise ValueError(f"learning rate must be positive, got {lr}")
+    if not (isinstance(steps, (int, np.integer)) and steps >= 0) or not (
+        isinstance(chunk, (int, np.integer)) and chunk >= 1
+    ):
+        raise ValueError(
+            f"steps must be a non-negative integer and chunk a positive one, got {steps}, {chunk}"
+        )
+    if ridge < 0:
+        raise ValueError(f"ridge must be non-negative, got {ridge}")
+    if method == "lsgd" and optimizer not in ("adam", "gd"):
+        raise ValueError(f"unknown optimiser {optimizer!r}: choose 'adam' or 'gd'")
+    if solver not in ("qr", "lstsq", "normal"):
+        raise ValueError(f"unknown solver {solver!r}: choose 'qr', 'lstsq' or 'normal'")
+
+
+def _fit_carry(params, method, opt):
+    """``(carry, unpack)``: the loop state of :func:`_fit_chunk` and ``carry -> params``.
+
+    LSGD carries the hidden parameters ``xi``, the coefficients ``c`` and the
+    optimiser state of ``xi``; the other methods the parameters and their state.
+    """
+    if method == "lsgd":
+        xi = {k: v for k, v in params.items() if k != "c"}
+        return (xi, params["c"], opt.init(xi)), lambda carry: {**carry[0], "c": carry[1]}
+    return (params, opt.init(params)), lambda carry: carry[0]
+
+
+def _check_finite_losses(l, done, method, lr):
+    """Raise :class:`DivergenceError` if a loss of the chunk starting at step ``done`` is not finite."""
+    if not np.all(np.isfinite(l)):
+        bad = done + int(np.argmin(np.isfinite(l)))
+        raise DivergenceError(
+            f"{method} diverged at step {bad} (loss {l[bad - done]}) with "
+            f"lr={lr:g}; use a smaller learning rate"
+        )
 
 
 def iterations_to_reach(errors, target: float) -> int | None:

@@ -255,41 +255,54 @@ def subspace(
         )
     if not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
-    if compartments.kind == "none":
-        sizes = [total]
-    elif compartments.kind == "leaf":
-        if isinstance(params, (int, np.integer)):
-            raise ValueError("leaf compartments need the parameter pytree, not just D")
-        sizes = [s for s in sizes_leaf if s > 0]
-    else:
-        sizes = [compartments.size] * (total // compartments.size)
-        if total % compartments.size:
-            sizes.append(total % compartments.size)
+    sizes = _compartment_sizes(params, sizes_leaf, total, compartments)
     offsets = tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes)[:-1]]))
-    k = len(sizes)
-    if compartments.budget == "each" or k == 1:
-        dims = [d] * k
-    else:
-        if d < k:
-            raise ValueError(
-                f"d = {d} directions cannot be split across {k} compartments; "
-                "use a larger d, fewer compartments or budget='each'"
-            )
-        dims = [d // k + (1 if j < d % k else 0) for j in range(k)]
+    dims = _compartment_dims(d, len(sizes), compartments.budget)
     if distribution == "orthonormal":
-        for s, m in zip(sizes, dims):
-            if m > s:
-                raise ValueError(
-                    f"an orthonormal basis of {m} vectors does not fit a compartment of size {s}"
-                )
-            if s * m > _ORTHONORMAL_MAX:
-                raise ValueError(
-                    f"an orthonormal basis of {m} x {s} is too large to build densely; "
-                    "use 'gaussian' or 'hadamard' directions"
-                )
+        _check_orthonormal(sizes, dims)
     return Subspace(
         distribution, total, offsets, tuple(int(s) for s in sizes), tuple(dims), int(chunk)
     )
+
+
+def _compartment_sizes(params, sizes_leaf, total, compartments) -> list[int]:
+    """The sizes of the compartments the flat parameter vector is cut into, in order."""
+    if compartments.kind == "none":
+        return [total]
+    if compartments.kind == "leaf":
+        if isinstance(params, (int, np.integer)):
+            raise ValueError("leaf compartments need the parameter pytree, not just D")
+        return [s for s in sizes_leaf if s > 0]
+    sizes = [compartments.size] * (total // compartments.size)
+    if total % compartments.size:
+        sizes.append(total % compartments.size)
+    return sizes
+
+
+def _compartment_dims(d, k, budget) -> list[int]:
+    """The directions d_j of each of ``k`` compartments: d each, or d split as evenly as possible."""
+    if budget == "each" or k == 1:
+        return [d] * k
+    if d < k:
+        raise ValueError(
+            f"d = {d} directions cannot be split across {k} compartments; "
+            "use a larger d, fewer compartments or budget='each'"
+        )
+    return [d // k + (1 if j < d % k else 0) for j in range(k)]
+
+
+def _check_orthonormal(sizes, dims):
+    """Refuse orthonormal bases that do not fit their compartment or are too large to build densely."""
+    for s, m in zip(sizes, dims):
+        if m > s:
+            raise ValueError(
+                f"an orthonormal basis of {m} vectors does not fit a compartment of size {s}"
+            )
+        if s * m > _ORTHONORMAL_MAX:
+            raise ValueError(
+                f"an orthonormal basis of {m} x {s} is too large to build densely; "
+                "use 'gaussian' or 'hadamard' directions"
+            )
 
 
 def step_key(seed, step):
@@ -703,6 +716,25 @@ def rank_fitness(losses):
     return ranks / max(n - 1, 1) - 0.5
 
 
+def _nes_members(population, antithetic, chunk, dtype):
+    """Noise ids, signs and member indices of an NES population in ``(blocks, chunk)`` arrays.
+
+    Antithetic pairs share a noise id with signs +1, -1; the last block is
+    zero-padded (its padded members are dropped by the callers).
+    """
+    idx = jnp.arange(population)
+    noise_id = idx // 2 if antithetic else idx
+    sign = jnp.where(idx % 2 == 1, -1.0, 1.0) if antithetic else jnp.ones((population,))
+    sign = sign.astype(dtype)
+    m = min(chunk, population)
+    nb = -(-population // m)
+    pad = nb * m - population
+    ids = jnp.pad(noise_id, (0, pad)).reshape(nb, m)
+    sg = jnp.pad(sign, (0, pad)).reshape(nb, m)
+    member = jnp.pad(idx, (0, pad)).reshape(nb, m)
+    return ids, sg, member
+
+
 def nes_estimate(
     params,
     x,
@@ -729,16 +761,9 @@ def nes_estimate(
     key = step_key(seed, t)
     flat, unravel = ravel_pytree(params)
     dim = flat.shape[0]
-    idx = jnp.arange(population)
-    noise_id = idx // 2 if antithetic else idx
-    sign = jnp.where(idx % 2 == 1, -1.0, 1.0) if antithetic else jnp.ones((population,))
-    sign = sign.astype(flat.dtype)
-    m = min(chunk, population)
-    nb = -(-population // m)
+    ids, sg, member = _nes_members(population, antithetic, chunk, flat.dtype)
+    nb, m = ids.shape
     pad = nb * m - population
-    ids = jnp.pad(noise_id, (0, pad)).reshape(nb, m)
-    sg = jnp.pad(sign, (0, pad)).reshape(nb, m)
-    member = jnp.pad(idx, (0, pad)).reshape(nb, m)
     eps_of = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (dim,), flat.dtype))
 
     def member_losses(block):
@@ -769,15 +794,72 @@ def nes_estimate(
 
 
 # ===================================================================== methods
+# A method is a frozen dataclass of its hyperparameters that owns its behaviour:
+#   name                      label of the run (property)
+#   check()                   raises ValueError for bad hyperparameters
+#   build(loss, params, seed, mesh=None) -> (init, step), see _build
+#   switchable                (optional, default False) whether train may switch from or to it
+#   batches_per_step          (optional, default 1) minibatches one step consumes, stacked on a
+#                             leading axis when more than one
+# A new estimator is one more such class; nothing else dispatches on the method's type.
+def _check_lr(method):
+    """The check every method shares: a positive, finite learning rate."""
+    if not (isinstance(method.lr, (int, float)) and math.isfinite(method.lr) and method.lr > 0):
+        raise ValueError(f"{method.name}: learning rate must be positive, got {method.lr!r}")
+
+
+def _refuse_mesh(method, mesh):
+    """The ``build`` of a method that runs on one device only: no ``mesh``."""
+    if mesh is not None:
+        raise ValueError(f"only RBD runs on a device mesh, not {method.name}")
+
+
+def _nan(params):
+    """NaN in the parameters' dtype (the cosine of methods that do not measure it)."""
+    return jnp.asarray(jnp.nan, ravel_pytree(params)[0].dtype)
+
+
+def _sgd_on(opt, estimate_fn):
+    """A step that hands ``estimate_fn``'s gradient estimate to the optax optimiser ``opt``."""
+
+    def step(p, aux, x, y, t):
+        est, m = estimate_fn(p, x, y, t)
+        upd, aux = opt.update(est, aux, p)
+        return (
+            optax.apply_updates(p, upd),
+            aux,
+            {"loss": m["loss"], "acc": m["acc"], "cos": m["cos"]},
+        )
+
+    return step
+
+
 @dataclass(frozen=True)
 class SGD:
     """Plain minibatch SGD (``optax.sgd``, constant learning rate, no momentum)."""
 
     lr: float = 0.125
 
+    switchable = True
+    batches_per_step = 1
+
     @property
     def name(self) -> str:
         return "SGD"
+
+    def check(self):
+        _check_lr(self)
+
+    def build(self, loss, params, seed, mesh=None):
+        _refuse_mesh(self, mesh)
+        opt = optax.sgd(self.lr)
+        nan = _nan(params)
+
+        def gradient(p, x, y, t):
+            (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
+            return g, {"loss": val, "acc": acc, "cos": nan}
+
+        return opt.init, _sgd_on(opt, gradient)
 
 
 @dataclass(frozen=True)
@@ -792,9 +874,48 @@ class RBD:
     n_groups: int = 1
     split_batch: bool = True
 
+    switchable = True
+    batches_per_step = 1
+
     @property
     def name(self) -> str:
         return "RBD" if self.distribution == "gaussian" else f"RBD-{self.distribution}"
+
+    def check(self):
+        _check_lr(self)
+        if self.n_groups < 1 or self.d % self.n_groups:
+            raise ValueError(f"RBD: d = {self.d} must be a multiple of n_groups = {self.n_groups}")
+
+    def build(self, loss, params, seed, mesh=None):
+        """``mesh``: run the groups on the devices of ``mesh["workers"]`` (one group each)."""
+        opt = optax.sgd(self.lr)
+        sub = subspace(
+            params, self.d // self.n_groups, self.distribution, self.compartments, self.chunk
+        )
+        if mesh is None:
+            estimate = partial(
+                rbd_estimate,
+                loss=loss,
+                sub=sub,
+                seed=seed,
+                n_groups=self.n_groups,
+                split_batch=self.split_batch,
+            )
+            return opt.init, _sgd_on(opt, estimate)
+        if mesh.shape.get("workers") != self.n_groups:
+            raise ValueError(
+                f"RBD on a mesh needs n_groups = the number of devices on its 'workers' axis; "
+                f"got n_groups = {self.n_groups} and mesh {dict(mesh.shape)}"
+            )
+        estimate = partial(
+            distributed_rbd_estimate,
+            loss=loss,
+            sub=sub,
+            seed=seed,
+            mesh=mesh,
+            split_batch=self.split_batch,
+        )
+        return opt.init, _sgd_on(opt, estimate)
 
 
 @dataclass(frozen=True)
@@ -814,9 +935,69 @@ class FPD:
     chunk: int = 50
     store_basis: bool = False
 
+    switchable = False  # its parameters are theta0 + P z: another method's steps would be lost
+    batches_per_step = 1
+
     @property
     def name(self) -> str:
         return "FPD"
+
+    def check(self):
+        _check_lr(self)
+
+    def build(self, loss, params, seed, mesh=None):
+        _refuse_mesh(self, mesh)
+        sub = subspace(params, self.d, self.distribution, self.compartments, self.chunk)
+        key = _stream_key(seed, 1)  # FPD's one basis for the whole run, regenerated at every use
+        if not self.store_basis:
+            return self._build_regenerated(loss, params, sub, key)
+        if sub.d * sub.total > _STORED_BASIS_MAX:
+            raise ValueError(
+                f"FPD: a stored basis of {sub.d} x {sub.total} floats is too large; "
+                "use store_basis=False (regenerate) or structured directions"
+            )
+        return self._build_stored(loss, params, sub, key)
+
+    def _build_stored(self, loss, params, sub, key):
+        """Steps with the basis P built by ``init`` and carried in the state."""
+        flat0, unravel = ravel_pytree(params)
+        opt = optax.sgd(self.lr)
+        nan = jnp.asarray(jnp.nan, flat0.dtype)
+
+        def init(p):
+            z = jnp.zeros((sub.d,), flat0.dtype)
+            return p, z, opt.init(z), directions(sub, key, flat0.dtype)
+
+        def step(p, aux, x, y, t):
+            theta0, z, st, basis = aux
+            (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
+            upd, st = opt.update(basis @ ravel_pytree(g)[0], st, z)
+            z = optax.apply_updates(z, upd)
+            p = jax.tree.map(jnp.add, theta0, unravel(z @ basis))
+            return p, (theta0, z, st, basis), {"loss": val, "acc": acc, "cos": nan}
+
+        return init, step
+
+    def _build_regenerated(self, loss, params, sub, key):
+        """Steps that regenerate P's directions from ``key`` for each projection and expansion."""
+        flat0, unravel = ravel_pytree(params)
+        opt = optax.sgd(self.lr)
+        nan = jnp.asarray(jnp.nan, flat0.dtype)
+
+        def init(p):
+            z = jnp.zeros((sub.d,), flat0.dtype)  # coefficients start at zero: theta = theta0
+            return p, z, opt.init(z)
+
+        def step(p, aux, x, y, t):
+            theta0, z, st = aux
+            (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
+            g_z = project(sub, key, ravel_pytree(g)[0])  # chain rule: dL/dz = P^T g
+            upd, st = opt.update(g_z, st, z)
+            z = optax.apply_updates(z, upd)
+            p = jax.tree.map(jnp.add, theta0, unravel(expand(sub, key, z)))
+            return p, (theta0, z, st), {"loss": val, "acc": acc, "cos": nan}
+
+        return init, step
 
 
 @dataclass(frozen=True)
@@ -830,28 +1011,47 @@ class NES:
     chunk: int = 25
     per_member: bool = False
 
+    switchable = False
+
     @property
     def name(self) -> str:
         return "NES"
 
+    @property
+    def batches_per_step(self) -> int:
+        """``population`` batches with ``per_member`` (one per member), else one."""
+        return self.population if self.per_member else 1
+
+    def check(self):
+        _check_lr(self)
+        if self.population < 2 or (self.antithetic and self.population % 2):
+            raise ValueError(
+                f"NES: population must be >= 2 (and even when antithetic), got {self.population}"
+            )
+        if not self.sigma > 0:
+            raise ValueError(f"NES: sigma must be positive, got {self.sigma}")
+
+    def build(self, loss, params, seed, mesh=None):
+        _refuse_mesh(self, mesh)
+        opt = optax.sgd(self.lr)
+        estimate = partial(
+            nes_estimate,
+            loss=loss,
+            population=self.population,
+            sigma=self.sigma,
+            seed=seed,
+            antithetic=self.antithetic,
+            chunk=self.chunk,
+            per_member=self.per_member,
+        )
+        return opt.init, _sgd_on(opt, estimate)
+
 
 def _check_method(method):
-    if not isinstance(method, (SGD, RBD, FPD, NES)):
+    """Reject what is not a method (no ``check``/``build``), then run the method's own checks."""
+    if not (callable(getattr(method, "check", None)) and callable(getattr(method, "build", None))):
         raise ValueError(f"unknown method {method!r}: use SGD, RBD, FPD or NES")
-    if not (isinstance(method.lr, (int, float)) and math.isfinite(method.lr) and method.lr > 0):
-        raise ValueError(f"{method.name}: learning rate must be positive, got {method.lr!r}")
-    if isinstance(method, RBD):
-        if method.n_groups < 1 or method.d % method.n_groups:
-            raise ValueError(
-                f"RBD: d = {method.d} must be a multiple of n_groups = {method.n_groups}"
-            )
-    if isinstance(method, NES):
-        if method.population < 2 or (method.antithetic and method.population % 2):
-            raise ValueError(
-                f"NES: population must be >= 2 (and even when antithetic), got {method.population}"
-            )
-        if not method.sigma > 0:
-            raise ValueError(f"NES: sigma must be positive, got {method.sigma}")
+    method.check()
 
 
 def _build(method, loss, params, seed, mesh=None):
@@ -862,119 +1062,7 @@ def _build(method, loss, params, seed, mesh=None):
     (:func:`distributed_rbd_estimate`); needs ``n_groups`` = the number of devices.
     """
     _check_method(method)
-    if mesh is not None and not isinstance(method, RBD):
-        raise ValueError(f"only RBD runs on a device mesh, not {method.name}")
-    flat0, unravel = ravel_pytree(params)
-    opt = optax.sgd(method.lr)
-    nan = jnp.asarray(jnp.nan, flat0.dtype)
-
-    def sgd_on(estimate_fn):
-        def step(p, aux, x, y, t):
-            est, m = estimate_fn(p, x, y, t)
-            upd, aux = opt.update(est, aux, p)
-            return (
-                optax.apply_updates(p, upd),
-                aux,
-                {"loss": m["loss"], "acc": m["acc"], "cos": m["cos"]},
-            )
-
-        return step
-
-    if isinstance(method, SGD):
-
-        def gradient(p, x, y, t):
-            (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
-            return g, {"loss": val, "acc": acc, "cos": nan}
-
-        return opt.init, sgd_on(gradient)
-
-    if isinstance(method, RBD):
-        sub = subspace(
-            params,
-            method.d // method.n_groups,
-            method.distribution,
-            method.compartments,
-            method.chunk,
-        )
-        if mesh is not None:
-            if mesh.shape.get("workers") != method.n_groups:
-                raise ValueError(
-                    f"RBD on a mesh needs n_groups = the number of devices on its 'workers' axis; "
-                    f"got n_groups = {method.n_groups} and mesh {dict(mesh.shape)}"
-                )
-            return opt.init, sgd_on(
-                partial(
-                    distributed_rbd_estimate,
-                    loss=loss,
-                    sub=sub,
-                    seed=seed,
-                    mesh=mesh,
-                    split_batch=method.split_batch,
-                )
-            )
-        return opt.init, sgd_on(
-            partial(
-                rbd_estimate,
-                loss=loss,
-                sub=sub,
-                seed=seed,
-                n_groups=method.n_groups,
-                split_batch=method.split_batch,
-            )
-        )
-
-    if isinstance(method, NES):
-        return opt.init, sgd_on(
-            partial(
-                nes_estimate,
-                loss=loss,
-                population=method.population,
-                sigma=method.sigma,
-                seed=seed,
-                antithetic=method.antithetic,
-                chunk=method.chunk,
-                per_member=method.per_member,
-            )
-        )
-
-    sub = subspace(params, method.d, method.distribution, method.compartments, method.chunk)
-    key = _stream_key(seed, 1)  # FPD's one basis for the whole run, regenerated at every use
-    if method.store_basis:
-        if sub.d * sub.total > _STORED_BASIS_MAX:
-            raise ValueError(
-                f"FPD: a stored basis of {sub.d} x {sub.total} floats is too large; "
-                "use store_basis=False (regenerate) or structured directions"
-            )
-
-        def init_stored(p):
-            z = jnp.zeros((sub.d,), flat0.dtype)
-            return p, z, opt.init(z), directions(sub, key, flat0.dtype)
-
-        def step_stored(p, aux, x, y, t):
-            theta0, z, st, basis = aux
-            (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
-            upd, st = opt.update(basis @ ravel_pytree(g)[0], st, z)
-            z = optax.apply_updates(z, upd)
-            p = jax.tree.map(jnp.add, theta0, unravel(z @ basis))
-            return p, (theta0, z, st, basis), {"loss": val, "acc": acc, "cos": nan}
-
-        return init_stored, step_stored
-
-    def init(p):
-        z = jnp.zeros((sub.d,), flat0.dtype)  # coefficients start at zero: theta = theta0
-        return p, z, opt.init(z)
-
-    def step(p, aux, x, y, t):
-        theta0, z, st = aux
-        (val, acc), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
-        upd, st = opt.update(
-            project(sub, key, ravel_pytree(g)[0]), st, z
-        )  # chain rule: dL/dz = P^T g
-        z = optax.apply_updates(z, upd)
-        p = jax.tree.map(jnp.add, theta0, unravel(expand(sub, key, z)))
-        return p, (theta0, z, st), {"loss": val, "acc": acc, "cos": nan}
-
-    return init, step
+    return method.build(loss, params, seed, mesh)
 
 
 # ===================================================================== data augmentation
@@ -1136,6 +1224,59 @@ def train(
     ``n_groups`` = G on G devices (:func:`distributed_rbd_estimate`).
     Raises :class:`DivergenceError` when the loss stops being finite.
     """
+    _check_train_args(method, then, switch_at, epochs, batch_size, loop, mesh)
+    x_train = jnp.asarray(data.x_train)
+    y_train = jnp.asarray(data.y_train)
+    n = x_train.shape[0]
+    batches = getattr(method, "batches_per_step", 1)
+    steps_per_epoch = n // (batch_size * batches)
+    if steps_per_epoch < 1:
+        raise ValueError(
+            f"{n} training images are fewer than the {batch_size * batches} one step needs"
+        )
+    if params is None:
+        params = model.init(_stream_key(seed, 4), tuple(x_train.shape[1:]))
+    python_loop = _python_loop(params) if loop == "auto" else loop == "python"
+    aux, step = _method_step(method, then, switch_at, make_loss(model.apply), params, seed, mesh)
+    seg = max(1, min(segment, steps_per_epoch))
+    dtype = ravel_pytree(params)[0].dtype
+    one = _batch_step(step, augmentation, _stream_key(seed, 2), batch_size, batches, dtype)
+    perm_key = _stream_key(seed, 3)
+    t_compile = time.perf_counter()
+    args = (params, aux, x_train, y_train, _permutation(perm_key, 0, n))
+    compiled = _compile(one, python_loop, seg, dtype, args)
+    compile_time = time.perf_counter() - t_compile
+
+    name = _describe(method, then, switch_at)
+    t_wall = time.perf_counter()
+    score = lambda p: evaluate(model, p, data.x_test, data.y_test, eval_batch, augmentation)
+    acc_hist = [score(params)]
+    if python_loop:  # the donated buffers must not be the caller's
+        params, aux = jax.tree.map(jnp.copy, (params, aux))
+    schedule = (epochs, steps_per_epoch, seg)
+    params, metrics, accs, run_time, t = _run_epochs(
+        compiled, (params, aux), (x_train, y_train), perm_key, schedule, name, progress, score
+    )
+    m = np.concatenate(metrics, axis=1)
+    return TrainResult(
+        method=name,
+        params=params,
+        epochs=epochs,
+        steps=t,
+        steps_per_epoch=steps_per_epoch,
+        test_accuracy=np.asarray(acc_hist + accs),
+        loss=m[0],
+        train_accuracy=m[1],
+        cos=m[2],
+        step_time=run_time / max(t, 1),
+        compile_time=compile_time,
+        wall_time=time.perf_counter() - t_wall,
+        switch_at=switch_at,
+    )
+
+
+def _check_train_args(method, then, switch_at, epochs, batch_size, loop, mesh):
+    """:func:`train`'s argument checks, the methods' own ones included."""
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if batch_size < 1:
@@ -1145,83 +1286,79 @@ def train(
     if (switch_at is None) != (then is None):
         raise ValueError("switching needs both switch_at and then")
     _check_method(method)
-    if then is not None:
-        _check_method(then)
-        if not all(isinstance(m, (SGD, RBD)) for m in (method, then)):
-            raise ValueError("switching is supported between SGD and RBD only")
-        if switch_at < 0:
-            raise ValueError(f"switch_at must be >= 0, got {switch_at}")
-        if mesh is not None:
-            raise ValueError("switching is not supported on a device mesh")
-    x_train = jnp.asarray(data.x_train)
-    y_train = jnp.asarray(data.y_train)
-    n = x_train.shape[0]
-    per_member = isinstance(method, NES) and method.per_member
-    per_step = batch_size * (method.population if per_member else 1)
-    steps_per_epoch = n // per_step
-    if steps_per_epoch < 1:
-        raise ValueError(f"{n} training images are fewer than the {per_step} one step needs")
-    if params is None:
-        params = model.init(_stream_key(seed, 4), tuple(x_train.shape[1:]))
-    python_loop = _python_loop(params) if loop == "auto" else loop == "python"
-    loss = make_loss(model.apply)
+    if then is None:
+        return
+    _check_method(then)
+    if not all(getattr(m, "switchable", False) for m in (method, then)):
+        raise ValueError("switching is supported between SGD and RBD only")
+    if switch_at < 0:
+        raise ValueError(f"switch_at must be >= 0, got {switch_at}")
+    if mesh is not None:
+        raise ValueError("switching is not supported on a device mesh")
+
+
+def _method_step(method, then, switch_at, loss, params, seed, mesh):
+    """``(aux, step)``: the initial state and step of ``method``, or of the switch to ``then``.
+
+    The switched step carries both methods' states and runs ``method``'s step
+    before global step ``switch_at``, ``then``'s from it on.
+    """
     init_a, step_a = _build(method, loss, params, seed, mesh)
-    if then is not None:
-        init_b, step_b = _build(then, loss, params, seed)
-        aux = (init_a(params), init_b(params))
+    if then is None:
+        return init_a(params), step_a
+    init_b, step_b = _build(then, loss, params, seed)
 
-        def step(p, aux, x, y, t):
-            def first(args):
-                q, a = args
-                q, a0, m = step_a(q, a[0], x, y, t)
-                return q, (a0, a[1]), m
+    def step(p, aux, x, y, t):
+        def first(args):
+            q, a = args
+            q, a0, m = step_a(q, a[0], x, y, t)
+            return q, (a0, a[1]), m
 
-            def second(args):
-                q, a = args
-                q, a1, m = step_b(q, a[1], x, y, t)
-                return q, (a[0], a1), m
+        def second(args):
+            q, a = args
+            q, a1, m = step_b(q, a[1], x, y, t)
+            return q, (a[0], a1), m
 
-            return jax.lax.cond(t < switch_at, first, second, (p, aux))
-    else:
-        aux, step = init_a(params), step_a
-    aug_key = _stream_key(seed, 2)
-    seg = max(1, min(segment, steps_per_epoch))
-    dtype = ravel_pytree(params)[0].dtype
+        return jax.lax.cond(t < switch_at, first, second, (p, aux))
+
+    return (init_a(params), init_b(params)), step
+
+
+def _batch_step(step, augmentation, aug_key, batch_size, batches, dtype):
+    """``one(p, aux, x_all, y_all, perm, i, t)``: step ``t`` on batch ``i`` of the epoch's ``perm``.
+
+    The batch (``batches`` minibatches of ``batch_size``, stacked on a leading
+    axis when more than one) is augmented with ``fold_in(aug_key, t)``;
+    ``one`` returns the new parameters, state and metrics (loss, acc, cos).
+    """
+    per_step = batch_size * batches
 
     def one(p, aux, x_all, y_all, perm, i, t):
-        """Step ``t``: batch ``i`` of the epoch's permutation, augmented, then the method's update."""
         idx = jax.lax.dynamic_slice(perm, (i * per_step,), (per_step,))
         xb = augment(augmentation, jax.random.fold_in(aug_key, t), x_all[idx])
         yb = y_all[idx]
-        if per_member:
-            xb = xb.reshape((method.population, batch_size) + xb.shape[1:])
-            yb = yb.reshape(method.population, batch_size)
+        if batches > 1:
+            xb = xb.reshape((batches, batch_size) + xb.shape[1:])
+            yb = yb.reshape(batches, batch_size)
         p, aux, m = step(p, aux, xb, yb, t)
         return p, aux, jnp.stack([m["loss"], m["acc"], m["cos"]]).astype(dtype)
 
-    def run(p, aux, x_all, y_all, perm, i0, count, t0):
-        buf = jnp.full((3, seg), jnp.nan, dtype)
+    return one
 
-        def body(i, carry):
-            p, aux, buf = carry
-            p, aux, m = one(p, aux, x_all, y_all, perm, i0 + i, t0 + i)
-            return p, aux, buf.at[:, i].set(m)
 
-        return jax.lax.fori_loop(0, count, body, (p, aux, buf))
+def _compile(one, python_loop, seg, dtype, args):
+    """``compiled(p, aux, x, y, perm, i0, count, t0) -> (p, aux, metrics)``, compiled ahead of time.
 
-    perm_key = _stream_key(seed, 3)
-    t_compile = time.perf_counter()
+    Runs ``count`` <= ``seg`` steps from batch ``i0`` and global step ``t0``;
+    the metrics are a (3, count) array for the Python loop, (3, seg) with NaN
+    past ``count`` for the ``fori_loop`` one.  ``args`` = (params, aux,
+    x_train, y_train, perm) are example arguments for the ahead-of-time
+    compilation.
+    """
     if python_loop:
-        args = (
-            params,
-            aux,
-            x_train,
-            y_train,
-            _permutation(perm_key, 0, n),
-            jnp.int32(0),
-            jnp.int32(0),
+        compiled_one = (
+            jax.jit(one, donate_argnums=(0, 1)).lower(*args, jnp.int32(0), jnp.int32(0)).compile()
         )
-        compiled_one = jax.jit(one, donate_argnums=(0, 1)).lower(*args).compile()
 
         def compiled(p, aux, x_all, y_all, perm, i0, count, t0):
             ms = []
@@ -1232,25 +1369,36 @@ def train(
                 ms.append(m)
             return p, aux, jnp.stack(ms, axis=1)
     else:
-        args = (
-            params,
-            aux,
-            x_train,
-            y_train,
-            _permutation(perm_key, 0, n),
-            jnp.int32(0),
-            jnp.int32(seg),
-            jnp.int32(0),
-        )
-        compiled = jax.jit(run).lower(*args).compile()
-    compile_time = time.perf_counter() - t_compile
 
-    name = _describe(method, then, switch_at)
-    t_wall = time.perf_counter()
-    acc_hist = [evaluate(model, params, data.x_test, data.y_test, eval_batch, augmentation)]
-    if python_loop:  # the donated buffers must not be the caller's
-        params, aux = jax.tree.map(jnp.copy, (params, aux))
-    metrics, run_time, t = [], 0.0, 0
+        def run(p, aux, x_all, y_all, perm, i0, count, t0):
+            buf = jnp.full((3, seg), jnp.nan, dtype)
+
+            def body(i, carry):
+                p, aux, buf = carry
+                p, aux, m = one(p, aux, x_all, y_all, perm, i0 + i, t0 + i)
+                return p, aux, buf.at[:, i].set(m)
+
+            return jax.lax.fori_loop(0, count, body, (p, aux, buf))
+
+        lowered = jax.jit(run).lower(*args, jnp.int32(0), jnp.int32(seg), jnp.int32(0))
+        compiled = lowered.compile()
+    return compiled
+
+
+def _run_epochs(compiled, state, xy, perm_key, schedule, name, progress, score):
+    """Run ``schedule = (epochs, steps_per_epoch, seg)`` in segments of ``seg`` steps.
+
+    ``state = (params, aux)``, ``xy = (x_train, y_train)``; the parameters are
+    scored after each epoch.
+
+    Returns ``(params, metrics, accuracies, run_time, steps)``: the per-segment
+    (3, count) metric arrays, ``score(params)`` after each epoch, the time
+    spent in the segments and the number of steps taken.
+    """
+    (params, aux), (x_train, y_train) = state, xy
+    epochs, steps_per_epoch, seg = schedule
+    n = x_train.shape[0]
+    metrics, accs, run_time, t = [], [], 0.0, 0
     bar = progress_bar(total=epochs * steps_per_epoch, desc=name, unit="step", enabled=progress)
     try:
         for epoch in range(epochs):
@@ -1266,34 +1414,22 @@ def train(
                 metrics.append(buf)
                 bar.update(count)
                 bar.set_postfix(loss=f"{np.nanmean(buf[0]):.3f}")
-                if not np.all(np.isfinite(buf[0])):
-                    first_bad = int(np.argmin(np.isfinite(buf[0])))
-                    raise DivergenceError(
-                        f"{name} diverged at step {t + first_bad} (loss {buf[0][first_bad]}); "
-                        "use a smaller learning rate"
-                    )
+                _check_finite(buf[0], name, t)
                 t += count
-            acc_hist.append(
-                evaluate(model, params, data.x_test, data.y_test, eval_batch, augmentation)
-            )
+            accs.append(score(params))
     finally:
         bar.close()
-    m = np.concatenate(metrics, axis=1)
-    return TrainResult(
-        method=name,
-        params=params,
-        epochs=epochs,
-        steps=t,
-        steps_per_epoch=steps_per_epoch,
-        test_accuracy=np.asarray(acc_hist),
-        loss=m[0],
-        train_accuracy=m[1],
-        cos=m[2],
-        step_time=run_time / max(t, 1),
-        compile_time=compile_time,
-        wall_time=time.perf_counter() - t_wall,
-        switch_at=switch_at,
-    )
+    return params, metrics, accs, run_time, t
+
+
+def _check_finite(losses, name, t):
+    """Raise :class:`DivergenceError` if a loss of the segment starting at step ``t`` is not finite."""
+    if not np.all(np.isfinite(losses)):
+        first_bad = int(np.argmin(np.isfinite(losses)))
+        raise DivergenceError(
+            f"{name} diverged at step {t + first_bad} (loss {losses[first_bad]}); "
+            "use a smaller learning rate"
+        )
 
 
 def _describe(method, then, switch_at):
