@@ -295,7 +295,7 @@ def level_sizes(N: int, cfg: MGRITConfig) -> tuple[int, ...]:
     if len(sizes) < 2:
         raise ValueError(
             f"depth N={N} with coarsening factor {c} leaves a coarse grid of "
-            f"{N // c} steps, fewer than min_coarse={cfg.min_coarse}"
+            f"{N // c} step{'s' if N // c != 1 else ''}, fewer than min_coarse={cfg.min_coarse}"
         )
     return tuple(sizes)
 
