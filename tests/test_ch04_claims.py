@@ -1,0 +1,169 @@
+"""Chapter 04's declared claims and their rules: every verdict reachable, decided on intervals."""
+
+import math
+from types import SimpleNamespace
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from fasttrain.chapters import ch04_layer_parallel_lsgd as ch
+from fasttrain.core import claims as C
+
+BOOK_IDS = {
+    "mgrit-bounded-iterations",
+    "mgrit-equals-serial",
+    "mgrit-gradients",
+    "training-peaks",
+    "training-banknote",
+    "speedup-forward-N512",
+    "speedup-forward-N1024",
+    "speedup-order-of-magnitude",
+    "lsgd-vs-adam-smooth1d",
+    "lsgd-vs-adam-osc1d(k=4)",
+    "lsgd-vs-adam-smooth2d",
+    "box-init-dead-relu",
+    "box-init-error",
+    "pinn-lsgd",
+    "chapter-budget",
+}
+
+
+def test_the_fifteen_book_claims_are_declared_with_kinds():
+    assert BOOK_IDS <= set(ch.CLAIMS)
+    for scale in ("smoke", "book", "paper"):
+        assert all(f"speedup-forward-N{N}" in ch.CLAIMS for N in ch.lp_config(scale).timing_depths)
+    kinds = {i: ch.CLAIMS[i].kind for i in BOOK_IDS}
+    assert kinds["speedup-forward-N512"] == "book-goal" and kinds["chapter-budget"] == "book-goal"
+    assert kinds["speedup-order-of-magnitude"] == "paper"
+    assert "order of magnitude" in ch.CLAIMS["speedup-order-of-magnitude"].paper_words
+    for spec in ch.CLAIMS.values():
+        assert "inconclusive" in spec.rule.examples or spec.id == "mgrit-bounded-iterations"
+
+
+def test_book_scale_has_enough_seeds_and_rounds():
+    lp, ls = ch.lp_config("book"), ch.lsgd_config("book")
+    assert len(lp.seeds) >= 5 and len(ls.seeds) >= 5 and lp.timing_rounds >= 7
+    assert ch.run_seeds((0, 1, 2), 10) == (10, 11, 12)
+
+
+def _seeds(*v):
+    return C.over_seeds(v)
+
+
+def test_training_rule_decides_on_intervals():
+    ok = {"loss_ratio": _seeds(1.0, 1.01, 0.99), "learnt": _seeds(0.5, 0.6, 0.55)}
+    assert ch.like_serial_training(_seeds(0.0, 0.01, -0.01), **ok)[0] == "reproduced"
+    assert ch.like_serial_training(_seeds(-0.2, 0.2, 0.0), **ok)[0] == "inconclusive"
+    bad_loss = {**ok, "loss_ratio": _seeds(2.0, 2.1, 1.9)}
+    assert ch.like_serial_training(_seeds(0.0, 0.01, -0.01), **bad_loss)[0] == "partly"
+    assert ch.like_serial_training(_seeds(-0.3, -0.31, -0.29), **bad_loss)[0] == "not reproduced"
+    flat = {**ok, "learnt": _seeds(0.01, 0.0, 0.02)}
+    assert ch.like_serial_training(_seeds(0.0, 0.0, 0.0), **flat)[0] == "not testable here"
+
+
+def test_bounded_iterations_rule_can_fail():
+    assert ch.bounded_mgrit_iterations(C.exact(6), max_depth=1024)[0] == "reproduced"
+    assert ch.bounded_mgrit_iterations(C.exact(6), max_depth=64)[0] == "partly"
+    assert ch.bounded_mgrit_iterations(C.exact(16), max_depth=1024)[0] == "not reproduced"
+
+
+def test_speed_rule_is_inconclusive_when_rounds_straddle_one():
+    rule = ch.CLAIMS["speedup-forward-N512"].rule
+    assert rule(C.over_rounds([0.165, 1.06, 0.5]))[0] == "inconclusive"
+    assert rule(C.over_rounds([0.15, 0.16, 0.17]))[0] == "not reproduced"
+    assert rule(C.over_rounds([1.2, 1.5, 1.3]))[0] == "reproduced"
+
+
+def test_processors_text_never_says_none():
+    assert ch.processors_text(64, 4, 10, 2, ("FCF", 99)) == (
+        "no processor count up to 65536 reaches it"
+    )
+    assert ch.processors_text(1024, 4, 10, 2, ("F", 99)).startswith("P >= ")
+
+
+def _info(ratio, bound="="):
+    return {"ratio": ratio, "bound": bound}
+
+
+def test_lsgd_measurement_and_ten_times_rule():
+    m, ctx = ch.lsgd_measurement([_info(60.0), _info(70.0), _info(90.0, ">")])
+    assert ctx == {"unreached": 0, "reached": 3}
+    assert ch.ten_times(m, **ctx)[0] == "reproduced"
+    assert ch.ratio_shown(m).startswith(f"{10**m.center:.3g}x [")
+    m, ctx = ch.lsgd_measurement([_info(60.0), _info(None), _info(70.0)])
+    assert ctx["unreached"] == 1 and ch.ten_times(m, **ctx)[0] == "partly"
+    m, ctx = ch.lsgd_measurement([_info(None), _info(None)])
+    assert ch.ten_times(m, **ctx)[0] == "not reproduced"
+    wide = C.over_seeds([math.log10(2), math.log10(50), math.log10(0.5)])
+    assert ch.ten_times(wide)[0] == "inconclusive"
+    assert ch.ten_times(C.over_seeds([-0.5, -0.4, -0.6]))[0] == "not reproduced"
+
+
+def _rows():
+    rows = []
+    for s, noise in ((0, 0.0), (1, 0.01), (2, -0.01)):
+        for d in (1, 2):
+            rows += [
+                {
+                    "net": "MLP",
+                    "depth": d,
+                    "init": "box",
+                    "seed": s,
+                    "dead": 0.1 + noise,
+                    "error": 0.02 + noise / 10,
+                },
+                {
+                    "net": "MLP",
+                    "depth": d,
+                    "init": "he",
+                    "seed": s,
+                    "dead": 0.5 + noise,
+                    "error": 0.8 + noise,
+                },
+                {
+                    "net": "MLP",
+                    "depth": d,
+                    "init": "glorot",
+                    "seed": s,
+                    "dead": (0.5 if d == 1 else 0.05) + noise,
+                    "error": 0.5 + noise,
+                },
+            ]
+    rows.append({"net": "ResNet", "depth": 4, "init": "box", "seed": 0, "dead": 0.1, "error": None})
+    return rows
+
+
+def test_init_comparison_per_depth_and_initialisation():
+    dead = ch.init_comparison(_rows(), "dead")
+    assert [k for k, _ in dead.cases] == [
+        "depth 1 vs glorot",
+        "depth 1 vs he",
+        "depth 2 vs glorot",
+        "depth 2 vs he",
+    ]
+    assert ch.box_wins(dead)[0] == "partly"  # glorot has fewer dead neurons at depth 2
+    assert ch.box_wins(ch.init_comparison(_rows(), "error"))[0] == "reproduced"
+    assert len(dead.values) == 4
+    with pytest.raises(ValueError, match="need 'box'"):
+        ch.init_comparison([r for r in _rows() if r["init"] != "box"], "dead")
+
+
+def test_kept_helpers_follow_the_rules():
+    run = lambda a, loss: SimpleNamespace(  # noqa: E731
+        test_accuracy=np.array([0.2, a]), exact_loss=np.array([2.0, loss])
+    )
+    assert ch.training_verdict(run(0.9, 0.3), run(0.89, 0.31), 0.2)[0] == "reproduced"
+    assert ch.count_verdict(1, 2) == "partly" and ch.ratio_verdict(12.0) == "reproduced"
+    assert ch.speed_verdict(0.5) == "not reproduced"
+
+
+def test_time_passes_interleaves_rounds():
+    cfg = ch.LayerParallelConfig(width=4, timing_batch=4, timing_rounds=2)
+    out = ch.time_passes(cfg, 16, 0, variants=(("FCF", 2),), iterations=(1,))
+    assert out["rounds"] == 2 and len(out["load"]) == 2
+    serial, mgrit = out["rows"]
+    assert serial["method"] == "serial" and mgrit["iterations"] == 1
+    assert len(mgrit["fwd_ratios"]) == 2
+    assert mgrit["fwd min"] <= mgrit["serial/MGRIT fwd"] <= mgrit["fwd max"]
+    assert jnp.isfinite(mgrit["fwd+bwd_s"])
