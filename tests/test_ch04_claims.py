@@ -1,10 +1,7 @@
 """Chapter 04's declared claims and their rules: every verdict reachable, decided on intervals."""
 
 import math
-from types import SimpleNamespace
 
-import jax.numpy as jnp
-import numpy as np
 import pytest
 
 from fasttrain.chapters import ch04_layer_parallel_lsgd as ch
@@ -147,23 +144,3 @@ def test_init_comparison_per_depth_and_initialisation():
     assert len(dead.values) == 4
     with pytest.raises(ValueError, match="need 'box'"):
         ch.init_comparison([r for r in _rows() if r["init"] != "box"], "dead")
-
-
-def test_kept_helpers_follow_the_rules():
-    run = lambda a, loss: SimpleNamespace(  # noqa: E731
-        test_accuracy=np.array([0.2, a]), exact_loss=np.array([2.0, loss])
-    )
-    assert ch.training_verdict(run(0.9, 0.3), run(0.89, 0.31), 0.2)[0] == "reproduced"
-    assert ch.count_verdict(1, 2) == "partly" and ch.ratio_verdict(12.0) == "reproduced"
-    assert ch.speed_verdict(0.5) == "not reproduced"
-
-
-def test_time_passes_interleaves_rounds():
-    cfg = ch.LayerParallelConfig(width=4, timing_batch=4, timing_rounds=2)
-    out = ch.time_passes(cfg, 16, 0, variants=(("FCF", 2),), iterations=(1,))
-    assert out["rounds"] == 2 and len(out["load"]) == 2
-    serial, mgrit = out["rows"]
-    assert serial["method"] == "serial" and mgrit["iterations"] == 1
-    assert len(mgrit["fwd_ratios"]) == 2
-    assert mgrit["fwd min"] <= mgrit["serial/MGRIT fwd"] <= mgrit["fwd max"]
-    assert jnp.isfinite(mgrit["fwd+bwd_s"])

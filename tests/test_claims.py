@@ -122,3 +122,10 @@ def test_every_declared_rule_gives_each_of_its_verdicts(spec):
             f"{spec.id}: rule {rule.name} gave {got!r} for its {verdict!r} example"
         )
         assert reason, f"{spec.id}: rule {rule.name} gave no reason"
+
+
+def test_threshold_is_inconclusive_when_the_interval_straddles_the_weaker_bar():
+    r = C.threshold(10.0, partly=1.0, name="t", source="test")
+    assert r(C.over_rounds([0.5, 2.0]))[0] == "inconclusive"
+    assert r(C.over_rounds([2.0, 5.0]))[0] == "partly"
+    assert r(C.over_rounds([0.2, 0.5]))[0] == "not reproduced"

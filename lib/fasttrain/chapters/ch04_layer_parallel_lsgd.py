@@ -863,22 +863,6 @@ def training_measurements(study: dict, name: str, k: int) -> dict:
     }
 
 
-def training_verdict(
-    serial, parallel, baseline: float, acc_tol: float = ACC_TOL
-) -> tuple[str, str]:
-    """:data:`CLAIMS`' training rule on one run pair (kept for the unit tests; ``acc_tol`` must be
-    the rule's :data:`ACC_TOL`)."""
-    if acc_tol != ACC_TOL:
-        raise ValueError(f"the declared rule uses acc_tol={ACC_TOL}, got {acc_tol}")
-    a_s, a_p = float(serial.test_accuracy[-1]), float(parallel.test_accuracy[-1])
-    l_s, l_p = float(serial.exact_loss[-1]), float(parallel.exact_loss[-1])
-    return like_serial_training(
-        claims.exact(a_p - a_s),
-        loss_ratio=claims.exact(l_p / l_s),
-        learnt=claims.exact(a_s - baseline),
-    )
-
-
 # ----------------------------------------------------------------------------
 # (4) speed
 
@@ -1022,13 +1006,6 @@ def processors_text(depth: int, cfactor: int, speedup: float, n_iter: int, varia
     return f"P >= {P}" if P is not None else f"no processor count up to {max_p} reaches it"
 
 
-def speed_verdict(ratio: float) -> str:
-    """The speed claims' rule on one ratio (kept for the unit tests)."""
-    if not (isinstance(ratio, float) and math.isfinite(ratio) and ratio > 0):
-        raise ValueError(f"a speed ratio must be a positive finite number, got {ratio!r}")
-    return speed_rule()(claims.exact(ratio))[0]
-
-
 # ----------------------------------------------------------------------------
 # part 2: least squares / gradient descent, box initialisation, PINN
 
@@ -1154,15 +1131,6 @@ def ratio_shown(m: Measurement) -> str:
     return out
 
 
-def lsgd_verdict(info: dict, need: float = 10.0) -> tuple[str, str]:
-    """One seed's :func:`iteration_ratio` judged by the declared rule (kept for the unit tests;
-    ``need`` other than 10 rescales the bar: the ratio is divided by ``need / 10``)."""
-    m, ctx = lsgd_measurement([info])
-    if ctx["reached"]:
-        m = claims.exact(m.center - math.log10(need / 10.0))
-    return ten_times(m, **ctx)
-
-
 # ----------------------------------------------------------------------------
 # initialisation
 
@@ -1215,36 +1183,6 @@ def init_study(cfg: LSGDConfig, seed: int, progress: bool = False) -> list[dict]
     return rows
 
 
-def init_verdict(mean_rows, reference: str = "box") -> dict:
-    """Compare ``reference`` with the other initialisations at every MLP depth.
-
-    ``mean_rows``: per (depth, init) the mean dead fraction and error (MLP only).
-    Returns the depths where ``reference`` has the lowest error and the
-    fewest dead neurons, and the counts.
-    """
-    depths = sorted({r["depth"] for r in mean_rows})
-    if not depths:
-        raise ValueError("no MLP rows")
-    best_err, least_dead = [], []
-    for d in depths:
-        sub = {r["init"]: r for r in mean_rows if r["depth"] == d}
-        if reference not in sub or len(sub) < 2:
-            raise ValueError(f"depth {d}: need {reference!r} and at least one other initialisation")
-        others = [v for k, v in sub.items() if k != reference]
-        if sub[reference]["error"] < min(o["error"] for o in others):
-            best_err.append(d)
-        if sub[reference]["dead"] < min(o["dead"] for o in others):
-            least_dead.append(d)
-    return {"depths": depths, "best_error": best_err, "least_dead": least_dead}
-
-
-def count_verdict(hits: int, total: int) -> str:
-    """:func:`box_wins` on ``hits`` won cases of ``total`` (kept for the unit tests)."""
-    if total < 1 or not 0 <= hits <= total:
-        raise ValueError(f"need 0 <= hits <= total and total >= 1, got {hits}, {total}")
-    return box_wins(_cmp(*([1.0] * hits + [-1.0] * (total - hits))))[0]
-
-
 def init_comparison(rows, quantity: str, reference: str = "box") -> Comparison:
     """Box against every other initialisation at every MLP depth, over seeds.
 
@@ -1295,10 +1233,3 @@ def pinn_study(cfg: LSGDConfig, seed: int, progress: bool = False) -> dict:
 def pinn_seeds(cfg: LSGDConfig, seed: int, progress: bool = False) -> dict:
     """:func:`pinn_study` for every seed of ``run_seeds(cfg.seeds, seed)``: ``{seed: study}``."""
     return {s: pinn_study(cfg, s, progress) for s in run_seeds(cfg.seeds, seed)}
-
-
-def ratio_verdict(ratio: float, need: float = 10.0) -> str:
-    """:func:`ten_times` on one ratio (kept for the unit tests)."""
-    if not (isinstance(ratio, (int, float)) and math.isfinite(ratio) and ratio > 0):
-        raise ValueError(f"ratio must be a finite number, got {ratio!r}")
-    return ten_times(claims.exact(math.log10(ratio) - math.log10(need / 10.0)))[0]

@@ -213,9 +213,10 @@ def threshold(
 ) -> Rule:
     """A bar the measurement must clear: ``>= bar`` (``higher``) or ``<= bar``.
 
-    "reproduced" when the whole interval clears ``bar``; "inconclusive" when the interval straddles it;
-    otherwise "partly" when the whole interval clears the weaker bar ``partly`` (if given), else
-    "not reproduced".  ``source`` says where the bar comes from (the paper's words where possible).
+    "reproduced" when the whole interval clears ``bar``; "inconclusive" when the interval straddles it
+    (or misses it and straddles the weaker bar ``partly``); otherwise "partly" when the whole interval
+    clears ``partly`` (if given), else "not reproduced".  ``source`` says where the bar comes from
+    (the paper's words where possible).
     """
     op = "≥" if higher else "≤"
     u = f" {unit}" if unit else ""
@@ -228,8 +229,12 @@ def threshold(
             return "reproduced", f"{shown} {op} {bar:g}{u}"
         if side == "straddles":
             return "inconclusive", f"{shown} straddles {bar:g}{u}"
-        if partly is not None and _side(m, partly, higher) == "meets":
-            return "partly", f"{shown} misses {bar:g}{u} but clears {partly:g}"
+        if partly is not None:
+            weaker = _side(m, partly, higher)
+            if weaker == "meets":
+                return "partly", f"{shown} misses {bar:g}{u} but clears {partly:g}"
+            if weaker == "straddles":
+                return "inconclusive", f"{shown} misses {bar:g}{u} and straddles {partly:g}"
         return "not reproduced", f"{shown} misses {bar:g}{u}"
 
     step = abs(bar) * 0.5 + 1.0

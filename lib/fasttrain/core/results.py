@@ -146,48 +146,6 @@ class ChapterResults:
         if not (len(self.chapter) == 2 and self.chapter.isdigit()):
             raise ValueError(f"chapter must be two digits like '01', got {self.chapter!r}")
 
-    def add(
-        self,
-        *,
-        id: str,
-        claim: str,
-        paper_value,
-        reproduced_value,
-        unit: str,
-        tolerance: str,
-        verdict: str,
-        reason: str,
-    ) -> Claim:
-        """Record one claim of the paper next to this book's measurement; return the :class:`Claim`.
-
-        Keyword-only, so a chapter reads as a declaration:
-
-        * ``id``: short, unique within the chapter (``"speedup-banknote"``);
-        * ``claim``: the claim in words, with where the paper makes it (table, figure, section);
-        * ``paper_value`` / ``reproduced_value``: numbers, or strings for qualitative claims, or
-          ``None`` when not measured (NaN is rejected: say why in ``reason``);
-        * ``unit``: what the values measure;
-        * ``tolerance``: in words or numbers, what counts as agreement;
-        * ``verdict``: one of :data:`VERDICTS`, computed by the chapter from the measurement;
-        * ``reason``: one sentence on why the verdict is what it is.
-
-        Raises ``ValueError`` for a duplicate ``id``, an unknown verdict or a non-finite value.
-        """
-        if any(c.id == id for c in self.claims):
-            raise ValueError(f"duplicate claim id {id!r}")
-        c = Claim(
-            id,
-            claim,
-            _plain(paper_value, keep_nan=True),
-            _plain(reproduced_value, keep_nan=True),
-            unit,
-            tolerance,
-            verdict,
-            reason,
-        )
-        self.claims.append(c)
-        return c
-
     def record(
         self,
         spec: ClaimSpec,
