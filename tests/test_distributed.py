@@ -236,3 +236,93 @@ class _FakeMesh:
 
     def __init__(self, size):
         self.size = size
+
+
+# ----------------------------------------------------------------- random bases descent
+def test_random_bases_across_two_processes_equals_the_single_process_run(tmp_path):
+    """Each process a worker: the loss curve equals rbd_estimate(n_groups=2) in one process
+    (to float32 round-off) and the compiled step all-gathers exactly d float32 coefficients."""
+    script = _script(
+        tmp_path,
+        """
+        import json
+        from fasttrain.chapters import multiprocess_study as st
+        from fasttrain.core import multiprocess as mp
+        mp.initialize()
+        print(json.dumps(st.rbd_worker(steps=4, d=32, batch=8, hidden=16, reference=True)))
+        """,
+    )
+    rows = _launch(2, script)
+    assert rows[0]["loss"] == rows[1]["loss"]  # every worker holds the same parameters
+    for r in rows:
+        assert r["processes"] == 2 and len(r["loss"]) == 4
+        assert r["max_loss_difference"] <= 1e-5 * max(map(abs, r["reference_loss"]))
+        assert r["loss"][-1] != r["loss"][0]  # (it trained)
+        gathered = r["collectives"]["all-gather"]
+        assert (
+            gathered
+            == {"ops": 1, "bytes": r["communication_bytes"]["rbd_payload"]}
+            == {
+                "ops": 1,
+                "bytes": 32 * 4,
+            }
+        )
+        # besides the coefficients only the loss (one float32 all-reduce) travels
+        assert set(r["collectives"]) == {"all-gather", "all-reduce"}
+        assert r["collectives"]["all-reduce"]["bytes"] <= 8
+
+
+# ----------------------------------------------------------------- the scaling model
+def test_collective_bytes_reads_compiled_programs():
+    hlo = "\n".join(
+        [
+            "%p = f32[] all-reduce(%x), channel_id=1",
+            "%g = f32[2,16]{1,0} all-gather(%y), channel_id=2",
+            "%s = (f32[1,16]{1,0}, f32[4,16]{1,0}) all-gather-start(%z)",
+            "%d = f32[4,16]{1,0} all-gather-done(%s)",
+            "%c = f64[5,6]{1,0} collective-permute(%u), source_target_pairs={{0,1}}",
+            "%a = f32[8]{0} add(%v, %w)",
+        ]
+    )
+    assert mp.collective_bytes(hlo) == {
+        "all-reduce": {"ops": 1, "bytes": 4},
+        "all-gather": {"ops": 2, "bytes": 128 + 256},
+        "collective-permute": {"ops": 1, "bytes": 240},
+    }
+
+
+def test_scaling_model_arithmetic():
+    import numpy as np
+
+    from fasttrain.chapters import multiprocess_study as st
+    from fasttrain.methods import layer_parallel as lp
+
+    # the ring all-gather model, and its fit recovering known alpha, beta
+    assert st.allgather_time(1000, 1, 1e-4, 1e9) == 0.0
+    assert st.allgather_time(4000, 4, 1e-4, 1e9) == pytest.approx(3 * (1e-4 + 1e-6))
+    rows = [
+        {"floats": n, "seconds": st.allgather_time(4 * n * 4, 4, 5e-5, 2e8)} for n in (1, 1e3, 1e5)
+    ]
+    fit = st.fit_collective(rows, 4)
+    assert fit["alpha"] == pytest.approx(5e-5) and fit["beta"] == pytest.approx(2e8)
+    with pytest.raises(ValueError):
+        st.fit_collective(rows, 1)
+    # RBD: Amdahl with the replicated expansion, plus communication
+    m = st.rbd_model([1, 4], t_parallel_1=8.0, t_expand=2.0, d=100, alpha=0.0, beta=1e30)
+    np.testing.assert_allclose(m["time"], [10.0, 4.0])
+    np.testing.assert_allclose(m["speedup"], [1.0, 2.5])
+    m = st.rbd_model([2], t_parallel_1=0.0, t_expand=0.0, d=100, alpha=1.0, beta=400.0)
+    assert m["time"][0] == pytest.approx(1 * (1 + 400 / (2 * 400)) + 1)  # gather + loss reduce
+    # MGRIT: critical path times the layer cost, plus per-cycle communication
+    cfg = lp.MGRITConfig(4, 2, "FCF")
+    m = st.mgrit_model(
+        [1, 4], N=64, cfg=cfg, n_iter=2, t_layer=1.0, state_bytes=8, alpha=0.0, beta=1e30
+    )
+    cp = [lp.critical_path(64, cfg, p, 2)["critical_path"] for p in (1, 4)]
+    np.testing.assert_allclose(m["time"], cp)
+    np.testing.assert_allclose(m["speedup"], [64 / cp[0], 64 / cp[1]])
+    m = st.mgrit_model(
+        [4], N=64, cfg=cfg, n_iter=1, t_layer=0.0, state_bytes=8, alpha=1.0, beta=8.0
+    )
+    ring = 3 * (1 + 2 * 16 * 8 / (4 * 8))
+    assert m["time"][0] == pytest.approx(ring + (1 + 1) + 3)

@@ -30,6 +30,7 @@ it with a clear message.  Nothing here imports :mod:`fasttrain.methods` or the c
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -56,6 +57,7 @@ __all__ = [
     "local_value",
     "allgather",
     "ByteCounter",
+    "collective_bytes",
     "LaunchResult",
     "launch",
 ]
@@ -203,6 +205,35 @@ class ByteCounter:
         self.payload += nbytes
         self.ring += (n_processes - 1) * nbytes
         self.history.append(nbytes)
+
+
+_BYTES = {"pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "f16": 2, "bf16": 2, "s32": 4}
+_BYTES.update({"u32": 4, "f32": 4, "s64": 8, "u64": 8, "f64": 8, "c64": 8, "c128": 16})
+_COLLECTIVES = ("all-gather", "all-reduce", "collective-permute", "all-to-all", "reduce-scatter")
+_SHAPE = re.compile(r"\b(" + "|".join(_BYTES) + r")\[([\d,]*)\]")
+_OP = re.compile(r"=\s*(.*?)\s(" + "|".join(_COLLECTIVES) + r")(-start)?\(")
+
+
+def collective_bytes(hlo_text: str) -> dict:
+    """Collectives of a compiled program (``jitted.lower(...).compile().as_text()``): for each
+    kind, the number of ops and the bytes of their results (an all-gather's result is the
+    gathered array: G times one process's contribution).  This is what the program moves per
+    call, read from the program XLA will run rather than assumed."""
+    out = {}
+    for line in hlo_text.splitlines():
+        m = _OP.search(line)
+        if not m:
+            continue
+        shapes = _SHAPE.findall(m.group(1))
+        if m.group(3) and len(shapes) > 1:  # async start: (operands..., results...) tuple
+            shapes = shapes[len(shapes) // 2 :]
+        nbytes = sum(
+            _BYTES[t] * math.prod(int(x) for x in dims.split(",") if x) for t, dims in shapes
+        )
+        kind = out.setdefault(m.group(2), {"ops": 0, "bytes": 0})
+        kind["ops"] += 1
+        kind["bytes"] += nbytes
+    return out
 
 
 # ===================================================================== the local launcher

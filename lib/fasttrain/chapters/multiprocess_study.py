@@ -1,0 +1,422 @@
+"""Chapters 03 and 04 beyond one machine (issue 14): worker programs, measurements, scaling model.
+
+Worker programs (run by every process of a multi-process run, one JSON line from each)::
+
+    python -m fasttrain.distributed launch -n 4 -- python -m fasttrain.chapters.multiprocess_study rbd
+    python -m fasttrain.distributed launch -n 4 -- python -m fasttrain.chapters.multiprocess_study mgrit
+    python -m fasttrain.distributed launch -n 4 -- python -m fasttrain.chapters.multiprocess_study allgather
+
+* ``rbd``: random bases descent with every process a worker (:func:`rbd_worker`).  One jitted
+  step over the mesh of all processes' CPU devices runs
+  :func:`fasttrain.methods.random_bases.distributed_rbd_estimate`: worker k computes the
+  coefficients of group k's directions (key ``fold_in(step_key(seed, t), k)``) on its share of
+  the batch, the G x d/G coefficients are all-gathered, every worker regenerates all directions
+  and applies the same update.  ``--reference`` also runs the single-process twin
+  (``rbd_estimate(..., n_groups=G)`` on the whole batch) and reports the largest loss difference.
+  The bytes exchanged are read from the compiled step (:func:`~fasttrain.core.multiprocess.collective_bytes`).
+* ``mgrit``: layer-parallel MGRIT with the intervals split over the processes
+  (:func:`fasttrain.methods.layer_parallel.mgrit_intervals`), time per V-cycle, against serial
+  propagation.
+* ``allgather``: latency and bandwidth of the all-gather over a range of message sizes.
+
+:func:`measure` starts those programs at 1, 2, 4 processes (interleaved rounds) through
+:func:`fasttrain.core.multiprocess.launch`; :func:`fit_collective`, :func:`rbd_model` and
+:func:`mgrit_model` turn the measurements into predictions for 16, 64, 256 processes
+(assumptions in each docstring).  On the book's 2-core machine 4 processes share 2 cores, so
+measured times at 4 processes include oversubscription; the model is calibrated from the
+1-process compute times and the 2-process collective, not from the 4-process times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+__all__ = [
+    "rbd_worker",
+    "mgrit_worker",
+    "allgather_worker",
+    "measure",
+    "fit_collective",
+    "allgather_time",
+    "rbd_model",
+    "mgrit_model",
+    "main",
+]
+
+
+# ===================================================================== worker programs
+def _batches(seed, steps, n_total, shape=(8, 8, 1)):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(steps, n_total) + shape).astype(np.float32)
+    y = rng.integers(0, 10, size=(steps, n_total)).astype(np.int32)
+    return x, y
+
+
+def rbd_worker(
+    *,
+    steps: int = 5,
+    d: int = 64,
+    batch: int = 8,
+    hidden: int = 32,
+    lr: float = 0.5,
+    seed: int = 0,
+    reference: bool = False,
+    components: bool = False,
+) -> dict:
+    """RBD training steps of a small fully connected net on synthetic 8x8 images, this process
+    being worker ``process_index`` of ``process_count``; ``batch`` images per worker and step,
+    ``d`` directions in total (``d / G`` per worker).  Returns the loss curve, the step times
+    (first = compilation), the compiled step's collectives, ``communication_bytes`` and (with
+    ``reference``) the single-process run's losses; ``components`` times the parallel part
+    (gradient + d/G coefficients) and the replicated part (expanding all d directions) in
+    this process, for :func:`rbd_model`."""
+    import jax
+    import optax
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    from ..core import models
+    from ..core import multiprocess as mp
+    from ..methods import random_bases as rb
+
+    pid, n = jax.process_index(), jax.process_count()
+    if d % n:
+        raise ValueError(f"d = {d} must be a multiple of the {n} workers")
+    model = models.fc(10, hidden)
+    params = model.init(rb._stream_key(seed, 4), (8, 8, 1))
+    loss = rb.make_loss(model.apply)
+    sub = rb.subspace(params, d // n)
+    D = sub.total
+    mesh = mp.global_mesh("workers")
+    opt = optax.sgd(lr)
+
+    def step(p, s, x, y, t):
+        u, m = rb.distributed_rbd_estimate(p, x, y, t, loss=loss, sub=sub, seed=seed, mesh=mesh)
+        upd, s = opt.update(u, s, p)
+        return optax.apply_updates(p, upd), s, m["loss"]
+
+    X, Y = _batches(seed + 1, steps, n * batch)
+    shard = NamedSharding(mesh, P("workers"))
+    mine = slice(pid * batch, (pid + 1) * batch)
+
+    def global_batch(t):
+        return (
+            jax.make_array_from_process_local_data(shard, X[t, mine], X[t].shape),
+            jax.make_array_from_process_local_data(shard, Y[t, mine], Y[t].shape),
+        )
+
+    p, s = mp.replicated((params, opt.init(params)), mesh)
+    t0 = time.perf_counter()
+    compiled = jax.jit(step).lower(p, s, *global_batch(0), np.int32(0)).compile()
+    compile_time = time.perf_counter() - t0
+    coll = mp.collective_bytes(compiled.as_text())
+    losses, times = [], []
+    for t in range(steps):
+        xb, yb = global_batch(t)
+        t0 = time.perf_counter()
+        p, s, lv = compiled(p, s, xb, yb, np.int32(t))
+        losses.append(float(mp.local_value(lv)))  # blocks
+        times.append(time.perf_counter() - t0)
+    out = {
+        "process": pid,
+        "processes": n,
+        "D": D,
+        "d": d,
+        "batch_per_worker": batch,
+        "loss": losses,
+        "step_times": times,
+        "compile_time": compile_time,
+        "collectives": coll,
+        "communication_bytes": rb.communication_bytes(D, d, n),
+    }
+    if reference:
+        ref_step = jax.jit(
+            lambda p, s, x, y, t: _sgd_step(
+                opt, p, s, rb.rbd_estimate(p, x, y, t, loss=loss, sub=sub, seed=seed, n_groups=n)
+            )
+        )
+        q, st, ref = params, opt.init(params), []
+        for t in range(steps):
+            q, st, lv = ref_step(q, st, X[t], Y[t], t)
+            ref.append(float(lv))
+        out["reference_loss"] = ref
+        out["max_loss_difference"] = float(np.max(np.abs(np.subtract(losses, ref))))
+    if components:
+        out.update(_rbd_components(rb, loss, params, sub, n, d, X[0], Y[0], seed))
+    return out
+
+
+def _sgd_step(opt, p, s, estimate):
+    import optax
+
+    u, m = estimate
+    upd, s = opt.update(u, s, p)
+    return optax.apply_updates(p, upd), s, m["loss"]
+
+
+def _rbd_components(rb, loss, params, sub, n, d, x, y, seed, repeats=20):
+    """Best times (s) of one worker's parallel part and of the replicated expansion of all d."""
+    import jax
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+
+    from ..core.timing import best_time
+
+    b = x.shape[0] // n
+    key = rb.step_key(seed, 0)
+
+    @jax.jit
+    def parallel(p, x, y):
+        (val, _), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
+        return rb.project(sub, key, ravel_pytree(g)[0])
+
+    @jax.jit
+    def replicated(cs):
+        return rb._expand_groups(sub, key, cs)
+
+    cs = jnp.ones((n, sub.d), jnp.float32)
+    return {
+        "t_parallel": best_time(parallel, params, x[:b], y[:b], repeats=repeats),
+        "t_expand": best_time(replicated, cs, repeats=repeats),
+    }
+
+
+def mgrit_worker(
+    *,
+    depth: int = 64,
+    width: int = 16,
+    batch: int = 32,
+    cfactor: int = 4,
+    relax: str = "FCF",
+    iters: tuple[int, int] = (1, 3),
+    repeats: int = 5,
+    seed: int = 0,
+) -> dict:
+    """Time of a V-cycle of :func:`~fasttrain.methods.layer_parallel.mgrit_intervals` (float32,
+    tanh ODE-ResNet of ``depth`` layers of ``width``, ``batch`` samples) from the difference of
+    runs with ``iters[1]`` and ``iters[0]`` cycles (so the final gather and set-up cancel), the
+    serial forward time on this process, and the compiled program's collectives."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..core import multiprocess as mp
+    from ..core.timing import best_time
+    from ..methods import layer_parallel as lp
+
+    spec = lp.Spec(2, width, 3, depth)
+    p = lp.init_params(jax.random.key(seed), spec)
+    x = jax.random.uniform(jax.random.key(seed + 1), (batch, 2), jnp.float32, -3, 3)
+    u0 = np.asarray(lp.open_layer(p["open"], x))
+    mesh = mp.global_mesh()
+    cfg = lp.MGRITConfig(cfactor, 2, relax)
+    layers = jax.tree.map(np.asarray, p["layers"])
+
+    def run(k):
+        return lp.mgrit_forward_intervals(layers, u0, spec.h, cfg, k, mesh).states
+
+    run(iters[0]), run(iters[1])  # compile both
+    t_lo = best_time(run, iters[0], repeats=repeats)
+    t_hi = best_time(run, iters[1], repeats=repeats)
+    serial = jax.jit(lambda L, u: lp.serial_states(L, u, spec.h))
+    lj, uj = jax.tree.map(jnp.asarray, layers), jnp.asarray(u0)
+    t_serial = best_time(serial, lj, uj, repeats=repeats)
+    data, h = (layers["W"], layers["b"]), float(spec.h)
+    dg, ug = mp.replicated((data, u0), mesh)
+    n_levels = len(lp.level_sizes(depth, cfg))
+    hlo = (
+        lp._mgrit_intervals_jit.lower(lp.ForwardStep(), dg, h, ug, cfg, 1, n_levels, mesh)
+        .compile()
+        .as_text()
+    )
+    err = float(np.abs(run(depth // cfactor) - np.asarray(serial(lj, uj))).max())
+    return {
+        "process": jax.process_index(),
+        "processes": jax.process_count(),
+        "depth": depth,
+        "width": width,
+        "batch": batch,
+        "cfactor": cfactor,
+        "relax": relax,
+        "t_cycle": (t_hi - t_lo) / (iters[1] - iters[0]),
+        "t_serial": t_serial,
+        "t_layer": t_serial / depth,
+        "converged_error": err,
+        "collectives_one_cycle": mp.collective_bytes(hlo),
+    }
+
+
+def allgather_worker(
+    *, sizes: tuple[int, ...] = (1, 64, 4096, 65536, 262144), repeats: int = 20
+) -> dict:
+    """Best wall time of an all-gather of ``n`` float32 per process for each ``n`` in ``sizes``."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..core import multiprocess as mp
+    from ..core.timing import best_time
+
+    rows = []
+    for n in sizes:
+        x = jnp.ones((n,), jnp.float32)
+        rows.append({"floats": n, "seconds": best_time(mp.allgather, x, repeats=repeats)})
+    return {"process": jax.process_index(), "processes": jax.process_count(), "allgather": rows}
+
+
+# ===================================================================== measurement
+def measure(
+    processes=(1, 2, 4),
+    rounds: int = 2,
+    *,
+    python: str | None = None,
+    timeout: float = 300,
+    rbd_args: tuple = ("--steps", "30", "--components"),
+    mgrit_args: tuple = (),
+    allgather_args: tuple = (),
+) -> dict:
+    """Launch the worker programs at each process count, ``rounds`` times, interleaved
+    (1, 2, 4, 1, 2, 4, ...), so slow drifts of the shared machine hit every count alike.
+    Returns ``{"rbd": {P: [process 0's JSON, ...]}, "mgrit": ..., "allgather": ...}``;
+    a failed launch raises ``RuntimeError`` with its log."""
+    from ..core.multiprocess import launch
+
+    python = python or sys.executable
+    out = {"rbd": {}, "mgrit": {}, "allgather": {}}
+    for _ in range(rounds):
+        for n in processes:
+            for kind, extra in (("rbd", rbd_args), ("mgrit", mgrit_args)) + (
+                (("allgather", allgather_args),) if n > 1 else ()
+            ):
+                cmd = [python, "-m", "fasttrain.chapters.multiprocess_study", kind, *extra]
+                res = launch(n, cmd, timeout=timeout, stream=False)
+                if res.returncode:
+                    raise RuntimeError(f"{kind} on {n} processes failed:\n{res.output(0)}")
+                row = json.loads([ln for ln in res.logs[0] if ln.startswith("{")][-1])
+                out[kind].setdefault(n, []).append(row)
+    return out
+
+
+# ===================================================================== scaling model
+def fit_collective(rows, n_processes: int) -> dict:
+    """Latency ``alpha`` (s per message) and bandwidth ``beta`` (bytes/s per link) of a ring
+    all-gather, least squares on ``t = (P-1) alpha + (P-1)/P * bytes / beta`` where ``bytes``
+    is the gathered result (P times ``floats`` float32).  ``rows``: allgather_worker's list."""
+    P = n_processes
+    if P < 2:
+        raise ValueError("a collective needs at least 2 processes")
+    nbytes = np.array([4.0 * r["floats"] * P for r in rows])
+    t = np.array([r["seconds"] for r in rows])
+    A = np.stack([np.full_like(nbytes, P - 1.0), (P - 1) / P * nbytes], axis=1)
+    (alpha, inv_beta), *_ = np.linalg.lstsq(A, t, rcond=None)
+    alpha = max(float(alpha), 0.0)
+    inv_beta = max(float(inv_beta), 1e-15)
+    return {"alpha": alpha, "beta": 1.0 / inv_beta}
+
+
+def allgather_time(nbytes: float, P: int, alpha: float, beta: float) -> float:
+    """Ring all-gather of a ``nbytes`` result over ``P`` processes: ``(P-1)(alpha + nbytes/(P beta))``."""
+    if P < 1:
+        raise ValueError(f"P must be positive, got {P}")
+    return (P - 1) * (alpha + nbytes / (P * beta))
+
+
+def rbd_model(P, *, t_parallel_1: float, t_expand: float, d: int, alpha: float, beta: float):
+    """Predicted RBD step time and speed-up on ``P`` workers (fixed global batch and d).
+
+    Assumptions: the gradient and the d/P coefficients (``t_parallel_1`` on one worker) divide
+    perfectly over P workers; every worker regenerates and expands all d directions
+    (``t_expand``, not divided: the price of sending only coefficients); the all-gather of the
+    d float32 coefficients is a ring with the fitted ``alpha``, ``beta`` (:func:`allgather_time`),
+    plus one more latency-bound all-reduce of the loss; no overlap of computation and
+    communication; identical workers.  Returns ``{"time", "speedup"}`` arrays over ``P``.
+    """
+    P = np.atleast_1d(np.asarray(P, dtype=float))
+    comm = np.array([allgather_time(4.0 * d, p, alpha, beta) + (p - 1) * alpha for p in P])
+    time_p = t_parallel_1 / P + t_expand + comm
+    return {"time": time_p, "speedup": (t_parallel_1 + t_expand) / time_p}
+
+
+def mgrit_model(
+    P, *, N: int, cfg, n_iter: int, t_layer: float, state_bytes: float, alpha: float, beta: float
+):
+    """Predicted wall time of ``n_iter`` MGRIT V-cycles on ``P`` processes and the speed-up over
+    serial propagation (``N * t_layer``).
+
+    Assumptions: a layer application costs ``t_layer`` wherever it runs (measured serially);
+    the layer applications on the critical path are
+    :func:`fasttrain.methods.layer_parallel.critical_path` (intervals dealt out evenly, coarse
+    level serial on every process); per V-cycle one neighbour message (FCF) of
+    ``state_bytes`` (``alpha + bytes/beta``), one ring all-gather of the ``2 N/c`` C-point
+    values and residuals, one latency-bound scalar reduction (``(P-1) alpha``); no overlap.
+    Returns ``{"time", "speedup", "critical_path"}`` arrays over ``P``.
+    """
+    from ..methods.layer_parallel import critical_path
+
+    P = np.atleast_1d(np.asarray(P, dtype=int))
+    c = cfg.cfactor
+    cps, times = [], []
+    for p in P:
+        cp = critical_path(N, cfg, int(p), n_iter)["critical_path"]
+        comm = 0.0
+        if p > 1:
+            ring = allgather_time(2 * (N // c) * state_bytes, int(p), alpha, beta)
+            nb = (alpha + state_bytes / beta) if cfg.relax == "FCF" else 0.0
+            comm = n_iter * (ring + nb + (p - 1) * alpha)
+        cps.append(cp)
+        times.append(cp * t_layer + comm)
+    times = np.array(times)
+    return {"time": times, "speedup": N * t_layer / times, "critical_path": np.array(cps)}
+
+
+# ===================================================================== command line
+def main(argv=None) -> int:
+    from ..core.multiprocess import initialize
+
+    ap = argparse.ArgumentParser(prog="python -m fasttrain.chapters.multiprocess_study")
+    sub = ap.add_subparsers(dest="kind", required=True)
+    r = sub.add_parser("rbd")
+    r.add_argument("--steps", type=int, default=5)
+    r.add_argument("--d", type=int, default=64)
+    r.add_argument("--batch", type=int, default=8)
+    r.add_argument("--hidden", type=int, default=32)
+    r.add_argument("--reference", action="store_true")
+    r.add_argument("--components", action="store_true")
+    m = sub.add_parser("mgrit")
+    m.add_argument("--depth", type=int, default=64)
+    m.add_argument("--width", type=int, default=16)
+    m.add_argument("--batch", type=int, default=32)
+    m.add_argument("--cfactor", type=int, default=4)
+    m.add_argument("--relax", default="FCF")
+    a = sub.add_parser("allgather")
+    a.add_argument("--repeats", type=int, default=20)
+    args = ap.parse_args(argv)
+    initialize()
+    if args.kind == "rbd":
+        out = rbd_worker(
+            steps=args.steps,
+            d=args.d,
+            batch=args.batch,
+            hidden=args.hidden,
+            reference=args.reference,
+            components=args.components,
+        )
+    elif args.kind == "mgrit":
+        out = mgrit_worker(
+            depth=args.depth,
+            width=args.width,
+            batch=args.batch,
+            cfactor=args.cfactor,
+            relax=args.relax,
+        )
+    else:
+        out = allgather_worker(repeats=args.repeats)
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
