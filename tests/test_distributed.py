@@ -307,11 +307,12 @@ def test_scaling_model_arithmetic():
     assert fit["alpha"] == pytest.approx(5e-5) and fit["beta"] == pytest.approx(2e8)
     with pytest.raises(ValueError):
         st.fit_collective(rows, 1)
-    # RBD: Amdahl with the replicated expansion, plus communication
-    m = st.rbd_model([1, 4], t_parallel_1=8.0, t_expand=2.0, d=100, alpha=0.0, beta=1e30)
-    np.testing.assert_allclose(m["time"], [10.0, 4.0])
-    np.testing.assert_allclose(m["speedup"], [1.0, 2.5])
-    m = st.rbd_model([2], t_parallel_1=0.0, t_expand=0.0, d=100, alpha=1.0, beta=400.0)
+    # RBD: per-worker batch fixed, the projection divided, the expansion replicated
+    kw = dict(t_grad=2.0, t_project=6.0, t_expand=2.0, d=100)
+    m = st.rbd_model([1, 3], **kw, alpha=0.0, beta=1e30)
+    np.testing.assert_allclose(m["time"], [10.0, 6.0])
+    np.testing.assert_allclose(m["speedup"], [1.0, 5.0])
+    m = st.rbd_model([2], **dict(kw, t_grad=0, t_project=0, t_expand=0), alpha=1.0, beta=400.0)
     assert m["time"][0] == pytest.approx(1 * (1 + 400 / (2 * 400)) + 1)  # gather + loss reduce
     # MGRIT: critical path times the layer cost, plus per-cycle communication
     cfg = lp.MGRITConfig(4, 2, "FCF")

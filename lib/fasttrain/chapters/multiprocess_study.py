@@ -45,6 +45,7 @@ __all__ = [
     "allgather_time",
     "rbd_model",
     "mgrit_model",
+    "summarize",
     "main",
 ]
 
@@ -160,7 +161,9 @@ def _sgd_step(opt, p, s, estimate):
 
 
 def _rbd_components(rb, loss, params, sub, n, d, x, y, seed, repeats=20):
-    """Best times (s) of one worker's parallel part and of the replicated expansion of all d."""
+    """Best times (s) in this process of one worker's parts of a step: the gradient on its
+    ``batch`` images, the projection onto all ``d`` directions (a worker does ``1/G`` of it) and
+    the expansion of all ``d`` directions (every worker does all of it)."""
     import jax
     import jax.numpy as jnp
     from jax.flatten_util import ravel_pytree
@@ -169,20 +172,20 @@ def _rbd_components(rb, loss, params, sub, n, d, x, y, seed, repeats=20):
 
     b = x.shape[0] // n
     key = rb.step_key(seed, 0)
+    full = rb.subspace(params, d)
 
     @jax.jit
-    def parallel(p, x, y):
-        (val, _), g = jax.value_and_grad(loss, has_aux=True)(p, x, y)
-        return rb.project(sub, key, ravel_pytree(g)[0])
+    def gradient(p, x, y):
+        return ravel_pytree(jax.grad(lambda q: loss(q, x, y)[0])(p))[0]
 
-    @jax.jit
-    def replicated(cs):
-        return rb._expand_groups(sub, key, cs)
-
+    g = gradient(params, x[:b], y[:b])
+    project = jax.jit(lambda g: rb.project(full, key, g))
+    expand = jax.jit(lambda cs: rb._expand_groups(sub, key, cs))
     cs = jnp.ones((n, sub.d), jnp.float32)
     return {
-        "t_parallel": best_time(parallel, params, x[:b], y[:b], repeats=repeats),
-        "t_expand": best_time(replicated, cs, repeats=repeats),
+        "t_grad": best_time(gradient, params, x[:b], y[:b], repeats=repeats),
+        "t_project": best_time(project, g, repeats=repeats),
+        "t_expand": best_time(expand, cs, repeats=repeats),
     }
 
 
@@ -324,20 +327,28 @@ def allgather_time(nbytes: float, P: int, alpha: float, beta: float) -> float:
     return (P - 1) * (alpha + nbytes / (P * beta))
 
 
-def rbd_model(P, *, t_parallel_1: float, t_expand: float, d: int, alpha: float, beta: float):
-    """Predicted RBD step time and speed-up on ``P`` workers (fixed global batch and d).
+def rbd_model(
+    P, *, t_grad: float, t_project: float, t_expand: float, d: int, alpha: float, beta: float
+):
+    """Predicted RBD step time and throughput speed-up on ``P`` workers: each worker takes its
+    own minibatch (global batch ``P`` times one worker's), the total number of directions d is
+    fixed (this module's scheme, as in :func:`~fasttrain.methods.random_bases.distributed_rbd_estimate`).
 
-    Assumptions: the gradient and the d/P coefficients (``t_parallel_1`` on one worker) divide
-    perfectly over P workers; every worker regenerates and expands all d directions
-    (``t_expand``, not divided: the price of sending only coefficients); the all-gather of the
-    d float32 coefficients is a ring with the fitted ``alpha``, ``beta`` (:func:`allgather_time`),
-    plus one more latency-bound all-reduce of the loss; no overlap of computation and
-    communication; identical workers.  Returns ``{"time", "speedup"}`` arrays over ``P``.
+    ``time(P) = t_grad + t_project / P + t_expand + allgather(4 d bytes) + (P-1) alpha`` and
+    ``speedup(P) = P time(1) / time(P)`` (images per second relative to one worker).
+    Assumptions: identical workers; a worker's gradient costs ``t_grad`` whatever P; the
+    projection onto d directions divides perfectly (each worker does d/P); every worker
+    regenerates and expands all d directions (``t_expand``, not divided -- the price of
+    sending only coefficients); the coefficients travel in a ring all-gather with the fitted
+    ``alpha``, ``beta`` (:func:`allgather_time`), the loss in one latency-bound reduction;
+    no overlap of computation and communication; the network's alpha, beta do not change
+    with P (true of a switched cluster network only up to its bisection bandwidth).
+    Returns ``{"time", "speedup"}`` arrays over ``P``.
     """
     P = np.atleast_1d(np.asarray(P, dtype=float))
-    comm = np.array([allgather_time(4.0 * d, p, alpha, beta) + (p - 1) * alpha for p in P])
-    time_p = t_parallel_1 / P + t_expand + comm
-    return {"time": time_p, "speedup": (t_parallel_1 + t_expand) / time_p}
+    comm = np.array([allgather_time(4.0 * d, int(p), alpha, beta) + (p - 1) * alpha for p in P])
+    time_p = t_grad + t_project / P + t_expand + comm
+    return {"time": time_p, "speedup": P * (t_grad + t_project + t_expand) / time_p}
 
 
 def mgrit_model(
@@ -370,6 +381,98 @@ def mgrit_model(
         times.append(cp * t_layer + comm)
     times = np.array(times)
     return {"time": times, "speedup": N * t_layer / times, "critical_path": np.array(cps)}
+
+
+def _by_p(d):
+    return {int(k): v for k, v in d.items()}
+
+
+def summarize(m: dict, predict=(16, 64, 256), n_iter: int = 2) -> dict:
+    """Tables for the chapters from :func:`measure`'s result (medians over rounds).
+
+    * ``collective``: alpha, beta fitted at each measured P; the model uses the 2-process fit
+      (on the 2-core machine the 4-process run shares cores).
+    * ``rbd``: per P measured step time and throughput speed-up ``P t(1) / t(P)``, the
+      model's (:func:`rbd_model`, calibrated by the 1-process component times), and the bytes
+      all-gathered per step by the compiled program next to ``communication_bytes``.
+    * ``mgrit``: per P measured time of a V-cycle and the speed-up of ``n_iter`` cycles over
+      serial propagation, the model's (:func:`mgrit_model`, calibrated by the serial time per
+      layer).  ``None`` marks what was not measured.
+    """
+    from ..methods.layer_parallel import MGRITConfig
+
+    med = lambda xs: float(np.median(xs))  # noqa: E731
+    fits = {}
+    for P, runs in _by_p(m["allgather"]).items():
+        rows = [
+            {
+                "floats": r["floats"],
+                "seconds": med([run["allgather"][i]["seconds"] for run in runs]),
+            }
+            for i, r in enumerate(runs[0]["allgather"])
+        ]
+        fits[P] = fit_collective(rows, P) | {"latency_4B": rows[0]["seconds"]}
+    cal = {k: fits[min(fits)][k] for k in ("alpha", "beta")}
+
+    rbd = _by_p(m["rbd"])
+    step = {P: med([med(r["step_times"][1:]) for r in runs]) for P, runs in rbd.items()}
+    comp = {k: med([r[k] for r in rbd[1]]) for k in ("t_grad", "t_project", "t_expand")}
+    d = rbd[1][0]["d"]
+    Ps = sorted(set(step) | set(predict))
+    model = rbd_model(Ps, **comp, d=d, **cal)
+    rbd_rows = []
+    for i, P in enumerate(Ps):
+        r = rbd.get(P, [{}])[0]
+        rbd_rows.append(
+            {
+                "P": P,
+                "step_measured": step.get(P),
+                "speedup_measured": P * step[1] / step[P] if P in step else None,
+                "step_model": float(model["time"][i]),
+                "speedup_model": float(model["speedup"][i]),
+                "allgather_bytes_measured": (
+                    r["collectives"].get("all-gather", {}).get("bytes", 0) if r else None
+                ),
+                "payload_bytes_model": 4 * d,
+            }
+        )
+
+    mg = _by_p(m["mgrit"])
+    first = mg[1][0]
+    cfg = MGRITConfig(first["cfactor"], 2, first["relax"])
+    N = first["depth"]
+    cycle = {P: med([r["t_cycle"] for r in runs]) for P, runs in mg.items()}
+    t_serial = med([r["t_serial"] for r in mg[1]])
+    t_layer = t_serial / N
+    Ps = sorted(set(cycle) | set(predict))
+    model = mgrit_model(
+        Ps,
+        N=N,
+        cfg=cfg,
+        n_iter=n_iter,
+        t_layer=t_layer,
+        state_bytes=4 * first["batch"] * first["width"],
+        **cal,
+    )
+    mg_rows = [
+        {
+            "P": P,
+            "cycle_measured": cycle.get(P),
+            "speedup_measured": t_serial / (n_iter * cycle[P]) if P in cycle else None,
+            "time_model": float(model["time"][i]),
+            "speedup_model": float(model["speedup"][i]),
+            "critical_path": int(model["critical_path"][i]),
+        }
+        for i, P in enumerate(Ps)
+    ]
+    return {
+        "collective": fits,
+        "calibration": cal | comp | {"t_layer": t_layer, "t_serial": t_serial},
+        "rbd": rbd_rows,
+        "mgrit": mg_rows,
+        "mgrit_problem": {k: first[k] for k in ("depth", "width", "batch", "cfactor", "relax")}
+        | {"n_iter": n_iter},
+    }
 
 
 # ===================================================================== command line
