@@ -327,3 +327,58 @@ def test_scaling_model_arithmetic():
     )
     ring = 3 * (1 + 2 * 16 * 8 / (4 * 8))
     assert m["time"][0] == pytest.approx(ring + (1 + 1) + 3)
+    cfg3 = lp.MGRITConfig(4, 3, "FCF")  # levels 64, 16, 4: two neighbour messages, gather of 2 x 4
+    m = st.mgrit_model(
+        [4], N=64, cfg=cfg3, n_iter=1, t_layer=0.0, state_bytes=8, alpha=1.0, beta=8.0
+    )
+    assert m["time"][0] == pytest.approx(3 * (1 + 2 * 4 * 8 / (4 * 8)) + 2 * (1 + 1) + 3)
+
+
+def test_summary_and_claims_from_a_synthetic_measurement():
+    """summarize() reads measure()'s layout (keys may be strings after JSON) and claims() cites it."""
+    from fasttrain.chapters import multiprocess_study as st
+
+    def rbd(P, t):
+        return {
+            "d": 64,
+            "step_times": [1.0, t, t],
+            "t_grad": 1e-3,
+            "t_project": 1e-3,
+            "t_expand": 1e-4,
+            "collectives": {"all-gather": {"ops": 1, "bytes": 256}} if P > 1 else {},
+        }
+
+    def mgrit(t):
+        prob = {"depth": 64, "width": 16, "batch": 32, "cfactor": 4, "relax": "FCF"}
+        return prob | {"t_cycle": t, "t_serial": 6.4e-3}
+
+    def gather(P):
+        return {
+            "allgather": [
+                {"floats": n, "seconds": st.allgather_time(4 * n * P, P, 1e-4, 1e9)}
+                for n in (1, 1000, 100000)
+            ]
+        }
+
+    m = {
+        "rbd": {"1": [rbd(1, 2e-3)], "2": [rbd(2, 2.2e-3)], "4": [rbd(4, 4e-3)]},
+        "mgrit": {"1": [mgrit(4e-3)], "2": [mgrit(3e-3)], "4": [mgrit(3e-3)]},
+        "allgather": {"2": [gather(2)], "4": [gather(4)]},
+    }
+    s = st.summarize(m)
+    assert s["collective"][2]["alpha"] == pytest.approx(1e-4)
+    rows = {r["P"]: r for r in s["rbd"]}
+    assert rows[2]["speedup_measured"] == pytest.approx(2 * 2e-3 / 2.2e-3)
+    assert rows[16]["step_measured"] is None and rows[16]["allgather_bytes_measured"] is None
+    assert rows[2]["allgather_bytes_measured"] == rows[2]["payload_bytes_model"] == 256
+    assert rows[1]["allgather_bytes_measured"] == 0
+    mg = {r["P"]: r for r in s["mgrit"]}
+    assert mg[2]["speedup_measured"] == pytest.approx(6.4e-3 / (2 * 3e-3))
+    assert [r["P"] for r in s["mgrit_deep"]] == [1, 2, 4, 16, 64, 256]
+    ids = {c["id"]: c for c in st.claims(s)}
+    assert set(ids) == {"rbd-near-linear-scaling", "mgrit-order-of-magnitude"}
+    assert all(c["verdict"] in ("partly", "not reproduced") for c in ids.values())
+    from fasttrain.core.results import Claim
+
+    for c in ids.values():
+        Claim(**c)  # valid claim rows
