@@ -76,9 +76,10 @@ def rbd_worker(
     ``side`` x ``side`` images with ``distribution`` directions, this process
     being worker ``process_index`` of ``process_count``; ``batch`` images per worker and step,
     ``d`` directions in total (``d / G`` per worker).  Returns the loss curve, the step times
-    (first = compilation), the compiled step's collectives, ``communication_bytes`` and (with
-    ``reference``) the single-process run's losses; ``components`` times the parallel part
-    (gradient + d/G coefficients) and the replicated part (expanding all d directions) in
+    (the first a warm-up; compilation is timed apart), the compiled step's collectives,
+    ``communication_bytes`` and (with ``reference``) the single-process run's losses;
+    ``components`` times a worker's gradient, the projection onto all d directions and the
+    replicated expansion of all d directions in
     this process, for :func:`rbd_model`."""
     import jax
     import optax
