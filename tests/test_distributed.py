@@ -125,6 +125,37 @@ def test_launcher_timeout_stops_everything(tmp_path):
     assert res.returncodes == (None, None)  # both stopped by the launcher
 
 
+def test_interrupting_the_launcher_stops_every_process(tmp_path):
+    """SIGTERM to ``python -m fasttrain.distributed launch`` ends both workers; exit code 130."""
+    import signal
+
+    script = _script(
+        tmp_path,
+        f"""
+        import os, time
+        with open(os.path.join({str(tmp_path)!r}, "pid" + os.environ["FASTTRAIN_PROCESS_ID"]), "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(60)
+        """,
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "fasttrain.distributed", "launch", "-n", "2", "--", sys.executable]
+        + [script],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    files = [tmp_path / "pid0", tmp_path / "pid1"]
+    deadline = time.monotonic() + 30
+    while not all(f.exists() and f.read_text() for f in files) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pids = [int(f.read_text()) for f in files]
+    launcher.send_signal(signal.SIGTERM)
+    assert launcher.wait(timeout=20) == 130
+    for pid in pids:
+        assert not _alive(pid), f"worker {pid} survived the interrupted launcher"
+
+
 def test_launcher_rejects_bad_arguments_before_starting_anything(tmp_path):
     marker = tmp_path / "ran"
     cmd = [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
