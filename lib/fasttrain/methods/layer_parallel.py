@@ -962,3 +962,6 @@ def mgrit_adjoint_intervals(
     data = (np.asarray(layers["W"][::-1]), np.asarray(s[::-1]))
     res = mgrit_intervals(AdjointStep(), data, h, lam_N, cfg, n_iter, mesh)
     return MGRITResult(res.states[::-1], res.residuals)
+
+
+__all__ += ["mgrit_intervals", "mgrit_forward_intervals", "mgrit_adjoint_intervals"]
