@@ -3,7 +3,8 @@
 * ``fasttrain.core`` imports neither methods nor chapters;
 * a method imports core only: never a chapter, never another method;
 * chapters import core and methods;
-* nothing inside the library imports an entry point (``fasttrain.book``, ``fasttrain.download``).
+* nothing inside the library imports an entry point (``fasttrain.book``, ``fasttrain.download``,
+  ``fasttrain.distributed``).
 """
 
 import ast
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 LIB = Path(__file__).resolve().parents[1] / "lib" / "fasttrain"
-ENTRY_POINTS = {"fasttrain.book", "fasttrain.download"}
+ENTRY_POINTS = {"fasttrain.book", "fasttrain.download", "fasttrain.distributed"}
 
 
 def _module_name(path: Path) -> str:

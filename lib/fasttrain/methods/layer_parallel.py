@@ -827,3 +827,148 @@ def _mgrit_training_step(
     z = jnp.zeros((spec.depth + 1, x.shape[0], spec.width), x.dtype)
     warm = (jnp.broadcast_to(open_layer(params["open"], x, spec.activation), z.shape), z)
     return step, warm
+
+
+# ----------------------------------------------------------------------------
+# across processes (issue 14)
+
+
+def _mgrit_intervals_impl(step, data, h, u0, cfg, n_iter, n_levels, mesh):
+    """MGRIT with the fine level's intervals dealt out in contiguous blocks to the devices of
+    ``mesh`` (one per process); see :func:`mgrit_intervals`."""
+    axis = mesh.axis_names[0]
+    n_dev = mesh.shape[axis]
+    c = cfg.cfactor
+    N = jax.tree.leaves(data)[0].shape[0]
+    nc = N // c
+    nloc = nc // n_dev
+    datas = tuple(jax.tree.map(lambda a, s=c**l: a[::s], data) for l in range(n_levels))
+    hs = tuple(h * c**l for l in range(n_levels))
+
+    def local(data, datas, u0):
+        me = jax.lax.axis_index(axis)
+        mine = jax.tree.map(
+            lambda a: jax.lax.dynamic_slice_in_dim(a, me * nloc * c, nloc * c).reshape(
+                (nloc, c) + a.shape[1:]
+            ),
+            data,
+        )
+        zeros = jnp.zeros((c,) + u0.shape, u0.dtype)  # g = 0 away from point 0
+        relax = jax.vmap(lambda s, d: _propagate(step, s, d, zeros, h))  # my intervals
+        cpts = lambda v, k: jax.lax.dynamic_slice_in_dim(v, me * nloc + k, nloc)  # noqa: E731
+        right = [(i, i + 1) for i in range(n_dev - 1)]
+
+        def sumsq(r):
+            return jax.lax.psum(jnp.sum(r**2), axis)
+
+        def vcycle(carry, _):
+            V, F = (
+                carry  # C-point values (nc+1, ...) on every process; my F-points (nloc, c-1, ...)
+            )
+            V = V.at[0].set(u0)
+            xs = relax(cpts(V, 0), mine)  # F-relaxation of my intervals
+            if cfg.relax == "FCF":
+                ends = xs[:, c - 1]  # C-relaxation: my intervals' end points
+                left = jax.lax.ppermute(ends[-1], axis, right)  # the one value a neighbour needs
+                first = jnp.where(me == 0, u0, left)
+                xs = relax(jnp.concatenate([first[None], ends[:-1]]), mine)
+                mine_c = ends
+            else:
+                mine_c = cpts(V, 1)
+            r = xs[:, c - 1] - mine_c  # residual at my C-points
+            both = jax.lax.all_gather(jnp.stack([mine_c, r]), axis, axis=1, tiled=True)
+            v = jnp.concatenate([u0[None], both[0]])  # injected C-point values, all processes
+            dc, hc = datas[1], hs[1]
+            gc = jnp.concatenate(
+                [u0[None], v[1:] - jax.vmap(step, (0, 0, None))(v[:-1], dc, hc) + both[1]]
+            )
+            if n_levels == 2:
+                v_new = _serial_solve(step, dc, hc, gc)
+            else:  # the coarser levels on every process (no further distribution)
+                v_new, _ = _vcycle(step, datas, hs, v, gc, 1, cfg, None)
+            V = v + (v_new - v)  # coarse-grid correction
+            xs = relax(cpts(V, 0), mine)  # interpolation = F-relaxation
+            return (V, xs[:, : c - 1]), jnp.sqrt(sumsq(xs[:, c - 1] - cpts(V, 1)))
+
+        V = jnp.broadcast_to(u0, (nc + 1,) + u0.shape)
+        F = jnp.broadcast_to(u0, (nloc, c - 1) + u0.shape)
+        # residual of the constant initial guess: step(u0) - u0 at every point after the first
+        r0 = jax.vmap(lambda d: jax.vmap(lambda dd: step(u0, dd, h) - u0)(d))(mine)
+        r0 = jnp.sqrt(sumsq(r0))
+        (V, F), rs = jax.lax.scan(vcycle, (V, F), None, length=n_iter)
+        allF = jax.lax.all_gather(F, axis, tiled=True)  # once, to return every state
+        blocks = jnp.concatenate([V[:-1, None], allF], axis=1).reshape((N,) + u0.shape)
+        return jnp.concatenate([blocks, V[-1:]]), jnp.concatenate([r0[None], rs])
+
+    states, res = jax.shard_map(
+        local, mesh=mesh, in_specs=(P(), P(), P()), out_specs=(P(), P()), check_vma=False
+    )(data, datas, u0)
+    return MGRITResult(states, res)
+
+
+_mgrit_intervals_jit = jax.jit(
+    _mgrit_intervals_impl, static_argnames=("step", "h", "cfg", "n_iter", "n_levels", "mesh")
+)
+
+
+def mgrit_intervals(step, data, h, u0, cfg: MGRITConfig, n_iter: int, mesh) -> MGRITResult:
+    """:func:`mgrit` (from the constant initial guess ``u0``) with the fine level's coarse
+    intervals split over the devices of ``mesh`` -- one device per process in a multi-process
+    run (``fasttrain.core.multiprocess.global_mesh``), or one process's devices.
+
+    Process ``p`` owns a contiguous block of ``N/(c P)`` intervals: it keeps their F-points
+    and relaxes them (F or FCF) with no communication except, for the C-relaxation, the one
+    state its left neighbour's last interval ends in (``lax.ppermute``).  The coarse grid
+    needs every C-point value and residual: one all-gather of ``2 N/c`` states per V-cycle
+    (``N/c`` states: the coarse level's size, not the fine level's), after which every
+    process solves the coarse level itself (serially, or by V-cycles below level 1 when
+    ``max_levels > 2``) and corrects its own C-points; residual norms take one ``psum`` of a
+    scalar.  The F-points are gathered once, at the end, to return all states.  ``data`` and
+    ``u0`` are host values, the same on every process; the result is this process's copy.
+    Needs ``P`` to divide ``N/c``.  Equals :func:`mgrit` up to rounding.
+    """
+    from ..core.multiprocess import local_value, replicated
+
+    _check_h(h)
+    leaves = jax.tree.leaves(data)
+    N = leaves[0].shape[0]
+    if any(a.shape[0] != N for a in leaves):
+        raise ValueError(f"per-step data disagree on the depth: {[a.shape[0] for a in leaves]}")
+    sizes = level_sizes(N, cfg)
+    if not (isinstance(n_iter, (int, np.integer)) and n_iter >= 0):
+        raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
+    n_dev = mesh.size
+    if (N // cfg.cfactor) % n_dev:
+        raise ValueError(
+            f"{N // cfg.cfactor} coarse intervals cannot be split evenly over {n_dev} processes"
+        )
+    data, u0 = replicated((data, np.asarray(u0)), mesh)
+    res = _mgrit_intervals_jit(step, data, float(h), u0, cfg, int(n_iter), len(sizes), mesh)
+    return MGRITResult(*local_value((res.states, res.residuals)))
+
+
+def mgrit_forward_intervals(
+    layers, u0, h, cfg: MGRITConfig, n_iter: int, mesh, activation: str = "tanh"
+) -> MGRITResult:
+    """:func:`mgrit_forward` with the intervals split over ``mesh`` (:func:`mgrit_intervals`)."""
+    _check_layers(layers, u0.shape[-1])
+    _activation(activation)
+    data = (np.asarray(layers["W"]), np.asarray(layers["b"]))
+    return mgrit_intervals(ForwardStep(activation), data, h, u0, cfg, n_iter, mesh)
+
+
+def mgrit_adjoint_intervals(
+    layers, states, lam_N, h, cfg: MGRITConfig, n_iter: int, mesh, activation: str = "tanh"
+) -> MGRITResult:
+    """:func:`mgrit_adjoint` with the intervals split over ``mesh`` (:func:`mgrit_intervals`)."""
+    _check_layers(layers, lam_N.shape[-1])
+    N = layers["W"].shape[0]
+    if states.shape != (N + 1,) + lam_N.shape:
+        raise ValueError(f"states have shape {states.shape}, expected {(N + 1,) + lam_N.shape}")
+    s = _sigma_prime(jnp.asarray(states), layers, activation)
+    data = (np.asarray(layers["W"][::-1]), np.asarray(s[::-1]))
+    res = mgrit_intervals(AdjointStep(), data, h, lam_N, cfg, n_iter, mesh)
+    return MGRITResult(res.states[::-1], res.residuals)
+
+
+__all__ += ["mgrit_intervals", "mgrit_forward_intervals", "mgrit_adjoint_intervals"]
