@@ -67,6 +67,11 @@ class Claim:
     interval: list | None = None
     how: str = ""
 
+    def _repr_markdown_(self) -> str:
+        """How a recorded claim shows in a notebook: one line with its verdict, not a dataclass repr."""
+        kind = f" ({self.kind})" if self.kind else ""
+        return f"**{self.id}**{kind}: *{self.verdict}* — {self.reason}"
+
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(
