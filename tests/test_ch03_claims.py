@@ -153,3 +153,16 @@ def test_collective_bytes_counts_the_exchanges_of_an_hlo_module():
 def test_book_scale_seeds():
     book = S.config("book")
     assert len(book.seeds) >= 5 and len(book.cnn_seeds) >= 3 and book.timing_rounds >= 7
+
+
+def test_scaling_claim_is_decided_by_the_prediction_rule_and_smoke_is_cheap():
+    from fasttrain.chapters import multiprocess_study as mps
+
+    spec = S.CLAIMS["scaling"]
+    assert spec.kind == "paper" and spec.rule is mps.near_linear_predicted
+    assert "reproduced" not in spec.rule.examples  # a prediction: at best "partly"
+    smoke, book = S.config("smoke"), S.config("book")
+    assert smoke.mp_processes == (1, 2) and smoke.mp_rounds == 1
+    assert smoke.mp_rbd_args == mps.SMOKE_RBD
+    assert book.mp_processes == (1, 2, 4) and book.mp_rounds == 2
+    assert book.mp_rbd_args == mps.BOOK_RBD

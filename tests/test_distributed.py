@@ -366,7 +366,7 @@ def test_scaling_model_arithmetic():
 
 
 def test_summary_and_claims_from_a_synthetic_measurement():
-    """summarize() reads measure()'s layout (keys may be strings after JSON) and claims() cites it."""
+    """summarize() reads measure()'s layout (keys may be strings after JSON); the evidence feeds the rules."""
     from fasttrain.chapters import multiprocess_study as st
 
     def rbd(P, t):
@@ -406,10 +406,77 @@ def test_summary_and_claims_from_a_synthetic_measurement():
     mg = {r["P"]: r for r in s["mgrit"]}
     assert mg[2]["speedup_measured"] == pytest.approx(6.4e-3 / (2 * 3e-3))
     assert [r["P"] for r in s["mgrit_deep"]] == [1, 2, 4, 16, 64, 256]
-    ids = {c["id"]: c for c in st.claims(s)}
-    assert set(ids) == {"rbd-near-linear-scaling", "mgrit-order-of-magnitude"}
-    assert all(c["verdict"] in ("partly", "not reproduced") for c in ids.values())
-    from fasttrain.core.results import Claim
+    assert len(s["rounds"]) == 1 and s["rbd_problem"]["d"] == 64
+    # the evidence for the two declared claims; their rules decide (at best "partly")
+    rbd_ev, mg_ev = st.rbd_evidence(s), st.mgrit_evidence(s)
+    assert rbd_ev.measured.measured.center == pytest.approx(2e-3 / 2.2e-3)
+    assert rbd_ev.measured.model.center == pytest.approx(rows[16]["speedup_model"] / 16)
+    assert mg_ev.measured.center == max(r["speedup_model"] for r in s["mgrit_deep"] if r["P"] > 4)
+    for ev, rule in ((rbd_ev, st.near_linear_predicted), (mg_ev, st.order_of_magnitude_predicted)):
+        verdict, why = rule(ev.measured, **ev.context)
+        assert verdict in ("partly", "not reproduced", "inconclusive") and why
+    # a summary read back from a results file (string keys) gives the same evidence
+    from fasttrain.core.results import ChapterResults, _plain
 
-    for c in ids.values():
-        Claim(**c)  # valid claim rows
+    back = json.loads(json.dumps(_plain(s)))
+    assert st.rbd_evidence(back).shown == rbd_ev.shown
+    assert st.mgrit_evidence(back).shown == mg_ev.shown
+    from fasttrain.chapters import ch03_random_bases as S
+    from fasttrain.chapters import ch04_layer_parallel_lsgd as ch
+
+    res = ChapterResults("09", "toy", "smoke", 0)
+    c3 = res.record(S.CLAIMS["scaling"], rbd_ev.measured, shown=rbd_ev.shown, reason=rbd_ev.reason)
+    spec4 = ch.CLAIMS["speedup-order-of-magnitude"]
+    c4 = res.record(spec4, mg_ev.measured, shown=mg_ev.shown, reason=mg_ev.reason, **mg_ev.context)
+    assert c3.rule == "near-linear-predicted" and c4.rule == "order-of-magnitude-predicted"
+    assert c3.verdict != "reproduced" and c4.verdict != "reproduced"
+
+
+def test_prediction_rules_never_reproduce_and_can_fail():
+    """A prediction decides at most "partly"; each rule's thresholds are the claim's words."""
+    from fasttrain.chapters import multiprocess_study as st
+    from fasttrain.core import claims as C
+
+    ev = st.ScalingEvidence
+    r = st.near_linear_predicted
+    assert r(ev(C.exact(0.95), C.exact(0.99)))[0] == "partly"
+    assert r(ev(C.exact(0.79), C.exact(0.99)))[0] == "not reproduced"  # the model misses 0.8
+    assert r(ev(C.exact(0.95), C.over_rounds([0.5, 0.7])))[0] == "not reproduced"
+    assert r(ev(C.exact(0.95), C.over_rounds([0.7, 0.9])))[0] == "inconclusive"
+    assert r(ev(C.exact(0.95), None))[0] == "not testable here"
+    assert "reproduced" not in r.examples and "0.8" in r.doc
+    o = st.order_of_magnitude_predicted
+    assert o(C.exact(10.0))[0] == "partly"
+    assert o(C.exact(9.9), best_measured=0.5)[0] == "not reproduced"
+    assert o(C.over_rounds([8.0, 11.0]))[0] == "inconclusive"
+    assert "reproduced" not in o.examples and "10" in o.doc
+
+
+def test_measure_selects_programs_and_strips_forced_devices(monkeypatch):
+    from fasttrain.chapters import multiprocess_study as st
+
+    env = st.worker_env({"XLA_FLAGS": "--xla_force_host_platform_device_count=4 --xla_foo=1"})
+    assert env["XLA_FLAGS"] == "--xla_foo=1"
+    assert "XLA_FLAGS" not in st.worker_env(
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    )
+    with pytest.raises(ValueError, match="unknown programs"):
+        st.measure(programs=("rbd", "nbody"))
+    launched = []
+
+    class Done:
+        returncode = 0
+        logs = (['{"ok": 1}'],)
+
+    def fake_launch(n, cmd, **kw):
+        launched.append((n, cmd[3]))
+        assert "xla_force_host_platform_device_count" not in kw["env"].get("XLA_FLAGS", "")
+        return Done()
+
+    import fasttrain.core.multiprocess as mpm
+
+    monkeypatch.setattr(mpm, "launch", fake_launch)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    m = st.measure((1, 2), rounds=2, programs=("mgrit", "allgather"))
+    assert launched == [(1, "mgrit"), (2, "mgrit"), (2, "allgather")] * 2
+    assert m["rbd"] == {} and len(m["mgrit"][2]) == 2 and len(m["allgather"][2]) == 2

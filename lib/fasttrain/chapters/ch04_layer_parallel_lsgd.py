@@ -68,6 +68,7 @@ from ..core.scales import pick
 from ..core.timing import interleaved, ratios
 from ..methods import layer_parallel as LP
 from ..methods import lsgd as LS
+from . import multiprocess_study as mps
 
 # ----------------------------------------------------------------------------
 # per-scale configurations
@@ -87,6 +88,10 @@ class LayerParallelConfig:
     :data:`ACC_TOL`). ``seeds``: the training comparison's seeds (serial and ``n_fwd`` MGRIT
     iterations per step for every seed; the other iteration counts for the first seed only).
     ``timing_rounds``: interleaved timing rounds after compilation.
+    ``mp_processes``/``mp_rounds``/``mp_mgrit_args``/``mp_allgather_args``: the measurement across
+    processes (:func:`fasttrain.chapters.multiprocess_study.measure`, MGRIT and the all-gather
+    only): process counts, interleaved rounds and the worker programs' arguments (book: depth 64,
+    width 64, batch 128; smoke: the smallest programs, seconds).
     """
 
     width: int = 8
@@ -121,6 +126,10 @@ class LayerParallelConfig:
     processors: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
     seed: int = 0
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    mp_processes: tuple[int, ...] = (1, 2, 4)
+    mp_rounds: int = 2
+    mp_mgrit_args: tuple[str, ...] = ()
+    mp_allgather_args: tuple[str, ...] = ()
 
 
 LP_CONFIGS = {
@@ -140,6 +149,10 @@ LP_CONFIGS = {
         timing_sharded=False,
         eval_every=5,
         seeds=(0, 1),
+        mp_processes=(1, 2),
+        mp_rounds=1,
+        mp_mgrit_args=mps.SMOKE_MGRIT,
+        mp_allgather_args=mps.SMOKE_ALLGATHER,
     ),
     "book": LayerParallelConfig(n_train=2000, n_test=200, train_steps=300),
     "paper": LayerParallelConfig(
@@ -552,14 +565,8 @@ CLAIMS = claims.declare(
         claim="an order of magnitude wall-clock speed-up over serial (many processors)",
         where=_ABSTRACT,
         paper_value=10,
-        unit="x (serial / layer-parallel wall time)",
-        rule=claims.threshold(
-            10,
-            higher=True,
-            name="order-of-magnitude",
-            source="'an order of magnitude wall-clock speedup over the serial approach'",
-            unit="x",
-        ),
+        unit="x (serial / layer-parallel wall time, predicted for many processors)",
+        rule=mps.order_of_magnitude_predicted,
         paper_words="We demonstrate an order of magnitude wall-clock speedup over the serial "
         "approach, opening a new avenue for scalable parallelism that is complementary to "
         "existing approaches.",

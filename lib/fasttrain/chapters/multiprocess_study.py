@@ -25,16 +25,27 @@ Worker programs (run by every process of a multi-process run, one JSON line from
 (assumptions in each docstring).  On the book's 2-core machine 4 processes share 2 cores, so
 measured times at 4 processes include oversubscription; the model is calibrated from the
 1-process compute times and the 2-process collective, not from the 4-process times.
+
+The claims: chapter 03's ``scaling`` and chapter 04's ``speedup-order-of-magnitude`` are declared
+there with this module's rules :func:`near_linear_predicted` and :func:`order_of_magnitude_predicted`
+(a prediction decides at most "partly"); :func:`rbd_evidence` and :func:`mgrit_evidence` turn a
+:func:`summarize` result into what the chapters pass to ``ChapterResults.record``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..core import claims as C
+from ..core.claims import Measurement
 
 __all__ = [
     "rbd_worker",
@@ -46,7 +57,16 @@ __all__ = [
     "rbd_model",
     "mgrit_model",
     "summarize",
-    "claims",
+    "ScalingEvidence",
+    "Evidence",
+    "near_linear_predicted",
+    "order_of_magnitude_predicted",
+    "rbd_evidence",
+    "mgrit_evidence",
+    "PROGRAMS",
+    "SMOKE_RBD",
+    "SMOKE_MGRIT",
+    "SMOKE_ALLGATHER",
     "main",
 ]
 
@@ -290,35 +310,71 @@ BOOK_RBD = (
 )  # fmt: skip
 
 
+#: the smallest programs (smoke scale): a few seconds per launch, most of it JAX's start-up
+SMOKE_RBD = ("--steps", "3", "--components")
+SMOKE_MGRIT = ("--depth", "16", "--width", "8", "--batch", "8")
+SMOKE_ALLGATHER = ("--repeats", "5")
+
+#: the worker programs :func:`measure` can start
+PROGRAMS: tuple[str, ...] = ("rbd", "mgrit", "allgather")
+
+
+def worker_env(env: dict | None = None) -> dict:
+    """``env`` (default: this process's) without forced host devices in ``XLA_FLAGS``.
+
+    A chapter kernel may force host devices (chapter 04 does); CPU collectives across processes
+    refuse them (:func:`fasttrain.core.multiprocess.initialize`), so the workers do without."""
+    e = dict(os.environ if env is None else env)
+    flags = re.sub(r"--xla_force_host_platform_device_count=\d+", "", e.get("XLA_FLAGS", ""))
+    flags = " ".join(flags.split())
+    if flags:
+        e["XLA_FLAGS"] = flags
+    else:
+        e.pop("XLA_FLAGS", None)
+    return e
+
+
 def measure(
     processes=(1, 2, 4),
     rounds: int = 2,
     *,
+    programs=PROGRAMS,
     python: str | None = None,
     timeout: float = 300,
     rbd_args: tuple = BOOK_RBD,
     mgrit_args: tuple = (),
     allgather_args: tuple = (),
+    env: dict | None = None,
 ) -> dict:
-    """Launch the worker programs at each process count, ``rounds`` times, interleaved
-    (1, 2, 4, 1, 2, 4, ...), so slow drifts of the shared machine hit every count alike.
-    Returns ``{"rbd": {P: [process 0's JSON, ...]}, "mgrit": ..., "allgather": ...}``;
-    a failed launch raises ``RuntimeError`` with its log."""
+    """Launch the worker ``programs`` (any of :data:`PROGRAMS`; the all-gather only at more than
+    one process) at each process count, ``rounds`` times, interleaved (1, 2, 4, 1, 2, 4, ...),
+    so slow drifts of the shared machine hit every count alike.  The workers run with
+    :func:`worker_env` (``env`` or this process's environment without forced host devices).
+    Returns ``{"rbd": {P: [process 0's JSON, ...]}, "mgrit": ..., "allgather": ...,
+    "seconds": wall time}`` (a program not run has an empty mapping); a failed launch raises
+    ``RuntimeError`` with its log."""
     from ..core.multiprocess import launch
 
+    unknown = set(programs) - set(PROGRAMS)
+    if unknown:
+        raise ValueError(f"unknown programs {sorted(unknown)}; known: {PROGRAMS}")
     python = python or sys.executable
-    out = {"rbd": {}, "mgrit": {}, "allgather": {}}
+    wenv = worker_env(env)
+    args = {"rbd": rbd_args, "mgrit": mgrit_args, "allgather": allgather_args}
+    out: dict = {"rbd": {}, "mgrit": {}, "allgather": {}}
+    t0 = time.perf_counter()
     for _ in range(rounds):
         for n in processes:
-            for kind, extra in (("rbd", rbd_args), ("mgrit", mgrit_args)) + (
-                (("allgather", allgather_args),) if n > 1 else ()
-            ):
-                cmd = [python, "-m", "fasttrain.chapters.multiprocess_study", kind, *extra]
-                res = launch(n, cmd, timeout=timeout, stream=False)
+            for kind in PROGRAMS:
+                if kind not in programs or (kind == "allgather" and n < 2):
+                    continue
+                cmd = [python, "-m", "fasttrain.chapters.multiprocess_study", kind, *args[kind]]
+                res = launch(n, cmd, timeout=timeout, stream=False, env=wenv)
                 if res.returncode:
                     raise RuntimeError(f"{kind} on {n} processes failed:\n{res.output(0)}")
                 row = json.loads([ln for ln in res.logs[0] if ln.startswith("{")][-1])
                 out[kind].setdefault(n, []).append(row)
+    out["seconds"] = time.perf_counter() - t0
     return out
 
 
@@ -411,32 +467,46 @@ def _by_p(d):
     return {int(k): v for k, v in d.items()}
 
 
+def _one_round(m: dict, i: int) -> dict:
+    """``m`` restricted to its ``i``-th round (every program and process count)."""
+    return {
+        k: {P: [runs[i]] for P, runs in m.get(k, {}).items() if len(runs) > i}
+        for k in ("rbd", "mgrit", "allgather")
+    }
+
+
 def summarize(
     m: dict,
     predict=(16, 64, 256),
     n_iter: int = 2,
     deep: int = 4096,
     deep_levels: int = 6,
+    per_round: bool = True,
 ) -> dict:
     """Tables for the chapters from :func:`measure`'s result (medians over rounds).
 
     * ``collective``: alpha, beta fitted at each measured P; the model uses the 2-process fit
-      (on the 2-core machine the 4-process run shares cores).
-    * ``rbd``: per P measured step time (best step of a run; median over rounds, like the
-      best-of component times that calibrate the model) and throughput speed-up ``P t(1) / t(P)``, the
-      model's (:func:`rbd_model`, calibrated by the 1-process component times), and the bytes
-      all-gathered per step by the compiled program next to ``communication_bytes``.
-    * ``mgrit``: per P measured time of a V-cycle and the speed-up of ``n_iter`` cycles over
-      serial propagation, the model's (:func:`mgrit_model`, calibrated by the serial time per
-      layer).  ``None`` marks what was not measured.
+      (on the 2-core machine the 4-process run shares cores).  Needs the all-gather program at
+      two processes or more (``ValueError`` otherwise).
+    * ``rbd`` (if the RBD program ran): per P measured step time (best step of a run; median
+      over rounds, like the best-of component times that calibrate the model) and throughput
+      speed-up ``P t(1) / t(P)``, the model's (:func:`rbd_model`, calibrated by the 1-process
+      component times), and the bytes all-gathered per step by the compiled program next to
+      ``communication_bytes``.
+    * ``mgrit`` (if the MGRIT program ran): per P measured time of a V-cycle and the speed-up
+      of ``n_iter`` cycles over serial propagation, the model's (:func:`mgrit_model`, calibrated
+      by the serial time per layer).  ``None`` marks what was not measured.
     * ``mgrit_deep``: the same model for a ``deep``-layer network with ``deep_levels`` levels
       (the regime of the paper's claim), same layer width and batch: prediction only.
+    * ``rounds`` (with ``per_round``): the same summary of each round alone, reduced to the
+      numbers the claims need (:func:`rbd_evidence`, :func:`mgrit_evidence`), so that they
+      carry the spread of the interleaved rounds.
     """
     from ..methods.layer_parallel import MGRITConfig
 
     med = lambda xs: float(np.median(xs))  # noqa: E731
     fits = {}
-    for P, runs in _by_p(m["allgather"]).items():
+    for P, runs in _by_p(m.get("allgather", {})).items():
         rows = [
             {
                 "floats": r["floats"],
@@ -445,148 +515,277 @@ def summarize(
             for i, r in enumerate(runs[0]["allgather"])
         ]
         fits[P] = fit_collective(rows, P) | {"latency_4B": rows[0]["seconds"]}
+    if not fits:
+        raise ValueError("the model needs the all-gather program measured at 2 processes or more")
     cal = {k: fits[min(fits)][k] for k in ("alpha", "beta")}
+    out: dict = {"collective": fits, "calibration": dict(cal)}
 
-    rbd = _by_p(m["rbd"])
-    step = {P: med([min(r["step_times"][1:]) for r in runs]) for P, runs in rbd.items()}
-    comp = {k: med([r[k] for r in rbd[1]]) for k in ("t_grad", "t_project", "t_expand")}
-    d = rbd[1][0]["d"]
-    Ps = sorted(set(step) | set(predict))
-    model = rbd_model(Ps, **comp, d=d, **cal)
-    rbd_rows = []
-    for i, P in enumerate(Ps):
-        r = rbd.get(P, [{}])[0]
-        rbd_rows.append(
+    rbd = _by_p(m.get("rbd", {}))
+    if 1 in rbd:
+        step = {P: med([min(r["step_times"][1:]) for r in runs]) for P, runs in rbd.items()}
+        comp = {k: med([r[k] for r in rbd[1]]) for k in ("t_grad", "t_project", "t_expand")}
+        d = rbd[1][0]["d"]
+        Ps = sorted(set(step) | set(predict))
+        model = rbd_model(Ps, **comp, d=d, **cal)
+        rbd_rows = []
+        for i, P in enumerate(Ps):
+            r = rbd.get(P, [{}])[0]
+            rbd_rows.append(
+                {
+                    "P": P,
+                    "step_measured": step.get(P),
+                    "speedup_measured": P * step[1] / step[P] if P in step else None,
+                    "step_model": float(model["time"][i]),
+                    "speedup_model": float(model["speedup"][i]),
+                    "allgather_bytes_measured": (
+                        r["collectives"].get("all-gather", {}).get("bytes", 0) if r else None
+                    ),
+                    "payload_bytes_model": 4 * d,
+                }
+            )
+        out["calibration"] |= comp
+        out["rbd"] = rbd_rows
+        out["rbd_problem"] = {
+            k: rbd[1][0].get(k)
+            for k in ("D", "d", "batch_per_worker", "side", "hidden", "distribution")
+        } | {"steps": len(rbd[1][0]["step_times"])}
+
+    mg = _by_p(m.get("mgrit", {}))
+    if 1 in mg:
+        first = mg[1][0]
+        cfg = MGRITConfig(first["cfactor"], 2, first["relax"])
+        N = first["depth"]
+        cycle = {P: med([r["t_cycle"] for r in runs]) for P, runs in mg.items()}
+        t_serial = med([r["t_serial"] for r in mg[1]])
+        t_layer = t_serial / N
+        Ps = sorted(set(cycle) | set(predict))
+        sb = 4 * first["batch"] * first["width"]
+        model = mgrit_model(Ps, N=N, cfg=cfg, n_iter=n_iter, t_layer=t_layer, state_bytes=sb, **cal)
+        out["mgrit"] = [
             {
                 "P": P,
-                "step_measured": step.get(P),
-                "speedup_measured": P * step[1] / step[P] if P in step else None,
-                "step_model": float(model["time"][i]),
+                "cycle_measured": cycle.get(P),
+                "speedup_measured": t_serial / (n_iter * cycle[P]) if P in cycle else None,
+                "time_model": float(model["time"][i]),
                 "speedup_model": float(model["speedup"][i]),
-                "allgather_bytes_measured": (
-                    r["collectives"].get("all-gather", {}).get("bytes", 0) if r else None
-                ),
-                "payload_bytes_model": 4 * d,
+                "critical_path": int(model["critical_path"][i]),
             }
+            for i, P in enumerate(Ps)
+        ]
+        deep_cfg = MGRITConfig(cfg.cfactor, deep_levels, cfg.relax)
+        Pd = [1, 2, 4, *predict]
+        dm = mgrit_model(
+            Pd, N=deep, cfg=deep_cfg, n_iter=n_iter, t_layer=t_layer, state_bytes=sb, **cal
+        )
+        out["mgrit_deep"] = [
+            {
+                "P": P,
+                "time_model": float(dm["time"][i]),
+                "speedup_model": float(dm["speedup"][i]),
+                "critical_path": int(dm["critical_path"][i]),
+            }
+            for i, P in enumerate(Pd)
+        ]
+        out["calibration"] |= {"t_layer": t_layer, "t_serial": t_serial}
+        out["mgrit_problem"] = {
+            k: first[k] for k in ("depth", "width", "batch", "cfactor", "relax")
+        } | {"n_iter": n_iter}
+        out["mgrit_deep_problem"] = {"depth": deep, "levels": deep_levels, "n_iter": n_iter}
+
+    if per_round:
+        n_rounds = max(
+            (len(runs) for k in ("rbd", "mgrit") for runs in m.get(k, {}).values()), default=0
+        )
+        rounds = []
+        for i in range(n_rounds):
+            one = summarize(_one_round(m, i), predict, n_iter, deep, deep_levels, per_round=False)
+            rounds.append(
+                {
+                    "rbd": {r["P"]: _pick(r, "speedup_measured", "speedup_model")
+                            for r in one.get("rbd", [])},
+                    "mgrit": {r["P"]: _pick(r, "speedup_measured", "speedup_model")
+                              for r in one.get("mgrit", [])},
+                    "mgrit_deep": {r["P"]: r["speedup_model"] for r in one.get("mgrit_deep", [])},
+                }
+            )  # fmt: skip
+        out["rounds"] = rounds
+    return out
+
+
+def _pick(row: dict, *keys) -> dict:
+    return {k: row[k] for k in keys}
+
+
+# ===================================================================== the claims' rules
+#: "near-linear": a throughput efficiency ``speedup / P`` of at least 0.8 (this book's reading of
+#: Gressmann et al.'s "almost linear wall-clock scaling for 16 workers")
+NEAR_LINEAR = 0.8
+#: "an order of magnitude" (Guenther et al.): a speed-up over serial of at least 10
+ORDER_OF_MAGNITUDE = 10.0
+
+
+def _side(m: Measurement, bar: float) -> str:
+    """``"meets"``, ``"fails"`` or ``"straddles"`` ``>= bar``, on the whole interval."""
+    return "meets" if m.lo >= bar else "fails" if m.hi < bar else "straddles"
+
+
+@dataclass(frozen=True)
+class ScalingEvidence:
+    """RBD's scaling evidence: ``model`` = the model's throughput efficiency at ``workers``
+    (one value per round, each round calibrating the model anew), ``measured`` = the measured
+    efficiency at ``measured_at`` processes (per round; ``None``: not measured)."""
+
+    model: Measurement
+    measured: Measurement | None
+    workers: int = 16
+    measured_at: int = 2
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return (self.model.center,) + ((self.measured.center,) if self.measured else ())
+
+    def text(self) -> str:
+        got = "not measured" if self.measured is None else self.measured.text(".2f")
+        return (
+            f"model {self.model.text('.2f')} at {self.workers}; measured {got} "
+            f"at {self.measured_at}"
         )
 
-    mg = _by_p(m["mgrit"])
-    first = mg[1][0]
-    cfg = MGRITConfig(first["cfactor"], 2, first["relax"])
-    N = first["depth"]
-    cycle = {P: med([r["t_cycle"] for r in runs]) for P, runs in mg.items()}
-    t_serial = med([r["t_serial"] for r in mg[1]])
-    t_layer = t_serial / N
-    Ps = sorted(set(cycle) | set(predict))
-    model = mgrit_model(
-        Ps,
-        N=N,
-        cfg=cfg,
-        n_iter=n_iter,
-        t_layer=t_layer,
-        state_bytes=4 * first["batch"] * first["width"],
-        **cal,
-    )
-    mg_rows = [
-        {
-            "P": P,
-            "cycle_measured": cycle.get(P),
-            "speedup_measured": t_serial / (n_iter * cycle[P]) if P in cycle else None,
-            "time_model": float(model["time"][i]),
-            "speedup_model": float(model["speedup"][i]),
-            "critical_path": int(model["critical_path"][i]),
-        }
-        for i, P in enumerate(Ps)
-    ]
-    deep_cfg = MGRITConfig(cfg.cfactor, deep_levels, cfg.relax)
-    Pd = [1, 2, 4, *predict]
-    dm = mgrit_model(
-        Pd,
-        N=deep,
-        cfg=deep_cfg,
-        n_iter=n_iter,
-        t_layer=t_layer,
-        state_bytes=4 * first["batch"] * first["width"],
-        **cal,
-    )
-    deep_rows = [
-        {
-            "P": P,
-            "time_model": float(dm["time"][i]),
-            "speedup_model": float(dm["speedup"][i]),
-            "critical_path": int(dm["critical_path"][i]),
-        }
-        for i, P in enumerate(Pd)
-    ]
-    return {
-        "collective": fits,
-        "calibration": cal | comp | {"t_layer": t_layer, "t_serial": t_serial},
-        "rbd": rbd_rows,
-        "mgrit": mg_rows,
-        "mgrit_problem": {k: first[k] for k in ("depth", "width", "batch", "cfactor", "relax")}
-        | {"n_iter": n_iter},
-        "mgrit_deep": deep_rows,
-        "mgrit_deep_problem": {"depth": deep, "levels": deep_levels, "n_iter": n_iter},
-    }
+
+def _ev(model, measured):
+    return ScalingEvidence(C.exact(model), None if measured is None else C.exact(measured))
 
 
-def claims(summary: dict, workers: int = 16, efficiency: float = 0.8) -> list[dict]:
-    """The two many-worker claims as :class:`fasttrain.core.results.Claim` fields.
+@C.rule(
+    examples={
+        "partly": _ev(0.9, 0.95),
+        "not reproduced": _ev(0.3, 0.95),
+        "inconclusive": ScalingEvidence(C.exact(0.9), C.over_rounds([0.7, 0.9])),
+    },
+    words=f"efficiency ≥ {NEAR_LINEAR} predicted at 16 workers and measured at 2 (at best partly)",
+)
+def near_linear_predicted(m: ScalingEvidence) -> tuple[str, str]:
+    """Throughput efficiency ``speedup / P`` >= 0.8 predicted at 16 workers and measured at 2.
 
-    * RBD "near-linear scaling" (Gressmann et al., up to 16 workers): the model's throughput
-      efficiency ``speedup / P`` at ``workers`` must reach ``efficiency``, and so must the
-      measured efficiency at 2 processes (the one count that does not oversubscribe the 2-core
-      machine).  A prediction is never "reproduced": at best "partly", with the reason.
-    * MGRIT "an order of magnitude" faster with many processors (Guenther et al.): the model's
-      best speed-up over serial propagation among the predicted counts must reach 10; again
-      "partly" at best, since it is predicted from measurements at 1, 2 and 4 processes.
+    Threshold: 0.8 is this book's reading of the paper's "almost linear wall-clock scaling for
+    16 workers" (Gressmann et al., Fig. 5).  16 workers cannot run on this machine, so the
+    evidence is :func:`rbd_model`'s prediction (calibrated on this machine) at 16 workers
+    together with the measured efficiency at 2 processes, the one count that does not
+    oversubscribe 2 cores.  A model prediction decides at most "partly": both meet the bar
+    (whole intervals over the interleaved rounds) -> "partly"; either misses it wholly ->
+    "not reproduced"; otherwise (an interval straddles 0.8) -> "inconclusive"; no 2-process
+    measurement -> "not testable here".
     """
-    rbd = {r["P"]: r for r in summary["rbd"]}
-    mg = {r["P"]: r for r in summary["mgrit"]}
-    eff_model = rbd[workers]["speedup_model"] / workers
-    eff_2 = rbd[2]["speedup_measured"] / 2 if rbd.get(2, {}).get("speedup_measured") else None
-    ok = eff_model >= efficiency and eff_2 is not None and eff_2 >= efficiency
-    out = [
-        {
-            "id": "rbd-near-linear-scaling",
-            "claim": f"RBD scales near-linearly to {workers} workers (only d coefficients travel)",
-            "paper_value": "near-linear",
-            "reproduced_value": round(eff_model, 3),
-            "unit": f"throughput efficiency at {workers} workers (model)",
-            "tolerance": f"efficiency >= {efficiency} predicted at {workers} and measured at 2",
-            "verdict": "partly" if ok else "not reproduced",
-            "reason": (
-                f"model calibrated on this machine predicts efficiency {eff_model:.2f} at "
-                f"{workers} workers; measured at 2 processes: "
-                + ("n/a" if eff_2 is None else f"{eff_2:.2f}")
-                + "; 16 processes were not run (2 cores)"
-            ),
-        }
-    ]
+    shown = m.text()
+    if m.measured is None:
+        return "not testable here", f"{shown}: no measurement at {m.measured_at} processes"
+    sides = {_side(m.model, NEAR_LINEAR), _side(m.measured, NEAR_LINEAR)}
+    if "fails" in sides:
+        return "not reproduced", f"{shown}: below {NEAR_LINEAR}"
+    if sides == {"meets"}:
+        return "partly", f"{shown}: both ≥ {NEAR_LINEAR}, but {m.workers} workers are predicted"
+    return "inconclusive", f"{shown}: an interval straddles {NEAR_LINEAR}"
+
+
+@C.rule(
+    examples={
+        "partly": C.exact(14.0),
+        "not reproduced": C.exact(1.5),
+        "inconclusive": C.over_rounds([6.0, 12.0]),
+    },
+    words=f"≥ {ORDER_OF_MAGNITUDE:g}x predicted for many processors (at best partly)",
+)
+def order_of_magnitude_predicted(m: Measurement, *, best_measured: float | None = None):
+    """The model's best speed-up over serial propagation among the predicted process counts >= 10.
+
+    Threshold: 10x is the paper's "an order of magnitude wall-clock speedup over the serial
+    approach" (Cyr et al., abstract; Guenther et al. with many processors).  The evidence is
+    :func:`mgrit_model`'s prediction (one value per round, calibrated on this machine's
+    measured layer time and collective) for a deep network, since only 1, 2 and 4 processes run
+    here; a model prediction decides at most "partly": the whole interval >= 10 -> "partly",
+    wholly below -> "not reproduced", straddling -> "inconclusive".  ``best_measured``: the best
+    measured speed-up (at most 4 processes), reported, not decisive.
+    """
+    shown = f"predicted {m.text('.3g')}x"
+    if best_measured is not None:
+        shown += f"; best measured {best_measured:.2f}x (few processes)"
+    side = _side(m, ORDER_OF_MAGNITUDE)
+    if side == "meets":
+        return "partly", f"{shown}: ≥ {ORDER_OF_MAGNITUDE:g}x, but predicted, not measured"
+    if side == "fails":
+        return "not reproduced", f"{shown}: below {ORDER_OF_MAGNITUDE:g}x"
+    return "inconclusive", f"{shown}: straddles {ORDER_OF_MAGNITUDE:g}x"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a chapter passes to :meth:`~fasttrain.core.results.ChapterResults.record`:
+    ``res.record(spec, ev.measured, shown=ev.shown, reason=ev.reason, **ev.context)``."""
+
+    measured: object
+    shown: str
+    reason: str
+    context: dict = field(default_factory=dict)
+
+
+def _rounds(summary: dict, section: str, P: int, key: str) -> list[float]:
+    vals = [r[section][P] for r in summary.get("rounds", []) if P in r.get(section, {})]
+    vals = [v[key] if isinstance(v, dict) else v for v in vals]
+    return [float(v) for v in vals if v is not None]
+
+
+def rbd_evidence(summary: dict, workers: int = 16, measured_at: int = 2) -> Evidence:
+    """The RBD scaling claim's evidence from :func:`summarize`'s result (JSON keys accepted)."""
+    summary = _int_rounds(summary)
+    rows = {r["P"]: r for r in summary["rbd"]}
+    model = _rounds(summary, "rbd", workers, "speedup_model") or [rows[workers]["speedup_model"]]
+    meas = _rounds(summary, "rbd", measured_at, "speedup_measured")
+    ev = ScalingEvidence(
+        C.over_rounds([v / workers for v in model]),
+        C.over_rounds([v / measured_at for v in meas]) if meas else None,
+        workers,
+        measured_at,
+    )
+    c = summary["calibration"]
+    prob = summary.get("rbd_problem", {})
+    reason = (
+        f"model (rbd_model) calibrated on this machine: gradient {c['t_grad'] * 1e3:.2g} ms, "
+        f"projection {c['t_project'] * 1e3:.2g} ms, expansion {c['t_expand'] * 1e3:.2g} ms, "
+        f"all-gather alpha {c['alpha'] * 1e3:.2g} ms, beta {c['beta'] / 1e9:.2g} GB/s; "
+        f"program D = {prob.get('D')}, d = {prob.get('d')}; {len(summary.get('rounds', []))} "
+        f"round(s); {workers} processes were not run (2 cores)"
+    )
+    return Evidence(ev, ev.text(), reason)
+
+
+def mgrit_evidence(summary: dict) -> Evidence:
+    """The MGRIT order-of-magnitude claim's evidence from :func:`summarize`'s result."""
+    summary = _int_rounds(summary)
     deep = {r["P"]: r for r in summary["mgrit_deep"] if r["P"] > 4}
     best = max(deep, key=lambda P: deep[P]["speedup_model"])
-    sp = deep[best]["speedup_model"]
-    measured = max(r["speedup_measured"] or 0.0 for r in mg.values())
-    out.append(
-        {
-            "id": "mgrit-order-of-magnitude",
-            "claim": "layer-parallel MGRIT is an order of magnitude faster with many processors",
-            "paper_value": 10,
-            "reproduced_value": round(sp, 2),
-            "unit": f"predicted speed-up over serial at P = {best}",
-            "tolerance": ">= 10 predicted for a deep network (measured only at 1, 2, 4 processes)",
-            "verdict": "partly" if sp >= 10 else "not reproduced",
-            "reason": (
-                f"model (critical path x measured layer time + measured collective latency and "
-                f"bandwidth) predicts {sp:.2f}x at P = {best} for depth "
-                f"{summary['mgrit_deep_problem']['depth']} with "
-                f"{summary['mgrit_deep_problem']['levels']} levels; not measured at that scale; "
-                f"best measured speed-up (depth {summary['mgrit_problem']['depth']}, 2 levels, "
-                f"<= 4 processes): {measured:.2f}x"
-            ),
-        }
+    per_round = [
+        max(v for P, v in r["mgrit_deep"].items() if P > 4) for r in summary.get("rounds", [])
+    ] or [deep[best]["speedup_model"]]
+    measured = max(r["speedup_measured"] or 0.0 for r in summary["mgrit"])
+    dp, mp_ = summary["mgrit_deep_problem"], summary["mgrit_problem"]
+    reason = (
+        f"model (critical path x measured layer time + measured collective latency and "
+        f"bandwidth), best at P = {best} of {sorted(deep)}, depth {dp['depth']} with "
+        f"{dp['levels']} levels, {dp['n_iter']} V-cycles; not measured at that scale; measured "
+        f"program: depth {mp_['depth']}, width {mp_['width']}, 2 levels, "
+        f"<= {max(r['P'] for r in summary['mgrit'] if r['cycle_measured'] is not None)} processes"
     )
-    return out
+    m = C.over_rounds(per_round)
+    return Evidence(m, f"{m.text('.3g')}", reason, {"best_measured": measured})
+
+
+def _int_rounds(summary: dict) -> dict:
+    """Process counts as ints again (a summary read back from JSON has string keys)."""
+    rounds = [
+        {k: {int(P): v for P, v in sec.items()} for k, sec in r.items()}
+        for r in summary.get("rounds", [])
+    ]
+    return summary | {"rounds": rounds}
 
 
 # ===================================================================== command line
