@@ -146,14 +146,14 @@ def test_init_comparison_per_depth_and_initialisation():
         ch.init_comparison([r for r in _rows() if r["init"] != "box"], "dead")
 
 
-def test_order_of_magnitude_is_decided_by_the_prediction_rule_and_smoke_is_cheap():
+def test_order_of_magnitude_is_decided_by_measurements_and_smoke_is_cheap():
     from fasttrain.chapters import multiprocess_study as mps
 
     spec = ch.CLAIMS["speedup-order-of-magnitude"]
-    assert spec.rule is mps.order_of_magnitude_predicted and spec.paper_value == 10
-    assert "reproduced" not in spec.rule.examples  # a prediction: at best "partly"
-    assert spec.rule(C.exact(12.0))[0] == "partly"
-    assert spec.rule(C.exact(3.0))[0] == "not reproduced"
+    assert spec.rule is mps.order_of_magnitude_speedup and spec.paper_value == 10
+    assert spec.rule(C.exact(12.0), processes=4)[0] == "not testable here"  # 10x needs >= 10
+    assert spec.rule(C.exact(12.0), processes=64)[0] == "reproduced"
+    assert spec.rule(C.exact(3.0), processes=64)[0] == "not reproduced"
     smoke, book = ch.lp_config("smoke"), ch.lp_config("book")
     assert smoke.mp_processes == (1, 2) and smoke.mp_rounds == 1
     assert smoke.mp_mgrit_args == mps.SMOKE_MGRIT
