@@ -10,6 +10,7 @@ collapsible block under each table.  The headline counts the papers' claims only
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,28 +74,44 @@ def _counts(results: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return out
 
 
+_NUM = r"(-?[\d.]+(?:e[-+]?\d+)?)"
+_SHOWN = re.compile(rf"^\s*{_NUM}(?:x|×)?(?:\s*±\s*[\d.e+-]+)?(?:\s*\[{_NUM},\s*{_NUM}\])?\s*$")
+
+
+def _shown_number(c: dict[str, Any]) -> tuple[float, tuple[float, float] | None] | None:
+    """The number the claims table shows as "ours" (and its interval), if it is one number.
+
+    "Ours" is what the chapter set against the paper's value; the rule may decide on a derived
+    quantity (a gap, a ratio), so the raw values are not used here.
+    """
+    shown = c.get("reproduced_value")
+    if isinstance(shown, (int, float)) and not isinstance(shown, bool):
+        return float(shown), tuple(c["interval"]) if c.get("interval") else None
+    m = _SHOWN.match(shown) if isinstance(shown, str) else None
+    if m is None:
+        return None  # words, or several numbers: no single measured value
+    iv = (float(m.group(2)), float(m.group(3))) if m.group(2) else None
+    return float(m.group(1)), iv
+
+
 def _ratio_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Claims with a positive number on both sides: ratio measured / paper and its interval."""
+    """The papers' claims with a positive number on both sides: ratio measured / paper, with interval."""
     rows = []
     for r in results:
         for c in r["claims"]:
-            p, m = c.get("paper_value"), c.get("reproduced_value")
-            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (p, m)):
+            if _kind(c) not in ("paper", "unclassified"):
+                continue  # a book goal's "paper value" is this book's own bar
+            p, got = c.get("paper_value"), _shown_number(c)
+            if not isinstance(p, (int, float)) or isinstance(p, bool) or got is None:
                 continue
+            m, iv = got
             if p <= 0 or m <= 0:
                 continue
-            iv = c.get("interval")
             lo, hi = (iv[0] / p, iv[1] / p) if iv and iv[0] > 0 else (m / p, m / p)
             rows.append(
-                {
-                    "label": f"{r['chapter']} {c['id']}",
-                    "ratio": m / p,
-                    "lo": lo,
-                    "hi": hi,
-                    "verdict": c["verdict"],
-                    "kind": _kind(c),
-                }
-            )
+                {"label": f"{r['chapter']} {c['id']}", "ratio": m / p, "lo": lo, "hi": hi,
+                 "verdict": c["verdict"], "kind": _kind(c)}
+            )  # fmt: skip
     return rows
 
 
@@ -174,8 +191,8 @@ def _figures(results: list[dict[str, Any]], folder: Path) -> list[str]:
             ":name: fig-summary-ratio",
             ":width: 100%",
             "",
-            "Paper against ours: each claim with a number on both sides, as the ratio of this book's "
-            "measurement to the paper's value (log axis; the bar is the claim's interval where it has one), "
+            "Paper against ours: each of the papers' claims with a number on both sides, as the ratio of this "
+            "book's measurement to the paper's value (log axis; the bar is the claim's interval where it has one), "
             "coloured by verdict. Whether a ratio far from 1 fails depends on the claim's rule (a bound, "
             "not a match, for some).",
             "```",

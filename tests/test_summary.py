@@ -1,0 +1,26 @@
+"""The summary page: papers' claims counted apart, figures, compact tables with badges, reasons folded."""
+
+from fasttrain.core import claims as C
+from fasttrain.core.results import ChapterResults
+from fasttrain.core.summary import _ratio_rows, write_summary
+
+RULE = C.within(0.93, 0.03, name="about-93", source="test")
+
+
+def test_summary_counts_kinds_apart_and_draws_its_figures(tmp_path):
+    r = ChapterResults("09", "toy", "smoke", 0, title="Toy")
+    r.record(C.ClaimSpec("a", "paper", "accuracy about 93 %", "T1", 0.93, "", RULE, "w"),
+             C.over_seeds([0.92, 0.93, 0.94]))  # fmt: skip
+    r.record(C.ClaimSpec("b", "paper", "b", "T1", 0.93, "", RULE, "w"), C.exact(0.5))
+    r.record(C.ClaimSpec("g", "book-goal", "goal", "book goal", 0.93, "", RULE), C.exact(0.93))
+    r.write(tmp_path / "results")
+    text = write_summary(tmp_path, "book").read_text()
+    assert "**The papers' claims:** 1 reproduced, 1 not reproduced (of 2)." in text
+    assert "the book's goals: 1 reproduced" in text
+    assert "{bdg-success}`reproduced`" in text and "{bdg-danger}`not reproduced`" in text
+    assert "```{dropdown} Why each verdict" in text and "{doc}`Read the chapter <09-toy>`" in text
+    assert (tmp_path / "summary-verdicts.png").stat().st_size > 0
+    assert (tmp_path / "summary-paper-vs-ours.png").stat().st_size > 0
+    # the ratio chart takes the papers' claims only, with the interval the table shows
+    rows = {row["label"]: row for row in _ratio_rows([r.to_dict()])}
+    assert set(rows) == {"09 a", "09 b"} and rows["09 a"]["lo"] < 1 < rows["09 a"]["hi"]
