@@ -2,12 +2,14 @@
 
 * ``fasttrain.core`` imports neither methods nor chapters;
 * a method imports core only: never a chapter, never another method;
-* chapters import core and methods;
+* chapters import core, methods and shared protocol modules of ``fasttrain.chapters`` that are not
+  chapters themselves (``multiprocess_study``), never another chapter;
 * nothing inside the library imports an entry point (``fasttrain.book``, ``fasttrain.download``,
   ``fasttrain.distributed``).
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -74,9 +76,21 @@ def test_imports_respect_the_layers(path):
                 f"method {me} imports {dep}: methods import core only, never another method or a chapter"
             )
         elif layer == "chapters":
-            assert dl in ("core", "methods", "package") or dep in (me, "fasttrain.chapters"), (
-                f"chapter {me} imports {dep}: chapters import core and methods, not other chapters"
+            assert (
+                dl in ("core", "methods", "package")
+                or dep in (me, "fasttrain.chapters")
+                or _is_shared_protocol(dep)
+            ), (
+                f"chapter {me} imports {dep}: chapters import core, methods and shared protocol "
+                "modules, never another chapter"
             )
+
+
+def _is_shared_protocol(module: str) -> bool:
+    """A module of ``fasttrain.chapters`` that is not a chapter (``chNN_*``): a protocol two
+    chapters share, such as ``multiprocess_study`` (chapters 03 and 04 across processes)."""
+    name = module.rsplit(".", 1)[-1]
+    return module.startswith("fasttrain.chapters.") and not re.match(r"ch\d\d_", name)
 
 
 def test_the_checker_sees_violations(tmp_path, monkeypatch):
@@ -91,3 +105,9 @@ def test_the_checker_sees_violations(tmp_path, monkeypatch):
     assert {"fasttrain.methods.random_bases", "fasttrain.chapters.ch01_linear_ivp"} <= _imports(
         fake
     )
+
+
+def test_a_chapter_is_not_a_shared_protocol():
+    assert _is_shared_protocol("fasttrain.chapters.multiprocess_study")
+    assert not _is_shared_protocol("fasttrain.chapters.ch01_linear_ivp")
+    assert not _is_shared_protocol("fasttrain.methods.lsgd")

@@ -452,6 +452,7 @@ def prepare_html(folder: Path) -> Path:
     """Make a runs folder a Jupyter Book of its own: configuration, intro, references, table of contents."""
     for name, src in HTML_SOURCES.items():
         shutil.copy(src, folder / name)
+    shutil.copytree(ROOT / "_static", folder / "_static", dirs_exist_ok=True)
     title, _, rest = (folder / "intro.md").read_text(encoding="utf-8").partition("\n")
     note = (
         f"\n```{{note}}\nThis build shows a run at scale `{folder.name}` from `{folder}`, "

@@ -22,7 +22,7 @@ BADGES = {
     "reproduced": "bdg-success",
     "partly": "bdg-warning",
     "not reproduced": "bdg-danger",
-    "inconclusive": "bdg-secondary",
+    "inconclusive": "bdg-info",
     "not testable here": "bdg-light",
 }
 
