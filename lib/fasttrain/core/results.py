@@ -67,6 +67,9 @@ class Claim:
     interval: list | None = None
     how: str = ""
 
+    def __repr__(self) -> str:
+        return f"<claim {self.id}: {self.verdict}>"
+
     def _repr_markdown_(self) -> str:
         """How a recorded claim shows in a notebook: one line with its verdict, not a dataclass repr."""
         kind = f" ({self.kind})" if self.kind else ""
