@@ -286,3 +286,9 @@ def test_one_solve_to_many_thresholds_equals_separate_solves():
         assert r.reached and one.reached
         np.testing.assert_allclose(r.t_event, one.t_event, rtol=1e-5)
     assert many[0].solve_time <= many[1].solve_time
+
+
+def test_non_finite_right_hand_side_is_a_solver_error():
+    """Floating-point errors are trapped in the right-hand side (not in SciPy's own bookkeeping)."""
+    with pytest.raises(L.SolverError, match="right-hand side became non-finite"):
+        L._bdf(lambda t, s: np.exp(1e3 * s), 1.0, np.ones(1), None, [], 1e-3, 1e-6)

@@ -445,22 +445,31 @@ def _threshold_event(f_of, y, threshold, terminal, on_cross=None):
 
 
 def _bdf(fun, t_max, y0, jac_fn, events, rtol, atol, t_eval=None):
-    """``solve_ivp`` with BDF from 0 to ``t_max``; a non-finite right-hand side raises SolverError."""
-    with np.errstate(over="raise", invalid="raise"):
-        try:
-            return scipy.integrate.solve_ivp(
-                fun,
-                (0.0, float(t_max)),
-                y0,
-                method="BDF",
-                jac=jac_fn,
-                events=events,
-                rtol=rtol,
-                atol=atol,
-                t_eval=t_eval,
-            )
-        except FloatingPointError as exc:
-            raise SolverError(f"ODE right-hand side became non-finite: {exc}") from exc
+    """``solve_ivp`` with BDF from 0 to ``t_max``; a non-finite right-hand side raises SolverError.
+
+    Floating-point errors are trapped inside the right-hand side only: SciPy's BDF itself does
+    arithmetic on not-yet-initialised rows of its difference array (``np.empty``), which must not
+    be trapped (it made a solve fail at random, depending on the memory's contents).
+    """
+
+    def checked(t, s):
+        with np.errstate(over="raise", invalid="raise"):
+            return fun(t, s)
+
+    try:
+        return scipy.integrate.solve_ivp(
+            checked,
+            (0.0, float(t_max)),
+            y0,
+            method="BDF",
+            jac=jac_fn,
+            events=events,
+            rtol=rtol,
+            atol=atol,
+            t_eval=t_eval,
+        )
+    except FloatingPointError as exc:
+        raise SolverError(f"ODE right-hand side became non-finite: {exc}") from exc
 
 
 def solve_to_thresholds(
