@@ -29,7 +29,6 @@ The claims are declared in :data:`CLAIMS`; their rules are
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -442,15 +441,6 @@ def _gd_test_acc(setup: Setup, params) -> float:
     return L.accuracy_np(np.asarray(setup.apply(params, setup.ds.x_test)), setup.ds.y_test)
 
 
-@contextmanager
-def pinned_blas(threads: int = 1):
-    """NumPy/SciPy's BLAS pinned to ``threads`` threads (XLA's own threads are not BLAS threads)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=threads, user_api="blas"):
-        yield
-
-
 def time_to_accuracy(
     setup: Setup,
     lr: float,
@@ -490,7 +480,7 @@ def time_to_accuracy(
             setup.problem(lr), t_max, thresholds, space=setup.space, rtol=rtol, atol=atol
         )
 
-    with pinned_blas():
+    with timing.pinned_blas():
         if gd_first:
             gd, odes = run_gd(), run_ode()
         else:
@@ -562,7 +552,7 @@ def gd_time_to(setup: Setup, lr: float, threshold: float, max_steps: int = 1000)
 
     Raises :class:`DivergenceError` when GD diverges at this learning rate.
     """
-    with pinned_blas():
+    with timing.pinned_blas():
         gd = full_batch_gd(
             setup.apply,
             setup.params0,

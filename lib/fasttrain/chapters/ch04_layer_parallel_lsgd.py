@@ -262,14 +262,6 @@ MAX_MGRIT_ITER = 10
 FULL_DEPTH = 1024
 
 
-def _side(m: Measurement, bar: float, higher: bool) -> str:
-    """``"meets"``, ``"fails"`` or ``"straddles"`` ``bar`` with the whole interval of ``m``."""
-    lo, hi = m.lo, m.hi
-    if higher:
-        return "meets" if lo >= bar else "fails" if hi < bar else "straddles"
-    return "meets" if hi <= bar else "fails" if lo > bar else "straddles"
-
-
 @claims.rule(
     examples={
         "reproduced": (claims.exact(6), {"max_depth": 1024}),
@@ -349,7 +341,7 @@ def like_serial_training(
             f"serial training beats the majority class by only {learnt.center:.3f} "
             f"(< {MIN_GAIN}): nothing learnt, agreement would be trivial"
         )
-    acc, loss = _side(m, -ACC_TOL, True), _side(loss_ratio, 1 + LOSS_RTOL, False)
+    acc, loss = claims.side(m, -ACC_TOL, True), claims.side(loss_ratio, 1 + LOSS_RTOL, False)
     sides = {acc, loss}
     if sides == {"meets"}:
         return "reproduced", f"{shown}: both within the tolerance"

@@ -624,11 +624,6 @@ NEAR_LINEAR = 0.8
 ORDER_OF_MAGNITUDE = 10.0
 
 
-def _side(m: Measurement, bar: float) -> str:
-    """``"meets"``, ``"fails"`` or ``"straddles"`` ``>= bar``, on the whole interval."""
-    return "meets" if m.lo >= bar else "fails" if m.hi < bar else "straddles"
-
-
 @dataclass(frozen=True)
 class ScalingEvidence:
     """RBD's scaling evidence: ``model`` = the model's throughput efficiency at ``workers``
@@ -679,7 +674,7 @@ def near_linear_scaling(m: ScalingEvidence) -> tuple[str, str]:
     shown = m.text()
     if m.measured is None:
         return "not testable here", f"{shown}: no measurement at {m.measured_at} processes"
-    side = _side(m.measured, NEAR_LINEAR)
+    side = C.side(m.measured, NEAR_LINEAR)
     if side == "fails":
         return "not reproduced", f"{shown}: measured below {NEAR_LINEAR} at {m.measured_at}"
     if side == "straddles":
@@ -718,7 +713,7 @@ def order_of_magnitude_speedup(m: Measurement, *, processes: int, predicted: str
             "not testable here",
             f"{shown}: a {ORDER_OF_MAGNITUDE:g}× speed-up needs ≥ 10 processes",
         )
-    side = _side(m, ORDER_OF_MAGNITUDE)
+    side = C.side(m, ORDER_OF_MAGNITUDE)
     if side == "meets":
         return "reproduced", f"{shown}: ≥ {ORDER_OF_MAGNITUDE:g}×"
     if side == "fails":

@@ -194,8 +194,9 @@ def rule(examples: Mapping[str, Any], words: str = "") -> Callable[[Callable], R
     return wrap
 
 
-def _side(m: Measurement, bar: float, higher: bool) -> str:
-    """``"meets"``, ``"fails"`` or ``"straddles"`` the bar, judged on the whole interval."""
+def side(m: Measurement, bar: float, higher: bool = True) -> str:
+    """``"meets"``, ``"fails"`` or ``"straddles"`` the bar (``>= bar`` if ``higher`` else ``<= bar``),
+    judged on the whole interval: the building block of every rule that decides on an interval."""
     lo, hi = m.lo, m.hi
     if higher:
         return "meets" if lo >= bar else "fails" if hi < bar else "straddles"
@@ -223,14 +224,14 @@ def threshold(
     words = f"{op} {bar:g}{u}" + (f" (partly: {op} {partly:g})" if partly is not None else "")
 
     def fn(m: Measurement) -> tuple[str, str]:
-        side = _side(m, bar, higher)
+        where = side(m, bar, higher)
         shown = m.text()
-        if side == "meets":
+        if where == "meets":
             return "reproduced", f"{shown} {op} {bar:g}{u}"
-        if side == "straddles":
+        if where == "straddles":
             return "inconclusive", f"{shown} straddles {bar:g}{u}"
         if partly is not None:
-            weaker = _side(m, partly, higher)
+            weaker = side(m, partly, higher)
             if weaker == "meets":
                 return "partly", f"{shown} misses {bar:g}{u} but clears {partly:g}"
             if weaker == "straddles":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,21 @@ def best_time(fn, *args, repeats: int = 3, **kwargs) -> float:
     return best
 
 
+@contextmanager
+def pinned_blas(threads: int | None = 1):
+    """NumPy/SciPy's BLAS pinned to ``threads`` threads (threadpoolctl; ``None``: left alone).
+
+    XLA's own CPU threads are not BLAS threads and are not affected.
+    """
+    if not threads:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
+
+
 def load_average() -> float | None:
     """The machine's 1-minute load average (``None`` where the platform has none)."""
     try:
@@ -76,15 +91,12 @@ def interleaved(
     """
     if rounds < 1 or warmup < 0:
         raise ValueError(f"need rounds >= 1 and warmup >= 0, got rounds={rounds}, warmup={warmup}")
-    from threadpoolctl import threadpool_limits
-
     for fn in fns.values():
         for _ in range(warmup):
             block(fn())
     times: dict[str, list[float]] = {name: [] for name in fns}
     load = [load_average()]
-    ctx = threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads else nullcontext()
-    with ctx:
+    with pinned_blas(blas_threads):
         for _ in range(rounds):
             for name, fn in fns.items():
                 t0 = time.perf_counter()
