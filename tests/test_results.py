@@ -75,8 +75,8 @@ def test_glance_counts_verdicts_by_kind():
     r.record(C.ClaimSpec("b", "paper", "b", "T1", 2.0, "", RULE, "w"), C.exact(0.0))
     r.record(_spec("c", "book-goal"), C.exact(3.0))
     text = r.glance()
-    assert "the paper's claims** (2): 1 reproduced, 1 not reproduced" in text
-    assert "the book's goals** (1): 1 reproduced" in text
+    assert "The paper's claims** (2): 1 reproduced, 1 not reproduced." in text
+    assert "The book's goals** (1): 1 reproduced." in text
 
 
 def test_record_takes_a_mapping_for_rules_over_several_numbers():

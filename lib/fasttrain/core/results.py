@@ -221,17 +221,17 @@ class ChapterResults:
     def glance(self) -> str:
         """The chapter's verdict counts by kind, in words, for its "at a glance" box (markdown)."""
         titles = {
-            "paper": "the paper's claims",
-            "book-goal": "the book's goals",
-            "analysis": "our analyses",
+            "paper": "The paper's claims",
+            "book-goal": "The book's goals",
+            "analysis": "Our analyses",
         }
         parts = []
         for kind in KINDS:
             mine = [c.verdict for c in self.claims if c.kind == kind]
             if mine:
                 counts = ", ".join(f"{mine.count(v)} {v}" for v in VERDICTS if v in mine)
-                parts.append(f"**{titles[kind]}** ({len(mine)}): {counts}")
-        return "; ".join(parts) or "no claims recorded"
+                parts.append(f"**{titles[kind]}** ({len(mine)}): {counts}.")
+        return " ".join(parts) or "No claims recorded."
 
     @property
     def filename(self) -> str:
