@@ -22,13 +22,19 @@ def test_every_claim_the_notebook_records_is_declared_with_a_kind():
         "time-exponent-n-gn",
         "time-exponent-m",
         "speedup-largest",
+        "speedup-kron",
+        "kron-equals-gn",
+        "cost-laws",
+        "rate-independent-of-n",
+        "cg-degrades",
+        "build-vs-m",
         "memory-not-nmd",
     }
     assert set(S.CLAIMS) == ids
     for spec in S.CLAIMS.values():
         if spec.kind == "paper":  # quoted from the stored abstract
             assert any(w in spec.paper_words for w in S.ABSTRACT.values()), spec.id
-    assert S.CLAIMS["speedup-largest"].kind == "book-goal"
+    assert S.CLAIMS["speedup-largest"].kind == S.CLAIMS["speedup-kron"].kind == "book-goal"
 
 
 def test_book_scale_has_seeds_draws_and_rounds():
@@ -90,5 +96,47 @@ def test_time_size_keeps_every_interleaved_round():
         assert len(r["round_seconds"]) == r["rounds"] == cfg.timing_repeats
         assert min(r["round_seconds"]) == r["seconds_min"] <= r["seconds"]
         assert len(r["load"]) == 2
-    speedups = S.decade_speedups(*rows)
-    assert len(speedups) == cfg.timing_repeats and all(math.isfinite(v) for v in speedups)
+    for fast in rows[1:]:
+        speedups = S.decade_speedups(rows[0], fast)
+        assert len(speedups) == cfg.timing_repeats and all(math.isfinite(v) for v in speedups)
+    big = S.time_size(cfg.large_n, 2048, 4, cfg, seed=0, methods=("gn",))[0]
+    assert big["rounds"] == cfg.timing_rounds_large and big["warmup"] == 0
+
+
+def test_stage_laws_rule_and_extrapolation():
+    rule = S.stages_follow_laws
+    assert rule(S.StageFits((("a", 1, 1.1), ("b", 3, 2.8))))[0] == "reproduced"
+    assert rule(S.StageFits((("a", 1, 1.1), ("b", 3, 2.0))))[0] == "partly"
+    assert rule(S.StageFits((("a", 1, 2.0), ("b", 3, 2.0))))[0] == "not reproduced"
+    rows = [
+        {"n": n, **{k: 1e-9 * n**p for k, (_, _, p) in S.STAGE_LAWS.items()}}
+        for n in (512, 1024, 2048, 4096)
+    ]
+    fits = S.stage_exponents(rows, 1024)
+    assert [f["stage"] for f in fits] == list(S.STAGE_LAWS)
+    for f in fits:
+        assert f["measured"] == pytest.approx(f["law_exponent"])
+    row = {**rows[-1], "m": 32768}
+    pred = S.predicted_step_seconds(row, 8192, 65536)
+    # exact GN: pattern (n m) x4, Gram (n² m) x8, solve (n³) x8
+    want = 4 * row["pattern"] + 8 * row["gram"] + 8 * row["solve"]
+    assert pred["gn"] == pytest.approx(want)
+    assert S.predicted_step_seconds(row, 4096, 32768)["kron"] == pytest.approx(
+        row["pattern"] + row["kron_sketch"] + row["kron_factor"] + row["kron_cg"]
+    )
+
+
+def test_rate_study_and_gd_exponent_on_a_tiny_problem():
+    cfg = S.config("smoke")
+    rows = S.rate_vs_n(cfg, seed=0)
+    assert [r["n"] for r in rows] == list(cfg.rate_n_sweep)
+    for r in rows:
+        assert r["m"] == cfg.rate_m_factor * r["n"] and r["lambda_min"] > 0
+        assert 1 <= r["gn_iters"] <= cfg.iters and r["pcg_iters"] <= r["cg_iters"]
+    lam_rows = [
+        {"lambda_min": 1.0, "gd_iters": 10},
+        {"lambda_min": 0.1, "gd_iters": 100},
+        {"lambda_min": 0.01, "gd_iters": None},
+    ]
+    assert S.gd_lambda_exponent(lam_rows) == pytest.approx(1.0)
+    assert S.gd_lambda_exponent(lam_rows[2:]) is None

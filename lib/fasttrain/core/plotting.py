@@ -19,6 +19,7 @@ METHOD_COLORS = {
     "linear model": "#E69F00",
     "exact GN": "#009E73",
     "fast GN": "#D55E00",
+    "fast GN, Kronecker sketch": "#CC79A7",
     "RBD": "#D55E00",
     "FPD": "#009E73",
     "NES": "#CC79A7",

@@ -16,6 +16,17 @@ three methods whose costs and convergence the chapter measures:
   forms ``G`` or ``J``.  (The abstract's O~(mn) treats d as a constant and
   the s n^2 = O~(n^3) term as dominated, which needs m >> n.)
 
+Beyond the paper, the fast step takes a second sketch (``sketch="kron"``,
+the Kronecker-structured sketch): instead of an SRHT of R^{md} applied to the
+columns ``p_i (x) x_i / sqrt m`` of ``J^T``, an SRHT ``S_m`` of R^m applied to
+the pattern columns ``p_i`` only, i.e. the sketch ``S_m (x) I_d`` of
+R^{md}.  Every vector ``J^T z`` reshaped to m x d has its d columns in
+``colspace(P^T)``, so if ``S_m`` embeds that (at most n-dimensional) subspace
+of R^m with distortion eps, ``S_m (x) I_d`` embeds ``colspace(J^T)`` with the
+same eps; the sketched Gram is ``B = ((S_m P^T)^T (S_m P^T)) o (X X^T) / m``
+(Schur product), formed in O(s n^2 + n^2 d) after a sketch of O(n m log m)
+instead of O(n md log md).  The chapter writes the argument out.
+
 Model (the standard setting of this line of work, FACTS.md B; the paper text
 at hand does not spell it out): for unit-norm inputs ``x_i`` in R^d,
 
@@ -89,6 +100,9 @@ __all__ = [
     "srht",
     "srht_apply",
     "sketch_jacobian_t",
+    "sketch_pattern",
+    "kron_preconditioner",
+    "SKETCHES",
     "sketch_preconditioner",
     "FACTORS",
     "pcg",
@@ -458,6 +472,70 @@ def _preconditioner_from_js(JS, damping, factor):
 
 FACTORS: tuple[str, ...] = ("qr", "cholesky")
 
+SKETCHES: tuple[str, ...] = ("srht", "kron")
+"""``srht`` the paper's SRHT of R^{md} applied to the columns of ``J^T``; ``kron`` the
+Kronecker-structured sketch ``S_m (x) I_d`` (an SRHT of R^m applied to the pattern columns
+only, :func:`sketch_pattern` and :func:`kron_preconditioner`; beyond the paper)."""
+
+
+@partial(jax.jit, static_argnames=("batch_elems",))
+def sketch_pattern(S: SRHT, PT, batch_elems: int = 1 << 18):
+    """``(S_m P^T)^T`` (n x s): an SRHT ``S_m`` of R^m applied to every pattern column ``p_i``.
+
+    ``PT = P^T`` (m x n).  O(n m log m) time (against O(n md log md) for :func:`sketch_jacobian_t`)
+    and O(batch m + s n) memory, in cache-sized batches like :func:`sketch_jacobian_t`.  With it,
+    ``(S_m (x) I_d) J^T`` has column ``i`` equal to ``(S_m p_i) (x) x_i / sqrt m``.
+    """
+    if S.dim != PT.shape[0]:
+        raise ValueError(
+            f"sketch_pattern: sketch is for dimension {S.dim}, the pattern has {PT.shape[0]} rows"
+        )
+    return _sketch_pattern(S, PT, batch_elems)
+
+
+def _sketch_pattern(S: SRHT, PT, batch_elems: int = 1 << 18):
+    n = PT.shape[1]
+    batch = max(1, min(n, batch_elems // S.padded_dim))
+    return jax.lax.map(lambda p: srht_apply(S, p), PT.T, batch_size=batch)
+
+
+def kron_preconditioner(QS, X, m: int, damping=0.0, factor: str = "cholesky"):
+    """Upper-triangular ``R`` with ``R^T R = B + damping I`` for the Kronecker sketch.
+
+    ``QS = (S_m P^T)^T`` (n x s, from :func:`sketch_pattern`), ``X`` (n x d), ``m`` the width.
+    ``B = J (S_m (x) I_d)^T (S_m (x) I_d) J^T = (QS QS^T) o (X X^T) / m``, since column ``i`` of
+    the sketched ``J^T`` is ``(S_m p_i) (x) x_i / sqrt m`` and ``<u (x) x, v (x) x'> = <u, v>
+    <x, x'>``.  ``factor="cholesky"``: form ``B`` by that Schur product, O(s n^2 + n^2 d), and
+    factor it; ``factor="qr"``: the R of the reduced QR of the (s d) x n sketched ``J^T`` itself
+    (the paper's factorisation of the same matrix, O(s d n^2)).  ``damping`` a Python number.
+    """
+    if factor not in FACTORS:
+        raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
+    return _kron_preconditioner(QS, X, m, damping, factor)
+
+
+def _kron_preconditioner(QS, X, m, damping, factor):
+    n = QS.shape[0]
+    if factor == "cholesky":
+        B = (QS @ QS.T) * (X @ X.T) / jnp.asarray(m, QS.dtype)
+        B = B + damping * jnp.eye(n, dtype=QS.dtype)
+        return jnp.linalg.cholesky(B).T
+    scale = 1.0 / jnp.sqrt(jnp.asarray(m, QS.dtype))
+    JS = (QS[:, :, None] * X[:, None, :]).reshape(n, -1) * scale  # row i: (S_m p_i) (x) x_i
+    return _preconditioner_from_js(JS, damping, "qr")
+
+
+def _sketched_factor(key, PT, X, sketch_size, damping, factor, sketch):
+    """The preconditioner's ``R`` of one fresh sketch of kind ``sketch`` (:data:`SKETCHES`)."""
+    m, d = PT.shape[0], X.shape[1]
+    if sketch == "kron":
+        S = srht(key, m, sketch_size, dtype=X.dtype)
+        return _kron_preconditioner(_sketch_pattern(S, PT), X, m, damping, factor)
+    if sketch != "srht":
+        raise ValueError(f"unknown sketch {sketch!r}: choose one of {', '.join(SKETCHES)}")
+    S = srht(key, m * d, sketch_size, dtype=X.dtype)
+    return _preconditioner_from_js(_sketch_js(S, PT, X), damping, factor)
+
 
 def sketch_preconditioner(SJt, damping=0.0, factor: str = "qr"):
     """Upper-triangular ``R`` with ``R^T R = (S J^T)^T (S J^T) + damping I``.
@@ -577,7 +655,7 @@ def gauss_newton_step(W, a, X, y, step_size=1.0, damping=0.0):
     return W - step_size * jac_t_vec(PT, X, z), _info(res)
 
 
-@partial(jax.jit, static_argnames=("sketch_size", "damping", "cg_maxiter", "factor"))
+@partial(jax.jit, static_argnames=("sketch_size", "damping", "cg_maxiter", "factor", "sketch"))
 def fast_gauss_newton_step(
     W,
     a,
@@ -590,6 +668,7 @@ def fast_gauss_newton_step(
     cg_tol=1e-8,
     cg_maxiter: int = 100,
     factor: str = "qr",
+    sketch: str = "srht",
 ):
     """The paper's fast step: the Gauss-Newton direction by sketch-preconditioned CG.
 
@@ -603,12 +682,13 @@ def fast_gauss_newton_step(
     Returns ``(W_new, StepInfo)``; ``key`` draws the sketch (fresh each step).
     ``damping`` is static (it decides the shape of the QR), a Python float.
     Cost O(n md log md + s n^2 + k m n d) for ``k`` CG iterations, against
-    O(m n^2 + n^3) for :func:`gauss_newton_step`.
+    O(m n^2 + n^3) for :func:`gauss_newton_step`.  ``sketch="kron"`` replaces
+    steps 1-2 by the Kronecker-structured sketch ``S_m (x) I_d`` (:func:`sketch_pattern`,
+    :func:`kron_preconditioner`): O(n m log m + s n^2 + n^2 d), ``s <= m``.
     """
     f, PT = _forward_and_pattern(W, a, X)
     res = f - y
-    S = srht(key, W.size, sketch_size, dtype=X.dtype)
-    R = _preconditioner_from_js(_sketch_js(S, PT, X), damping, factor)
+    R = _sketched_factor(key, PT, X, sketch_size, damping, factor, sketch)
 
     def precond(r):
         return solve_triangular(R, solve_triangular(R, r, trans="T", lower=False), lower=False)
@@ -641,7 +721,9 @@ def default_sketch_size(n: int, factor: float = 4.0) -> int:
     return int(math.ceil(factor * n))
 
 
-def _check_common(n, step_size, damping, sketch_size, cg_tol, cg_maxiter, md):
+def _check_common(
+    n, step_size, damping, sketch_size, cg_tol, cg_maxiter, md, sketch="srht", m=None
+):
     if not (np.isfinite(step_size) and step_size > 0):
         raise ValueError(f"step size must be positive and finite, got {step_size}")
     if not (np.isfinite(damping) and damping >= 0):
@@ -650,7 +732,15 @@ def _check_common(n, step_size, damping, sketch_size, cg_tol, cg_maxiter, md):
         raise ValueError(f"cg_tol must be positive, got {cg_tol}")
     if cg_maxiter < 1:
         raise ValueError(f"cg_maxiter must be at least 1, got {cg_maxiter}")
+    if sketch not in SKETCHES:
+        raise ValueError(f"unknown sketch {sketch!r}: choose one of {', '.join(SKETCHES)}")
     if sketch_size is not None:
+        if sketch == "kron":
+            if m is None:
+                raise ValueError("the Kronecker sketch needs the width m to check its size")
+            md, what = m, "width"
+        else:
+            what = "parameter dimension"
         if sketch_size < n:
             raise ValueError(
                 f"sketch size s={sketch_size} is smaller than n={n}: S J^T must have at least n rows "
@@ -658,8 +748,8 @@ def _check_common(n, step_size, damping, sketch_size, cg_tol, cg_maxiter, md):
             )
         if sketch_size > next_pow2(md):
             raise ValueError(
-                f"sketch size s={sketch_size} exceeds the padded parameter dimension {next_pow2(md)} "
-                f"(m d = {md}); the problem is too small to sketch -- use the exact step"
+                f"sketch size s={sketch_size} exceeds the padded {what} {next_pow2(md)} "
+                f"({md}); the problem is too small to sketch -- use the exact step"
             )
 
 
@@ -692,6 +782,7 @@ def make_step(
     cg_tol: float = 1e-8,
     cg_maxiter: int = 100,
     factor: str = "qr",
+    sketch: str = "srht",
     W_for_defaults=None,
 ) -> Step:
     """The :class:`Step` of ``method`` in :data:`METHODS` for data ``(a, X, y)``.
@@ -699,7 +790,8 @@ def make_step(
     Defaults: ``step_size`` 1 for the Gauss-Newton methods and
     ``1 / lambda_max(G(W))`` for gradient descent (needs ``W_for_defaults``);
     ``sketch_size = 4 n``; ``factor`` (``fast`` only) see
-    :func:`sketch_preconditioner`.  Settings are validated here once; the
+    :func:`sketch_preconditioner`; ``sketch`` (``fast`` only) one of
+    :data:`SKETCHES`.  Settings are validated here once; the
     step is jitted and does no checks (use it for timing, e.g. with
     :func:`fasttrain.core.timing.best_time`).  In float32 keep ``cg_tol >= 1e-5``.
     """
@@ -713,7 +805,15 @@ def make_step(
     if method == "fast" and sketch_size is None:
         sketch_size = default_sketch_size(n)
     _check_common(
-        n, step_size, damping, sketch_size if method == "fast" else None, cg_tol, cg_maxiter, m * d
+        n,
+        step_size,
+        damping,
+        sketch_size if method == "fast" else None,
+        cg_tol,
+        cg_maxiter,
+        m * d,
+        sketch,
+        m,
     )
     if factor not in FACTORS:
         raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
@@ -726,7 +826,18 @@ def make_step(
         fn = lambda W, key: cg_gauss_newton_step(W, a, X, y, step_size, damping, cg_tol, cg_maxiter)  # noqa: E731
     else:
         fn = lambda W, key: fast_gauss_newton_step(  # noqa: E731
-            W, a, X, y, key, sketch_size, step_size, float(damping), cg_tol, cg_maxiter, factor
+            W,
+            a,
+            X,
+            y,
+            key,
+            sketch_size,
+            step_size,
+            float(damping),
+            cg_tol,
+            cg_maxiter,
+            factor,
+            sketch,
         )
     return Step(method, fn, step_size, sketch_size if method == "fast" else None)
 
@@ -789,6 +900,7 @@ def train(
     cg_tol: float = 1e-8,
     cg_maxiter: int = 100,
     factor: str = "qr",
+    sketch: str = "srht",
     key=None,
     target: float = 0.0,
     x64: bool = True,
@@ -798,7 +910,8 @@ def train(
     """Run ``iters`` steps of ``method`` (:data:`METHODS`) from ``W0``; returns a :class:`TrainResult`.
 
     ``target``: stop early once ``||f - y|| <= target * ||f_0 - y||``.
-    ``key`` seeds the fresh sketch of every ``fast`` step (default key 0).
+    ``key`` seeds the fresh sketch of every ``fast`` step (default key 0); ``sketch`` its kind
+    (:data:`SKETCHES`).
     ``x64`` runs in float64 (inside ``jax.enable_x64``), needed to follow
     Gauss-Newton's fast convergence below 1e-6.  Raises :class:`DivergenceError`
     when the residual stops being finite and ``ValueError`` on bad inputs.
@@ -822,6 +935,7 @@ def train(
             cg_tol=cg_tol,
             cg_maxiter=cg_maxiter,
             factor=factor,
+            sketch=sketch,
             W_for_defaults=W,
         )
         key = jax.random.key(0) if key is None else key
@@ -925,26 +1039,26 @@ def _power_iteration(W, a, X, key, iters):
 
 
 def preconditioned_condition_number(
-    W, a, X, s: int, key, damping: float = 0.0, factor: str = "qr"
+    W, a, X, s: int, key, damping: float = 0.0, factor: str = "qr", sketch: str = "srht"
 ) -> float:
     """Condition number of ``R^{-T} (G + damping I) R^{-1}`` for ``S J^T = Q R``, ``S`` an SRHT with ``s`` rows.
 
+    ``sketch="kron"``: the Kronecker-structured sketch ``S_m (x) I_d`` (:data:`SKETCHES`).
     The paper's claim: O(1) for ``s = O~(n)``, independent of lambda_min.
     Dense O(n^3) diagnostic; compare with ``cond(G)`` from :func:`gram`.
     """
     check_problem(W, a, X)
     n = X.shape[0]
-    _check_common(n, 1.0, damping, s, 1.0, 1, W.size)
+    _check_common(n, 1.0, damping, s, 1.0, 1, W.size, sketch, W.shape[0])
     if factor not in FACTORS:
         raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
-    return float(_preconditioned_cond(W, a, X, key, s, float(damping), factor))
+    return float(_preconditioned_cond(W, a, X, key, s, float(damping), factor, sketch))
 
 
-@partial(jax.jit, static_argnums=(4, 5, 6))
-def _preconditioned_cond(W, a, X, key, s, damping, factor):
+@partial(jax.jit, static_argnums=(4, 5, 6, 7))
+def _preconditioned_cond(W, a, X, key, s, damping, factor, sketch):
     PT = activation_pattern_t(W, a, X)
-    S = srht(key, W.size, s, dtype=X.dtype)
-    R = _preconditioner_from_js(_sketch_js(S, PT, X), damping, factor)
+    R = _sketched_factor(key, PT, X, s, damping, factor, sketch)
     G = gram(W, a, X) + damping * jnp.eye(X.shape[0], dtype=X.dtype)
     B = solve_triangular(
         R, solve_triangular(R, G, trans="T", lower=False).T, trans="T", lower=False
