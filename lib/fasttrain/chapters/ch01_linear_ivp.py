@@ -86,7 +86,6 @@ class Config:
     explicit_cap_s: float = 20.0  # wall cap of one explicit solve (beyond it: "exceeded")
     stiff_horizons: tuple[float, ...] = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
     sweep_max_steps: int = 25_000  # GD budget of the learning-rate sweep (small rates need many)
-    sweep_ode_lrs: tuple[float, ...] | None = None  # rates with their own BDF solve (None: all)
     magic_widths: tuple[int, ...] = (64, 256, 1024)  # can GD reach 0.95 on MAGIC?
     magic_lr64: float = (
         1.0  # learning rate at width 64, scaled by 64 / width (the NTK grows ~ width)
@@ -128,7 +127,6 @@ CONFIGS = {
         gd_max_steps=3_000,
         t_max=20_000.0,
         lr_grid=(0.001, 0.003, 0.01, 0.1, 1.0, 3.0, 10.0),
-        sweep_ode_lrs=(0.001, 0.1, 10.0),
         fd_n_train=300,
         fd_width=256,
         widths=(16, 64, 256, 1024),
@@ -319,9 +317,6 @@ FD_GOAL = 10.0
 ROUTE_GOAL = 10.0
 #: a route is "correct" when its event time is within this relative distance of BDF's
 EVENT_RTOL = 0.01
-#: an explicit route is stopped at this multiple of BDF's probe time, and a route whose probe took
-#: more than this multiple of the quickest probe is not timed in rounds: it cannot be the fastest
-PROBE_FACTOR = 2.0
 #: an explicit solver's step count "blows up" when it grows at least this fast with the horizon
 BLOWUP_SLOPE = 0.5
 
@@ -785,24 +780,20 @@ def lr_sweep(
     atol: float,
     chunk: int = 100,
     progress: bool = False,
-    ode_lrs=None,
 ):
     """Speed-up against the learning rate at one accuracy threshold.
 
     GD is run at each learning rate (a divergent run is recorded as
-    unstable, not an error); the ODE is solved at each learning rate of
-    ``ode_lrs`` (default: all), to show that its cost does not depend on it.
-    The ODE horizon is ``tau_max / lr`` GD steps, i.e. the same flow time
-    ``tau = lr * t``.  At a rate without its own solve the event time is the
-    solved one's flow time divided by the rate (exact: the same trajectory) and
-    the speed-up uses the median of the solved rates' solve times.
+    unstable, not an error); the ODE is solved at each learning rate too, to
+    show that its cost does not depend on it.  The ODE horizon is
+    ``tau_max / lr`` GD steps, i.e. the same flow time ``tau = lr * t``.
     """
     rows = []
     lr_safe = L.critical_lr(setup.theta, len(setup.f0)) if setup.theta is not None else None
     it = progress_bar(lrs, desc=f"lr sweep {setup.ds.name}", enabled=progress)
-    solved = {}
-    for lr in sorted(lrs if ode_lrs is None else ode_lrs):
-        solved[lr] = L.solve_flow(
+    for lr in it:
+        row = {"data": setup.ds.name, "lr": lr, "threshold": threshold, "lr_safe": lr_safe}
+        ode = L.solve_flow(
             setup.problem(lr),
             tau_max / lr,
             threshold=threshold,
@@ -810,29 +801,16 @@ def lr_sweep(
             rtol=rtol,
             atol=atol,
         )
-    times = [o.solve_time for o in solved.values() if o.reached]
-    tau = [o.t_event * lr for lr, o in solved.items() if o.reached]
-    for lr in it:
-        row = {"data": setup.ds.name, "lr": lr, "threshold": threshold, "lr_safe": lr_safe}
-        ode = solved.get(lr)
-        if ode is not None:
-            row.update(
-                ode_t=ode.t_event,
-                ode_solve=ode.solve_time if ode.reached else None,
-                ode_nfev=ode.nfev,
-                ode_own=True,
-            )
-        else:
-            row.update(
-                ode_t=float(np.median(tau)) / lr if tau else None,
-                ode_solve=float(np.median(times)) if times else None,
-                ode_nfev=None,
-                ode_own=False,
-            )
-        ode_t = row["ode_t"]
+        row.update(
+            ode_t=ode.t_event, ode_solve=ode.solve_time if ode.reached else None, ode_nfev=ode.nfev
+        )
         # GD's budget: 20x the steps the gradient flow needs (at least 1000), capped by gd_max_steps;
         # a run that misses it at this learning rate is recorded as "not reached", not extrapolated
-        budget = gd_max_steps if ode_t is None else int(min(gd_max_steps, max(1000, 20 * ode_t)))
+        budget = (
+            gd_max_steps
+            if ode.t_event is None
+            else int(min(gd_max_steps, max(1000, 20 * ode.t_event)))
+        )
         try:
             gd = full_batch_gd(
                 setup.apply,
@@ -1027,13 +1005,11 @@ def solver_study(
     """BDF (the paper's route) against SciPy's RK45, diffrax Tsit5 and, for the squared loss in
     function space, the eigendecomposition closed form, at each threshold.
 
-    Protocol per threshold: one probe call of each route in turn, BDF first (BLAS pinned; it is
-    also the warm-up); RK45 is stopped once it has taken :data:`PROBE_FACTOR` times BDF's probe
-    (at least 1 s, at most ``cap_s``), and Tsit5, which cannot be stopped from outside, is
-    attempted only where RK45 finished. Then ``rounds`` interleaved rounds (``slow_rounds`` where
-    the probes of the timed routes took more than ``slow_round_s``) of BDF and of every route
-    whose probe took at most :data:`PROBE_FACTOR` times the quickest probe; a slower route keeps its
-    probe as its one time (it cannot be the fastest). Tsit5's compilation is timed once and reported apart. Returns
+    Protocol per threshold: one probe call of each route in turn (BLAS pinned; it is also the
+    warm-up): the explicit routes under the wall cap ``cap_s`` (RK45 raises past it; Tsit5, which
+    cannot be stopped from outside, is attempted only where RK45 finished); then ``rounds``
+    interleaved rounds of the routes that finished (``slow_rounds`` where the probe round took
+    more than ``slow_round_s``). Tsit5's compilation is timed once and reported apart. Returns
     ``(rows, ratio_rows, compile_time)``: one row per threshold and route, and per threshold the
     per-round ratios BDF / fastest correct route (event time within :data:`EVENT_RTOL` of BDF's).
     """
@@ -1046,54 +1022,43 @@ def solver_study(
     for thr in thresholds:
         last = {}
 
-        def route(name, thr=thr, last=last, cap=(cap_s,)):
+        def route(name, thr=thr, last=last):
             def go():
                 if name == "Tsit5":
                     r = dx(t_max, thr)
                 elif name == "eig":
                     r = L.closed_form_event(problem, t_max, thr)
                 else:
-                    wall = None if name == "BDF" else cap[0]
+                    cap = None if name == "BDF" else cap_s
                     r = L.solve_flow(
-                        problem, t_max, thr, space, rtol=rtol, atol=atol, method=name, max_wall=wall
+                        problem, t_max, thr, space, rtol=rtol, atol=atol, method=name, max_wall=cap
                     )
                 last[name] = r
                 return r.f
 
             return go
 
-        probe, status, cap = {}, {}, [cap_s]
+        probe, status = {}, {}
         with timing.pinned_blas():
             for name in names:
-                if name == "Tsit5" and status.get("RK45", "").startswith("stopped"):
-                    status[name] = "not attempted (RK45 was stopped)"
+                if name == "Tsit5" and status.get("RK45", "").startswith("exceeded"):
+                    status[name] = "not attempted (RK45 exceeded its cap)"
                     continue
                 t0 = time.perf_counter()
                 try:
-                    route(name, cap=cap)()
+                    route(name)()
                 except L.SolverError:
-                    status[name] = f"stopped at its {cap[0]:.3g} s cap"
+                    status[name] = f"exceeded its {cap_s:g} s cap"
                     continue
                 probe[name] = time.perf_counter() - t0
-                if name == "BDF":  # an explicit route past 2x BDF's time cannot be the fastest
-                    cap[0] = min(cap_s, max(PROBE_FACTOR * probe[name], 1.0))
         ref = last["BDF"].t_event
-        quickest = min(probe.values())
-        live = [
-            n for n in names if n in probe and (n == "BDF" or probe[n] <= PROBE_FACTOR * quickest)
-        ]
-        for n in probe:
-            if n not in live:
-                status[n] = f"probe only (> {PROBE_FACTOR:g}x the quickest probe)"
-        n_rounds = rounds if sum(probe[n] for n in live) <= slow_round_s else slow_rounds
+        live = [n for n in names if n in probe]
+        n_rounds = rounds if sum(probe.values()) <= slow_round_s else slow_rounds
         if len(live) > 1:
             timed = timing.interleaved({n: route(n) for n in live}, rounds=n_rounds, warmup=0)
         else:  # BDF alone: nothing to interleave, its probe is its time
             n_rounds = 1
             timed = {"times": {n: [probe[n]] for n in live}, "load": [timing.load_average()]}
-        for n in probe:
-            if n not in live:
-                timed["times"][n] = [probe[n]]
         correct = []
         for name in names:
             r = last.get(name) if name in probe else None
@@ -1120,16 +1085,14 @@ def solver_study(
                     "median_s": None if ts is None else float(np.median(ts)),
                     "min_s": None if ts is None else float(min(ts)),
                     "max_s": None if ts is None else float(max(ts)),
-                    "rounds": (n_rounds if name in live else 1) if ts is not None else 0,
+                    "rounds": n_rounds if ts is not None else 0,
                     "load": timed["load"],
                 }
             )
         if ref is None or not correct:
             ratio_rows.append({"data": setup.ds.name, "loss": loss, "threshold": thr})
             continue
-        fastest = min(
-            (n for n in correct if n in live), key=lambda n: float(np.median(timed["times"][n]))
-        )
+        fastest = min(correct, key=lambda n: float(np.median(timed["times"][n])))
         ratio_rows.append(
             {
                 "data": setup.ds.name,
