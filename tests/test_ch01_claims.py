@@ -18,10 +18,16 @@ def test_claim_ids_and_kinds():
         "test-accuracy-banknote",
         "test-accuracy-magic",
         "fd-jacobian",
+        "bdf-handles-stiffness",
+        "solver-route-banknote",
+        "solver-route-magic",
+        "magic-095-reachable",
     }
     kinds = {k: s.kind for k, s in S.CLAIMS.items()}
     assert kinds["speedup-magic"] == kinds["test-accuracy-banknote"] == "paper"
+    assert kinds["bdf-handles-stiffness"] == kinds["magic-095-reachable"] == "paper"
     assert kinds["fd-jacobian"] == kinds["speedup-best-lr-magic"] == "book-goal"
+    assert kinds["solver-route-banknote"] == "book-goal"
 
 
 def test_comparably_high_is_the_reverted_003_rule():
@@ -83,3 +89,56 @@ def test_gd_test_accuracy_is_taken_at_the_same_threshold():
         (p,) = S._gd_checkpoints(su, 0.1, [row["gd_steps"]])
         assert row["gd_test_acc"] == pytest.approx(S._gd_test_acc(su, p))
         assert np.isfinite(row["ode_net_test_acc"])
+
+
+def test_route_rule_decides_on_every_threshold_range():
+    rule = S.CLAIMS["solver-route-magic"].rule
+    m = S.RouteRatios(
+        {0.8: C.over_rounds([30.0, 40.0]), 0.85: C.over_rounds([1.0, 1.0]), 0.9: None},
+        {0.8: "RK45", 0.85: "BDF", 0.9: None},
+    )
+    verdict, why = rule(m)
+    assert verdict == "partly" and "0.85: BDF" in why
+    m2 = S.RouteRatios({0.8: C.over_rounds([8.0, 12.0])}, {0.8: "Tsit5"})
+    assert rule(m2)[0] == "inconclusive"
+
+
+def test_stiffness_rule_needs_a_blow_up_to_be_testable():
+    rule = S.CLAIMS["bdf-handles-stiffness"].rule
+    flat = S.StiffnessCounts((10.0, 100.0), (50, 60), (30, 40))
+    assert rule(flat)[0] == "not testable here"
+    stiff = S.StiffnessCounts((100.0, 1000.0), (60, 70), (300, 3000))
+    assert rule(stiff)[0] == "reproduced"
+
+
+def test_route_ratios_collects_the_study_rows():
+    rows = [
+        {"data": "banknote", "loss": "ce", "threshold": 0.8, "fastest": "RK45", "ratios": [20, 30]},
+        {"data": "banknote", "loss": "ce", "threshold": 0.9},
+        {"data": "banknote", "loss": "mse", "threshold": 0.8, "fastest": "eig", "ratios": [2, 3]},
+    ]
+    rr = S.route_ratios(rows, "banknote")
+    assert rr.ratios[0.9] is None and rr.fastest[0.8] == "RK45" and rr.values == (20, 30)
+
+
+def test_crossing_is_log_log_and_none_outside():
+    assert S.crossing([0.001, 0.01, 0.1], [10.0, 1.0, 0.1], 2.0) == pytest.approx(0.005)
+    assert S.crossing([0.001, 0.01], [10.0, 5.0], 1.0) is None
+
+
+def test_largest_lr_stable_on_every_seed_rejects_a_rate_that_diverges_on_one_seed():
+    su = {s: S.make_setup(S.load("banknote", s, 60, 0.2), 16, "tanh", s) for s in (0, 1)}
+    lr, per_seed, tried = S.largest_lr_stable_on_every_seed(su, (1e6, 0.1), 0.6, 200)
+    assert lr == 0.1 and set(per_seed) == {0, 1}
+    assert tried and "1e+06" in tried[0] and "diverged" in tried[0]
+
+
+def test_solver_study_routes_agree_on_a_tiny_problem():
+    su = S.make_setup(S.load("banknote", 0, 40, 0.2), 16, "tanh", 0)
+    rows, ratios, compile_s = S.solver_study(
+        su, 0.1, (0.8,), 500.0, 1e-3, 1e-6, 2, 1, 20.0, 10.0, loss="mse"
+    )
+    assert {r["route"] for r in rows} == {"BDF", "RK45", "Tsit5", "eig"}
+    assert all(r["agrees"] for r in rows), rows
+    assert ratios[0]["fastest"] in S.ROUTES and len(ratios[0]["ratios"]) == 2
+    assert compile_s > 0

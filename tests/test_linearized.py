@@ -292,3 +292,60 @@ def test_non_finite_right_hand_side_is_a_solver_error():
     """Floating-point errors are trapped in the right-hand side (not in SciPy's own bookkeeping)."""
     with pytest.raises(L.SolverError, match="right-hand side became non-finite"):
         L._bdf(lambda t, s: np.exp(1e3 * s), 1.0, np.ones(1), None, [], 1e-3, 1e-6)
+
+
+def _event_threshold(pr, step=0.1):
+    acc0 = L.accuracy_np(pr.f0, pr.y)
+    return min(1.0, np.ceil((acc0 + step) * pr.n) / pr.n)
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+@pytest.mark.parametrize("space", ["function", "parameter"])
+def test_every_route_finds_the_same_event_time(loss, space):
+    pr = _flow(loss, lr=0.5, n=40)
+    thr = _event_threshold(pr)
+    ref = L.solve_flow(pr, 1e4, thr, space, rtol=1e-10, atol=1e-12)
+    assert ref.reached
+    got = {
+        m: L.solve_flow(pr, 1e4, thr, space, rtol=1e-6, atol=1e-9, method=m).t_event
+        for m in ("BDF", "RK45", "DOP853")
+    }
+    got["Tsit5"] = L.DiffraxFlow(pr, space, rtol=1e-6, atol=1e-9)(1e4, thr).t_event
+    if loss == "mse" and space == "function":
+        got["eig"] = L.closed_form_event(pr, 1e4, thr).t_event
+    for name, t in got.items():
+        assert t == pytest.approx(ref.t_event, rel=1e-3), name
+
+
+def test_diffrax_route_reports_unreached_and_its_counters():
+    pr = _flow("ce", lr=0.5, n=40)
+    dx = L.DiffraxFlow(pr, "function")
+    assert dx.compile_time > 0
+    r = dx(1e-3, _event_threshold(pr, 0.3))  # far too short a horizon
+    assert not r.reached and r.nfev >= 7
+    with pytest.raises(ValueError, match="threshold"):
+        dx(1.0, 1.5)
+
+
+def test_closed_form_event_is_for_squared_loss_only():
+    with pytest.raises(ValueError, match="squared loss"):
+        L.closed_form_event(_flow("ce"), 10.0, 0.9)
+
+
+def test_explicit_method_needs_no_jacobian_and_bad_method_is_rejected():
+    pr = _flow("ce", lr=0.5, n=20)
+    r = L.solve_flow(pr, 5.0, method="RK45")
+    assert r.njev == 0 and r.nlu == 0
+    with pytest.raises(ValueError, match="method"):
+        L.solve_flow(pr, 5.0, method="Euler")
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_spectral_radius_and_spectrum_match_the_dense_jacobian(loss):
+    pr = L.with_ntk(_flow(loss, lr=0.5, n=15))
+    f = pr.f0 + 0.3 * np.random.default_rng(0).normal(size=pr.f0.shape)
+    _, _, jac = L.rhs_function_space(pr)
+    dense = np.sort(np.linalg.eigvals(-jac(0.0, f.ravel())).real)[::-1]
+    spec = L.flow_jacobian_spectrum(pr, f)
+    np.testing.assert_allclose(spec, dense, rtol=1e-6, atol=1e-9)
+    assert L.spectral_radius(pr, f) == pytest.approx(dense[0], rel=1e-3)

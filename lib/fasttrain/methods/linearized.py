@@ -47,9 +47,14 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.integrate
 import scipy.linalg
+import scipy.optimize
 from jax.flatten_util import ravel_pytree
 
 Loss = Literal["ce", "mse"]
+
+#: SciPy's integrators :func:`solve_flow` accepts; the implicit ones take the analytic Jacobian
+IMPLICIT_METHODS = ("BDF", "Radau", "LSODA")
+SCIPY_METHODS = IMPLICIT_METHODS + ("RK45", "RK23", "DOP853")
 
 
 class SolverError(RuntimeError):
@@ -372,18 +377,23 @@ def solve_flow(
     atol: float = 1e-6,
     t_eval=None,
     max_wall: float | None = None,
+    method: str = "BDF",
 ) -> FlowResult:
     """Integrate the linearised gradient flow with BDF up to ``t_max`` or the accuracy event.
 
     ``jac="analytic"`` passes the closed-form Jacobian above; ``jac="fd"``
     lets SciPy estimate it by finite differences (what a naive
     reproduction runs).  ``max_wall`` (seconds) aborts a run that takes too
-    long with :class:`SolverError`.
+    long with :class:`SolverError`.  ``method`` chooses another of SciPy's
+    integrators (``"RK45"``, ``"DOP853"``: explicit, no Jacobian; ``"Radau"``,
+    ``"LSODA"``: implicit, given the Jacobian like BDF).
     """
     if not t_max > 0:
         raise ValueError(f"t_max must be positive, got {t_max}")
     if jac not in ("analytic", "fd"):
         raise ValueError(f"jac must be 'analytic' or 'fd', got {jac!r}")
+    if method not in SCIPY_METHODS:
+        raise ValueError(f"method must be one of {SCIPY_METHODS}, got {method!r}")
     space, problem, fun, jac_fn, y0, f_of, setup_time = _formulation(problem, space)
 
     start = time.perf_counter()
@@ -398,12 +408,13 @@ def solve_flow(
             )
         events = [_threshold_event(f_of, problem.y, threshold, terminal=True)]
 
-    sol = _bdf(fun, t_max, y0, jac_fn if jac == "analytic" else None, events, rtol, atol, t_eval)
+    jac_used = jac_fn if jac == "analytic" else None
+    sol = _bdf(fun, t_max, y0, jac_used, events, rtol, atol, t_eval, method)
     solve_time = time.perf_counter() - start
     if sol.status == -1:
-        raise SolverError(f"BDF solver failed: {sol.message}")
+        raise SolverError(f"{method} solver failed: {sol.message}")
     if not np.all(np.isfinite(sol.y[:, -1])):
-        raise SolverError("BDF solver returned a non-finite state")
+        raise SolverError(f"{method} solver returned a non-finite state")
     if threshold is not None and len(sol.t_events[0]):
         t_event, state = float(sol.t_events[0][0]), sol.y_events[0][0]
     else:
@@ -444,8 +455,10 @@ def _threshold_event(f_of, y, threshold, terminal, on_cross=None):
     return event
 
 
-def _bdf(fun, t_max, y0, jac_fn, events, rtol, atol, t_eval=None):
+def _bdf(fun, t_max, y0, jac_fn, events, rtol, atol, t_eval=None, method="BDF"):
     """``solve_ivp`` with BDF from 0 to ``t_max``; a non-finite right-hand side raises SolverError.
+
+    ``method`` names another SciPy integrator; the Jacobian goes only to the implicit ones.
 
     Floating-point errors are trapped inside the right-hand side only: SciPy's BDF itself does
     arithmetic on not-yet-initialised rows of its difference array (``np.empty``), which must not
@@ -456,17 +469,18 @@ def _bdf(fun, t_max, y0, jac_fn, events, rtol, atol, t_eval=None):
         with np.errstate(over="raise", invalid="raise"):
             return fun(t, s)
 
+    options = {"jac": jac_fn} if method in IMPLICIT_METHODS else {}
     try:
         return scipy.integrate.solve_ivp(
             checked,
             (0.0, float(t_max)),
             y0,
-            method="BDF",
-            jac=jac_fn,
+            method=method,
             events=events,
             rtol=rtol,
             atol=atol,
             t_eval=t_eval,
+            **options,
         )
     except FloatingPointError as exc:
         raise SolverError(f"ODE right-hand side became non-finite: {exc}") from exc
@@ -602,3 +616,259 @@ def critical_lr(theta: np.ndarray, n: int, loss: Loss = "ce") -> float:
     """
     lam = float(scipy.linalg.eigvalsh(theta, subset_by_index=[theta.shape[0] - 1] * 2)[0])
     return (4.0 if loss == "ce" else 2.0) * n / lam
+
+
+# ---------------------------------------------------------------------------
+# other routes to the same event time: a jit-compiled explicit solver, and the closed form
+
+
+def _jax_rhs(problem: FlowProblem, space: str):
+    """eq. 1 or eq. 2 in JAX (float64): ``rhs(state, consts)``, its constants and ``f_of``."""
+    n, k = problem.n, problem.k
+    c = -problem.lr / problem.n
+    onehot = jnp.asarray(problem.target())
+
+    def grad_f(f):
+        if problem.loss == "ce":
+            return jax.nn.softmax(f, axis=1) - onehot
+        return f - onehot
+
+    if space == "function":
+        consts = (jnp.asarray(with_ntk(problem).theta, dtype=jnp.float64),)
+
+        def f_of(s, consts):
+            return s.reshape(n, k)
+
+        def rhs(s, consts):
+            return c * (consts[0] @ grad_f(f_of(s, consts)).ravel())
+
+        y0 = jnp.asarray(problem.f0.ravel(), dtype=jnp.float64)
+    else:
+        consts = (
+            jnp.asarray(problem.J, dtype=jnp.float64),
+            jnp.asarray(problem.f0.ravel(), dtype=jnp.float64),
+        )
+
+        def f_of(s, consts):
+            return (consts[1] + consts[0] @ s).reshape(n, k)
+
+        def rhs(s, consts):
+            return c * (consts[0].T @ grad_f(f_of(s, consts)).ravel())
+
+        y0 = jnp.zeros(problem.P, dtype=jnp.float64)
+    return rhs, consts, f_of, y0
+
+
+class DiffraxFlow:
+    """The gradient flow solved by a jit-compiled explicit Runge-Kutta method (diffrax Tsit5).
+
+    diffrax integrates on the device, in float64 (``jax.enable_x64`` around compilation and every
+    call), with a PID step-size controller at the same ``rtol``/``atol`` as SciPy, and stops at
+    the accuracy event: a :class:`diffrax.Event` on the same continuous margin quantile as
+    :func:`margin_quantile`, located by bisection on the solver's dense output.  One
+    compilation serves every threshold and horizon (both are arguments).  ``compile_time`` is
+    the ahead-of-time compilation; ``__call__`` returns a :class:`FlowResult` whose ``nfev`` is
+    the right-hand-side evaluations of Tsit5 (6 per step, first-same-as-last, plus the first).
+    """
+
+    def __init__(
+        self,
+        problem: FlowProblem,
+        space: str = "auto",
+        rtol: float = 1e-3,
+        atol: float = 1e-6,
+        max_steps: int = 200_000,
+    ):
+        import diffrax
+        import optimistix as optx
+
+        if space == "auto":
+            space = choose_space(problem)
+        if space not in ("function", "parameter"):
+            raise ValueError(f"space must be 'auto', 'function' or 'parameter', got {space!r}")
+        self.problem, self.space = problem, space
+        n = problem.n
+        y_lab = problem.y
+        t0 = time.perf_counter()
+        with jax.enable_x64(True):
+            rhs, consts, f_of, y0 = _jax_rhs(problem, space)
+            yl = jnp.asarray(y_lab)
+
+            def quantile(s, consts, kth):
+                f = f_of(s, consts)
+                true = jnp.take_along_axis(f, yl[:, None], axis=1)[:, 0]
+                other = jnp.where(jax.nn.one_hot(yl, f.shape[1], dtype=bool), -jnp.inf, f)
+                return jnp.sort(true - other.max(axis=1))[n - kth]
+
+            def solve(y0, consts, t_max, kth):
+                term = diffrax.ODETerm(lambda t, s, args: rhs(s, args))
+                event = diffrax.Event(
+                    lambda t, y, args, **kw: quantile(y, args, kth),
+                    root_finder=optx.Bisection(rtol=1e-9, atol=1e-9),
+                )
+                sol = diffrax.diffeqsolve(
+                    term,
+                    diffrax.Tsit5(),
+                    0.0,
+                    t_max,
+                    None,
+                    y0,
+                    args=consts,
+                    saveat=diffrax.SaveAt(t1=True),
+                    stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+                    event=event,
+                    max_steps=max_steps,
+                    throw=False,
+                )
+                hit = sol.event_mask if sol.event_mask is not None else jnp.array(False)
+                ok = diffrax.is_okay(sol.result)
+                return sol.ts[-1], sol.ys[-1], hit, ok, sol.stats["num_steps"]
+
+            self._y0, self._consts = y0, consts
+            args = (y0, consts, jnp.float64(1.0), jnp.int32(1))
+            self._solve = jax.jit(solve).lower(*args).compile()
+        self.compile_time = time.perf_counter() - t0
+        self._f_of = f_of
+
+    def __call__(self, t_max: float, threshold: float) -> FlowResult:
+        if not t_max > 0:
+            raise ValueError(f"t_max must be positive, got {t_max}")
+        pr = self.problem
+        kth = math.ceil(_checked_threshold(threshold) * pr.n - 1e-9)
+        start = time.perf_counter()
+        with jax.enable_x64(True):
+            if margin_quantile(pr.f0, pr.y, threshold) > 0:
+                f_of = functools.partial(_np_f_of, pr, self.space)
+                y0 = np.asarray(self._y0)
+                return _result_at_start(pr, self.space, threshold, y0, f_of, 0.0, "t=0")
+            t, s, hit, ok, steps = jax.block_until_ready(
+                self._solve(self._y0, self._consts, jnp.float64(t_max), jnp.int32(kth))
+            )
+        solve_time = time.perf_counter() - start
+        if not bool(ok):
+            raise SolverError("diffrax Tsit5 failed (step limit or non-finite state)")
+        state = np.asarray(s)
+        f_of = functools.partial(_np_f_of, pr, self.space)
+        t_event = float(t) if bool(hit) else None
+        nfev = 6 * int(steps) + 1
+        return _result(
+            pr, self.space, threshold, t_event, state, f_of, nfev, 0, 0, solve_time, 0.0, 0, "Tsit5"
+        )
+
+
+def _checked_threshold(threshold: float) -> float:
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"accuracy threshold must be in (0, 1], got {threshold}")
+    return float(threshold)
+
+
+def _np_f_of(problem: FlowProblem, space: str, s: np.ndarray) -> np.ndarray:
+    if space == "function":
+        return np.asarray(s).reshape(problem.n, problem.k)
+    return (problem.f0.ravel() + np.asarray(problem.J, np.float64) @ s).reshape(
+        problem.n, problem.k
+    )
+
+
+def closed_form_event(
+    problem: FlowProblem, t_max: float, threshold: float, grid: int = 256
+) -> FlowResult:
+    r"""Squared loss in function space: the event time from the flow's closed form.
+
+    With :math:`\Theta_0 = V\Lambda V^\top` (one symmetric eigendecomposition, timed as part of
+    the solve), :math:`f_t = y + V e^{-\eta\Lambda t/N} V^\top (f_0 - y)` at any ``t`` for the
+    price of two matrix-vector products.  The first crossing is bracketed on a geometric grid of
+    ``grid`` times in (0, ``t_max``] (one matrix product for all of them) and located by Brent's
+    method; a crossing that goes up and back down between two grid points is missed (stated).
+    ``nfev`` counts the times at which ``f_t`` was evaluated.
+    """
+    if problem.loss != "mse":
+        raise ValueError("the closed form holds for the squared loss only (loss='mse')")
+    if not t_max > 0:
+        raise ValueError(f"t_max must be positive, got {t_max}")
+    _checked_threshold(threshold)
+    start = time.perf_counter()
+    pr = with_ntk(problem)
+    n, k = pr.n, pr.k
+    target = pr.target().ravel()
+    lam, V = scipy.linalg.eigh(pr.theta)
+    lam = np.clip(lam, 0.0, None)
+    a = V.T @ (pr.f0.ravel() - target)
+    c = pr.lr / n
+    count = [0]
+
+    def f_at(t):
+        count[0] += 1
+        return (target + V @ (np.exp(-c * lam * t) * a)).reshape(n, k)
+
+    def g(t):
+        return margin_quantile(f_at(t), pr.y, threshold)
+
+    def f_of(s):
+        return s.reshape(n, k)
+
+    if g(0.0) > 0:
+        return _result_at_start(pr, "function", threshold, pr.f0.ravel(), f_of, 0.0, "t=0")
+    ts = np.geomspace(t_max * 1e-7, t_max, grid)
+    F = target[:, None] + V @ (np.exp(-c * np.outer(lam, ts)) * a[:, None])
+    count[0] += grid
+    vals = np.array([margin_quantile(F[:, j].reshape(n, k), pr.y, threshold) for j in range(grid)])
+    up = np.flatnonzero(vals > 0)
+    if len(up) == 0:
+        t_event, state = None, F[:, -1]
+    else:
+        j = int(up[0])
+        lo = 0.0 if j == 0 else ts[j - 1]
+        t_event = float(scipy.optimize.brentq(g, lo, ts[j], xtol=1e-12, rtol=1e-10))
+        state = f_at(t_event).ravel()
+    solve_time = time.perf_counter() - start
+    return _result(
+        pr, "function", threshold, t_event, state, f_of, count[0], 0, 0, solve_time, 0.0, 0, "eig"
+    )
+
+
+def flow_jacobian_spectrum(problem: FlowProblem, f: np.ndarray) -> np.ndarray:
+    r"""Eigenvalues (real, >= 0, descending) of :math:`\frac\eta N \Theta_0 H(f)`: minus eq. 2's Jacobian.
+
+    :math:`\Theta_0 H` is similar to the symmetric :math:`H^{1/2}\Theta_0 H^{1/2}` (``H`` is
+    positive semi-definite), so its spectrum is real and non-negative; it is computed from that
+    symmetric form with the per-example square roots of ``H``.
+    """
+    pr = with_ntk(problem)
+    n, k = pr.n, pr.k
+    H = pr.hessian_blocks(np.asarray(f).reshape(n, k))
+    if H is None:
+        M = pr.theta
+    else:
+        w, U = np.linalg.eigh(H)
+        R = np.einsum("iab,ib,icb->iac", U, np.sqrt(np.clip(w, 0.0, None)), U)
+        Rb = scipy.linalg.block_diag(*R)
+        M = Rb @ pr.theta @ Rb
+    ev = scipy.linalg.eigvalsh(M)
+    return np.sort(np.clip(ev, 0.0, None))[::-1] * pr.lr / n
+
+
+def spectral_radius(problem: FlowProblem, f: np.ndarray) -> float:
+    r"""The flow Jacobian's spectral radius :math:`\rho = \frac\eta N\lambda_{max}(J_0^\top H(f) J_0)`.
+
+    The nonzero eigenvalues of eq. 1's and eq. 2's Jacobians coincide (they are those of
+    :math:`H^{1/2}\Theta_0 H^{1/2}`), so one Lanczos run (``scipy.sparse.linalg.eigsh``) on
+    the P-dimensional symmetric form, with matrix-vector products through ``J0``, serves both.
+    An explicit method's step is bounded by about (its stability interval) / rho, so
+    ``rho * t`` measures how stiff the flow is up to time ``t``.
+    """
+    import scipy.sparse.linalg as spla
+
+    n, k = problem.n, problem.k
+    J = np.asarray(problem.J, dtype=np.float64)
+    H = problem.hessian_blocks(np.asarray(f).reshape(n, k))
+
+    def mv(v):
+        u = (J @ np.ravel(v)).reshape(n, k)
+        if H is not None:
+            u = np.einsum("ikl,il->ik", H, u)
+        return J.T @ u.ravel()
+
+    op = spla.LinearOperator((problem.P, problem.P), matvec=mv, dtype=np.float64)
+    lam = spla.eigsh(op, k=1, which="LA", tol=1e-4, return_eigenvectors=False)[0]
+    return float(lam) * problem.lr / n
