@@ -367,3 +367,37 @@ def test_iteration_ratio_cannot_divide_by_zero_or_be_won_by_the_first_solve():
 def test_regression_study_rejects_unknown_methods():
     with pytest.raises(ValueError, match="unknown method"):
         lss.regression_study(lss.lsgd_config("smoke"), 0, methods=("LSGD", "SGD"))
+
+
+def test_learning_rate_selection_uses_a_validation_split_and_the_same_budget():
+    import dataclasses
+
+    cfg = dataclasses.replace(
+        lss.lsgd_config("smoke"),
+        methods=("LSGD", "Adam"),
+        benchmarks=("smooth1d",),
+        lr_grid=(1e-3, 1e5),
+        lsgd_steps=20,
+        adam_steps=20,
+        pinn_steps=5,
+        chunk=20,
+    )
+    out = lss.tune_lr(cfg, 0)
+    assert [(r["method"], r["lr"]) for r in out["rows"]] == [
+        ("LSGD", 1e-3),
+        ("LSGD", 1e5),
+        ("Adam", 1e-3),
+        ("Adam", 1e5),
+    ]
+    # an absurd learning rate diverges or scores worse: never chosen
+    assert out["chosen"] == {("smooth1d", "LSGD"): 1e-3, ("smooth1d", "Adam"): 1e-3}
+    # the validation points are training points, never the test grid
+    _, sys_v, val = lss.regression_problem(cfg, "smooth1d", 0, validation=True)
+    _, sys_t, test = lss.regression_problem(cfg, "smooth1d", 0)
+    x_train = np.asarray(sys_t.x)
+    assert sys_v.x.shape[0] + val.x.shape[0] == x_train.shape[0]
+    np.testing.assert_array_equal(np.asarray(val.x), x_train[sys_v.x.shape[0] :])
+    pinn = lss.tune_pinn_lr(cfg, "sin", 0)
+    assert set(pinn["chosen"]) == {"LSGD", "Adam"} and len(pinn["rows"]) == 4
+    with pytest.raises(ValueError, match="every learning rate diverged"):
+        lss._select([{"lr": 1.0, "validation": float("inf")}])

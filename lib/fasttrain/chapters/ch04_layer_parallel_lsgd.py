@@ -194,7 +194,9 @@ class LSGDConfig:
     the defaults where no tuning ran); ``lr_grid`` (Adam and LSGD's Adam) / ``gd_lr_grid`` (GD):
     the learning-rate grids of :func:`tune_lr`, the same number of values for every method;
     ``benchmarks``: the regression benchmarks (:data:`fasttrain.methods.lsgd.BENCHMARKS`);
-    ``val_fraction``: the share of training points held out for that selection;
+    ``tune``: run the learning-rate selection (smoke: no, the defaults ``lr``/``gd_lr``/``pinn_lr``
+    -- a regression test, not a reproduction); ``val_fraction``: the share of training points
+    held out for that selection;
     ``cost_steps``/``cost_rounds``: iterations per timed call and interleaved rounds of
     :func:`iteration_cost`; ``pinn_problems``: the Poisson problems
     (:func:`fasttrain.methods.lsgd.poisson_problem`); ``pinn_val``: held-out collocation points
@@ -218,6 +220,7 @@ class LSGDConfig:
     lr_grid: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
     gd_lr_grid: tuple[float, ...] = (0.005, 0.015, 0.05, 0.15, 0.5)
     val_fraction: float = 0.25
+    tune: bool = True
     cost_steps: int = 200
     cost_rounds: int = 7
     ridge: float = 1e-10
@@ -241,6 +244,7 @@ LSGD_CONFIGS = {
     "smoke": LSGDConfig(
         methods=("LSGD", "Adam"),
         benchmarks=("smooth1d", "osc1d"),
+        tune=False,
         widths=(16, 16),
         n_train=64,
         n_train_2d=256,
@@ -397,7 +401,7 @@ def like_serial_training(
         "not reproduced": (claims.exact(0.2), {"work_ratio": 6.5, "cores": 2}),
         "inconclusive": (claims.over_rounds([0.8, 1.2]), {"work_ratio": 1.5, "cores": 4}),
     },
-    words="serial / MGRIT >= 1 on the rounds' [min, max]; the work bound cores / work in the reason",
+    words="serial / MGRIT >= 1 on the rounds' [min, max]; work bound cores / work in the reason",
 )
 def faster_on_cores(m: Measurement, *, work_ratio: float, cores: int) -> tuple[str, str]:
     """Serial / MGRIT forward wall time at least 1 on the cores of this machine (book goal).
@@ -1349,6 +1353,17 @@ def tune_lr(
         chosen[bench.name, m] = _select(sub)
         rows += sub
     return {"rows": rows, "chosen": chosen}
+
+
+def default_lrs(cfg: LSGDConfig) -> dict:
+    """:func:`tune_lr`'s and :func:`tune_pinn_lr`'s result shape with the configured defaults
+    (no selection; ``cfg.tune`` is off): ``{"rows": [], "chosen": ..., "pinn": ...}``."""
+    chosen = {
+        (LS.benchmark(b, cfg.osc_k).name, m): cfg.gd_lr if m == "GD" else cfg.lr
+        for b in cfg.benchmarks
+        for m in cfg.methods
+    }
+    return {"rows": [], "chosen": chosen, "pinn": {"LSGD": cfg.pinn_lr, "Adam": cfg.pinn_lr}}
 
 
 def regression_study(
