@@ -28,7 +28,7 @@ def test_least_squares_step_zeroes_the_output_layer_gradient():
                 np.vstack([r, np.zeros((k, 1))]),
                 rcond=None,
             )[0]
-            for solver in ("qr", "lstsq", "normal"):
+            for solver in lsgd.SOLVERS:
                 p = lsgd.ls_step(p0, system, ridge, solver)
                 assert float(jnp.abs(grad_c(p, ridge)).max()) < 1e-10, (solver, ridge)
                 np.testing.assert_allclose(A @ np.asarray(p["c"]), A @ c_ref, atol=1e-9)  # same fit
@@ -41,11 +41,14 @@ def test_least_squares_with_dead_columns():
         A = jnp.concatenate([A, jnp.zeros((50, 1)), A[:, :1]], axis=1)
         r = jax.random.normal(jax.random.key(1), (50, 2), jnp.float64)
         best = np.linalg.lstsq(np.asarray(A), np.asarray(r), rcond=None)[0]
-        for solver in ("qr", "lstsq"):
+        for solver in ("qr", "lstsq", "cholesky"):
             c = lsgd.least_squares(A, r, 0.0, solver)
             assert np.all(np.isfinite(np.asarray(c)))
             assert float(jnp.abs(A.T @ (A @ c - r)).max()) < 1e-10
             np.testing.assert_allclose(np.asarray(A @ c), np.asarray(A) @ best, atol=1e-10)
+        # the Cholesky route gives a dead (zero) column the coefficient 0, as QR does
+        c = lsgd.least_squares(A, r, 1e-10, "cholesky")
+        assert float(jnp.abs(c[6]).max()) == 0.0
 
 
 def test_qr_solver_keeps_float32_accuracy_on_an_ill_conditioned_basis():
@@ -56,6 +59,40 @@ def test_qr_solver_keeps_float32_accuracy_on_an_ill_conditioned_basis():
     best = np.linalg.lstsq(A64, r64, rcond=None)[0]
     obj = lambda c: 0.5 * np.sum((A64 @ np.asarray(c, float) - r64) ** 2)  # noqa: E731
     assert obj(lsgd.least_squares(A, r, 0.0, "qr")) < 1.05 * obj(best)
+
+
+@pytest.mark.parametrize("bench, widths", [("smooth1d", (32, 32)), ("smooth2d", (32, 32))])
+def test_float64_cholesky_matches_the_qr_route_in_float32(bench, widths):
+    # the default solve (float64 normal equations) against the float32 QR route and a float64
+    # SVD reference, on the chapter's ill-conditioned ReLU bases: same objective, the output is
+    # float32 like the basis, and the cheap float32 normal equations are visibly worse
+    b = lsgd.benchmark(bench)
+    x, y, _, _ = lsgd.regression_data(b, 256, 16, seed=0)
+    p0 = lsgd.init_mlp(jax.random.key(0), b.dim, widths, 1, "box")
+    A, r = lsgd.regression_system(x, y)(p0)
+    A64, r64 = np.asarray(A, float), np.asarray(r, float)
+    obj = lambda c: 0.5 * np.sum((A64 @ np.asarray(c, float) - r64) ** 2)  # noqa: E731
+    best = obj(np.linalg.lstsq(A64, r64, rcond=None)[0])
+    c = lsgd.least_squares(A, r, 1e-10)
+    assert c.dtype == jnp.float32
+    assert obj(c) < 1.05 * best + 1e-12
+    assert abs(obj(c) - obj(lsgd.least_squares(A, r, 1e-10, "qr"))) < 0.05 * best + 1e-12
+
+
+def test_cholesky_and_qr_train_alike():
+    # a whole LSGD run: the two solvers give the same errors to a few per cent
+    b = lsgd.benchmark("osc1d")
+    x, y, xt, yt = lsgd.regression_data(b, 128, 64, seed=0)
+    sys_, err = lsgd.regression_system(x, y), lsgd.relative_error(xt, yt)
+    p0 = lsgd.init_mlp(jax.random.key(0), 1, (16, 16), 1, "box")
+    runs = {
+        s: lsgd.fit(p0, sys_, "lsgd", 100, 1e-3, 1e-10, error_fn=err, solver=s, chunk=50).error
+        for s in ("cholesky", "qr")
+    }
+    np.testing.assert_allclose(runs["cholesky"][:10], runs["qr"][:10], rtol=0.05)
+    assert (
+        runs["cholesky"][-1] < 1.5 * runs["qr"][-1] and runs["qr"][-1] < 1.5 * runs["cholesky"][-1]
+    )
 
 
 @pytest.mark.parametrize("d,box", [(1, None), (2, None), (3, ([-1.0, 0.0, 2.0], [1.0, 0.5, 5.0]))])
@@ -116,6 +153,14 @@ def test_dead_relus_at_initialisation():
     assert max(d["per_layer"][0] for d in box) == 0.0
     assert 0.1 < np.mean([d["per_layer"][0] for d in he]) < 0.4
     assert np.mean([d["total"] for d in box]) < np.mean([d["total"] for d in he])
+    # centring puts the He kinks through the box's middle; a small bias keeps deeper ReLUs alive
+    hc = [dead(lsgd.init_mlp, s, widths=(16, 16), method="he-centred") for s in range(2)]
+    assert max(d["per_layer"][0] for d in hc) == 0.0
+    pb = lsgd.init_mlp(jax.random.key(0), 2, (16, 16), method="glorot-bias")
+    assert all(float(jnp.abs(layer["b"] - lsgd.BIAS).max()) == 0 for layer in pb["hidden"])
+    pc = lsgd.init_mlp(jax.random.key(0), 2, (16,), method="he-centred", box=([0, 0], [2, 4]))
+    W, b0 = pc["hidden"][0]["W"], pc["hidden"][0]["b"]
+    np.testing.assert_allclose(np.asarray(b0), -np.array([1.0, 2.0]) @ np.asarray(W), rtol=1e-6)
     rbox = [dead(lsgd.init_resnet_box, s, width=16, depth=4)["total"] for s in range(2)]
     rhe = [dead(lsgd.init_resnet_box, s, width=16, depth=4, method="he")["total"] for s in range(2)]
     assert np.mean(rbox) < np.mean(rhe)
@@ -130,11 +175,16 @@ def test_pinn_least_squares_recovers_a_solution_in_the_span():
         f = lambda x: -(lsgd.basis_d2(p, jnp.reshape(x, (-1,)), "tanh") @ c_star)[:, 0]  # noqa: E731
         prob = lsgd.Poisson1D("span", u_star, f, float(u_star(0.0)[0]), float(u_star(1.0)[0]))
         system = lsgd.poisson_system(jnp.linspace(0, 1, 40)[1:-1], prob, "tanh", beta=10.0)
-        q = lsgd.ls_step(p, system, 0.0)
+        q = lsgd.ls_step(p, system, 0.0, "qr")
         xt = jnp.linspace(0, 1, 101)[:, None]
         err = float(jnp.abs(lsgd.predict(q, xt, "tanh")[:, 0] - u_star(xt)).max())
         assert err < 1e-8
         assert float(lsgd.quadratic_loss(q, system)) < 1e-18
+        # the default float64 normal equations square the condition number: fewer digits on a
+        # float64 basis, still far below any error the chapter measures
+        q = lsgd.ls_step(p, system, 0.0)
+        assert float(jnp.abs(lsgd.predict(q, xt, "tanh")[:, 0] - u_star(xt)).max()) < 1e-5
+        assert float(lsgd.quadratic_loss(q, system)) < 1e-12
         # the second derivatives of the basis against central differences
         x = jnp.linspace(0.1, 0.9, 7)
         d2 = lsgd.basis_d2(p, x, "tanh")
@@ -206,6 +256,21 @@ def test_bad_inputs_give_clear_errors():
         lsgd.poisson_system(jnp.ones((4, 1)))
     with pytest.raises(ValueError, match="unknown scale"):
         lss.lsgd_config("tiny")
+    with pytest.raises(ValueError, match="unknown Poisson problem"):
+        lsgd.poisson_problem("heat")
+
+
+@pytest.mark.parametrize("name", ["sin", "damped"])
+def test_poisson_problems_are_consistent(name):
+    # f = -u'' by automatic differentiation, and the boundary values are u(0), u(1)
+    with jax.enable_x64(True):
+        pr = lsgd.poisson_problem(name)
+        u = lambda t: pr.u(t.reshape(1, 1))[0, 0]  # noqa: E731
+        x = jnp.linspace(0.05, 0.95, 7, dtype=jnp.float64)
+        d2 = jax.vmap(jax.grad(jax.grad(u)))(x)
+        np.testing.assert_allclose(np.asarray(-d2), np.asarray(pr.f(x)), rtol=1e-10, atol=1e-9)
+        ends = pr.u(jnp.array([[0.0], [1.0]], jnp.float64))[:, 0]
+        np.testing.assert_allclose(np.asarray(ends), [pr.a, pr.b], atol=1e-12)
 
 
 # ----------------------------------------------------------------------------
@@ -302,3 +367,37 @@ def test_iteration_ratio_cannot_divide_by_zero_or_be_won_by_the_first_solve():
 def test_regression_study_rejects_unknown_methods():
     with pytest.raises(ValueError, match="unknown method"):
         lss.regression_study(lss.lsgd_config("smoke"), 0, methods=("LSGD", "SGD"))
+
+
+def test_learning_rate_selection_uses_a_validation_split_and_the_same_budget():
+    import dataclasses
+
+    cfg = dataclasses.replace(
+        lss.lsgd_config("smoke"),
+        methods=("LSGD", "Adam"),
+        benchmarks=("smooth1d",),
+        lr_grid=(1e-3, 1e5),
+        lsgd_steps=20,
+        adam_steps=20,
+        pinn_steps=5,
+        chunk=20,
+    )
+    out = lss.tune_lr(cfg, 0)
+    assert [(r["method"], r["lr"]) for r in out["rows"]] == [
+        ("LSGD", 1e-3),
+        ("LSGD", 1e5),
+        ("Adam", 1e-3),
+        ("Adam", 1e5),
+    ]
+    # an absurd learning rate diverges or scores worse: never chosen
+    assert out["chosen"] == {("smooth1d", "LSGD"): 1e-3, ("smooth1d", "Adam"): 1e-3}
+    # the validation points are training points, never the test grid
+    _, sys_v, val = lss.regression_problem(cfg, "smooth1d", 0, validation=True)
+    _, sys_t, test = lss.regression_problem(cfg, "smooth1d", 0)
+    x_train = np.asarray(sys_t.x)
+    assert sys_v.x.shape[0] + val.x.shape[0] == x_train.shape[0]
+    np.testing.assert_array_equal(np.asarray(val.x), x_train[sys_v.x.shape[0] :])
+    pinn = lss.tune_pinn_lr(cfg, "sin", 0)
+    assert set(pinn["chosen"]) == {"LSGD", "Adam"} and len(pinn["rows"]) == 4
+    with pytest.raises(ValueError, match="every learning rate diverged"):
+        lss._select([{"lr": 1.0, "validation": float("inf")}])

@@ -54,7 +54,11 @@ configuration serves 1, 2, 3, ... iterations.
 
 MGRIT is written by hand because it is the paper's contribution; no JAX
 library provides it.  The serial reference uses ``jax.lax.scan`` and
-``jax.grad``; the optimisers are optax's.
+``jax.grad``; the optimisers are optax's: Adam, SGD, and L-BFGS with Armijo backtracking
+(``optax.lbfgs`` with ``optax.scale_by_backtracking_linesearch``; the authors train with L-BFGS
+and a backtracking line search).  In MGRIT mode the line search evaluates the objective by
+``n_fwd`` forward MGRIT iterations warm-started from the step's states (what XBraid's objective
+evaluation does), not by serial propagation.
 """
 
 from __future__ import annotations
@@ -699,26 +703,67 @@ class TrainResult:
     history: dict = field(default_factory=dict)
 
 
+#: L-BFGS: stored curvature pairs and the most backtracking halvings per step (Armijo)
+LBFGS_MEMORY = 10
+LBFGS_BACKTRACK = 20
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd", "lbfgs")
+
+
 def _optimizer(name: str, lr):
     if name == "adam":
         return optax.adam(lr)
     if name == "sgd":
         return optax.sgd(lr)
-    raise ValueError(f"unknown optimiser {name!r}: choose 'adam' or 'sgd'")
+    if name == "lbfgs":  # the step comes from the line search; ``lr`` is not used
+        return optax.lbfgs(
+            learning_rate=None,
+            memory_size=LBFGS_MEMORY,
+            linesearch=optax.scale_by_backtracking_linesearch(
+                max_backtracking_steps=LBFGS_BACKTRACK, store_grad=False
+            ),
+        )
+    raise ValueError(f"unknown optimiser {name!r}: choose one of {OPTIMIZERS}")
+
+
+def _update(optimizer, lr, g, s, p, loss, value_fn):
+    opt = _optimizer(optimizer, lr)
+    if optimizer == "lbfgs":
+        return opt.update(g, s, p, value=loss, grad=g, value_fn=value_fn)
+    return opt.update(g, s, p)
 
 
 @partial(jax.jit, static_argnames=("spec", "optimizer"))
 def _serial_step(p, s, warm, x, y, lr, spec, optimizer):
     loss, g = jax.value_and_grad(loss_fn)(p, x, y, spec)
-    upd, s = _optimizer(optimizer, lr).update(g, s, p)
+    upd, s = _update(optimizer, lr, g, s, p, loss, lambda q: loss_fn(q, x, y, spec))
     return optax.apply_updates(p, upd), s, warm, loss
+
+
+def _mgrit_loss(params, x, y, spec, cfg, n_fwd, u_init, mesh):
+    """The loss of ``n_fwd`` forward MGRIT iterations from ``u_init`` (the line search's objective)."""
+    u0 = open_layer(params["open"], x, spec.activation)
+    layers = params["layers"]
+    U = _mgrit_states_impl(
+        ForwardStep(spec.activation),
+        (layers["W"], layers["b"]),
+        spec.h,
+        u0,
+        u_init,
+        cfg,
+        n_fwd,
+        mesh,
+    )
+    return _head_loss(params["cls"], U[-1], y)
 
 
 @partial(jax.jit, static_argnames=("spec", "optimizer", "cfg", "warm_start", "mesh"))
 def _mgrit_step(p, s, warm, x, y, lr, spec, optimizer, cfg, n_fwd, n_bwd, warm_start, mesh):
     u_init, lam_init = warm if warm_start else (None, None)
     loss, g, warm = _value_and_grad_mgrit(p, x, y, spec, cfg, n_fwd, n_bwd, u_init, lam_init, mesh)
-    upd, s = _optimizer(optimizer, lr).update(g, s, p)
+    start = warm[0] if warm_start else None
+    upd, s = _update(
+        optimizer, lr, g, s, p, loss, lambda q: _mgrit_loss(q, x, y, spec, cfg, n_fwd, start, mesh)
+    )
     return optax.apply_updates(p, upd), s, warm, loss
 
 
@@ -745,6 +790,10 @@ def train(
 ) -> TrainResult:
     """Full-batch training, ``mode="serial"`` (``jax.value_and_grad``) or ``"mgrit"``.
 
+    ``optimizer``: ``"adam"``, ``"sgd"`` (learning rate ``lr``) or ``"lbfgs"`` (L-BFGS with
+    Armijo backtracking; ``lr`` unused, the line search evaluates the serial loss in serial mode
+    and ``n_fwd`` warm-started forward MGRIT iterations in MGRIT mode).
+
     In ``"mgrit"`` mode every step runs ``n_fwd`` forward and ``n_bwd``
     adjoint MGRIT iterations (inexact gradients), warm-started from the
     previous step's states and adjoints (as XBraid keeps its solution between
@@ -752,7 +801,7 @@ def train(
     non-finite loss.
     """
     _check_train_args(mode, n_fwd, n_bwd, steps, eval_every, lr)
-    opt = _optimizer(optimizer, lr)
+    opt = _optimizer(optimizer, lr)  # also checks the name before any work
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     xt, yt = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
     if x.shape[-1] != spec.n_features:
@@ -971,4 +1020,4 @@ def mgrit_adjoint_intervals(
     return MGRITResult(res.states[::-1], res.residuals)
 
 
-__all__ += ["mgrit_intervals", "mgrit_forward_intervals", "mgrit_adjoint_intervals"]
+__all__ += ["mgrit_intervals", "mgrit_forward_intervals", "mgrit_adjoint_intervals", "OPTIMIZERS"]

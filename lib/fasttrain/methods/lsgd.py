@@ -23,11 +23,19 @@ quadratic in ``c``,
 :math:`\xi` with :math:`c` fixed, and repeat.  Per iteration: one forward and
 backward pass for the hidden layers (as one Adam step), one more forward
 pass, and the least-squares solve, :math:`O(m p^2)` for ``m`` rows and ``p``
-basis functions (SVD of the ``(m + p) x p`` stacked system; small next to the
-network for ``p`` of a few dozen).  :func:`least_squares` uses a QR
-factorisation of the tall system (not the normal equations, which square its
-condition number -- fatal in float32 for 1-D ReLU bases); see there why the
-QR is written with ``jnp`` instead of calling LAPACK.
+basis functions.  :func:`least_squares` solves the normal equations in float64 by a Cholesky
+factorisation of the small ``p x p`` Gram matrix (default, ``solver="cholesky"``): one
+``m x p`` by ``p x m`` product and an ``O(p^3)`` factorisation of a 33 x 33 matrix, so an
+LSGD iteration costs about two Adam steps.  Why not the alternatives: the normal equations
+square the condition number, which in float32 costs up to an order of magnitude in the loss
+on the ill-conditioned 1-D ReLU bases -- in float64 (unit roundoff 1e-16) the squared
+condition number of a float32 basis (at most ~1e7 squared) leaves digits to spare; a QR of the
+tall system (``solver="qr"``, the previous default) is accurate in float32 but is a sequence of
+``p`` dependent Gram-Schmidt steps, 5-8x the cost of the Cholesky route here; LAPACK's QR/SVD
+(``"lstsq"``) run through a multithreaded BLAS that was 10-100x slower on a busy 2-core
+machine.  A ridge ``lambda`` (the caller's) plus a jitter ``p eps_64 max diag(G)`` (declared in
+:data:`JITTER`) keeps the factorisation positive definite when dead ReLUs give zero columns:
+their coefficients come out 0, as with the QR route.
 
 **Compilation.**  :func:`fit` compiles one chunk of steps per static
 configuration (method, optimiser, solver, chunk length, shapes); the
@@ -83,6 +91,10 @@ __all__ = [
     "box_extrema",
     "quadratic_loss",
     "least_squares",
+    "SOLVERS",
+    "JITTER",
+    "INITS",
+    "BIAS",
     "ls_step",
     "Benchmark",
     "BENCHMARKS",
@@ -94,6 +106,8 @@ __all__ = [
     "relative_error",
     "Poisson1D",
     "POISSON",
+    "POISSON_DAMPED",
+    "poisson_problem",
     "basis_d2",
     "PoissonSystem",
     "poisson_system",
@@ -149,18 +163,35 @@ def _box_layer(key, lo, hi, n_out, target, dtype):
     return {"W": (k[:, None] * n).T, "b": -k * jnp.sum(n * p, axis=1)}
 
 
+#: the initialisations of :func:`init_mlp`: box, and He / Glorot in three variants (see there)
+INITS: tuple[str, ...] = (
+    "box",
+    "he",
+    "glorot",
+    "he-centred",
+    "glorot-centred",
+    "he-bias",
+    "glorot-bias",
+)
+#: the constant bias of the ``"-bias"`` variants (the common "small positive bias" for ReLUs)
+BIAS = 0.01
+
+
+def _check_init(method: str) -> None:
+    if method not in INITS:
+        raise ValueError(f"unknown initialisation {method!r}: choose one of {INITS}")
+
+
 def _dense(key, d_in, d_out, method, dtype):
-    if method == "he":
-        return {
-            "W": math.sqrt(2.0 / d_in) * jax.random.normal(key, (d_in, d_out), dtype),
-            "b": jnp.zeros((d_out,), dtype),
-        }
-    if method == "glorot":
-        return {
-            "W": math.sqrt(2.0 / (d_in + d_out)) * jax.random.normal(key, (d_in, d_out), dtype),
-            "b": jnp.zeros((d_out,), dtype),
-        }
-    raise ValueError(f"unknown initialisation {method!r}: choose 'box', 'he' or 'glorot'")
+    base = method.split("-")[0]
+    if base not in ("he", "glorot"):
+        raise ValueError(f"unknown initialisation {method!r}: choose one of {INITS}")
+    std = math.sqrt(2.0 / d_in) if base == "he" else math.sqrt(2.0 / (d_in + d_out))
+    b = BIAS if method.endswith("-bias") else 0.0
+    return {
+        "W": std * jax.random.normal(key, (d_in, d_out), dtype),
+        "b": jnp.full((d_out,), b, dtype),
+    }
 
 
 def init_mlp(
@@ -174,11 +205,15 @@ def init_mlp(
 ) -> dict:
     """An MLP ``{"hidden": [{"W", "b"}, ...], "c": (widths[-1] + 1, n_out)}``.
 
-    ``method``: ``"box"`` (first layer on ``box = (lo, hi)``, default the unit
-    box, later layers on the unit box), ``"he"`` or ``"glorot"`` (normal, zero
-    biases).  The output layer ``c`` (last row: the constant basis function)
-    gets Glorot weights in every case.
+    ``method`` (one of :data:`INITS`): ``"box"`` (first layer on ``box = (lo, hi)``, default the
+    unit box, later layers on the unit box); ``"he"`` or ``"glorot"`` (normal weights, zero
+    biases, raw inputs); ``"he-centred"`` / ``"glorot-centred"`` (the same on inputs centred at
+    the box's midpoint ``m``: folded into the first layer, ``b = -W^T m``, so that
+    ``W^T x + b = W^T (x - m)``); ``"he-bias"`` / ``"glorot-bias"`` (every hidden bias
+    :data:`BIAS`).  The output layer ``c`` (last row: the constant basis function) gets Glorot
+    weights in every case.
     """
+    _check_init(method)
     widths = tuple(int(w) for w in widths)
     if d_in < 1 or n_out < 1 or not widths or min(widths) < 1:
         raise ValueError(f"need positive sizes, got d_in={d_in}, widths={widths}, n_out={n_out}")
@@ -197,7 +232,11 @@ def init_mlp(
                 )
             )
         else:
-            layers.append(_dense(keys[i], d, w, method, dtype))
+            layer = _dense(keys[i], d, w, method, dtype)
+            if i == 0 and method.endswith("-centred"):
+                mid = jnp.asarray((lo + hi) / 2, dtype)
+                layer = {"W": layer["W"], "b": layer["b"] - mid @ layer["W"]}
+            layers.append(layer)
         d = w
     c = math.sqrt(2.0 / (d + 1 + n_out)) * jax.random.normal(keys[-1], (d + 1, n_out), dtype)
     return {"hidden": layers, "c": c}
@@ -224,11 +263,13 @@ def init_resnet_box(
 
     ``method="box"``: opening layer box-initialised on the data box, residual
     layer ``l`` on :math:`[0, m_l]^w` with maximum :math:`m_l = (1+1/L)^l`
-    (see the module docstring); ``"he"``/``"glorot"`` for comparison.
+    (see the module docstring); the He / Glorot variants of :func:`init_mlp` for comparison
+    (residual layers: the variant's weights and biases; centring acts on the opening layer).
     Parameters: ``{"hidden": [opening], "res": {"W": (L, w, w), "b": (L, w)}, "c"}``.
     """
     if depth < 1:
         raise ValueError(f"depth must be positive, got {depth}")
+    _check_init(method)
     k_open, k_res, k_c = jax.random.split(key, 3)
     p = init_mlp(k_open, d_in, (width,), n_out, method, box, dtype)
     keys = jax.random.split(k_res, depth)
@@ -345,19 +386,35 @@ def _qr_cgs2(A):
     return jax.lax.fori_loop(0, p, body, (jnp.zeros_like(A), jnp.zeros((p, p), A.dtype)))
 
 
-def least_squares(A, r, ridge: float = 0.0, solver: str = "qr"):
+#: the least-squares solvers of :func:`least_squares` (the first is the default)
+SOLVERS: tuple[str, ...] = ("cholesky", "qr", "lstsq", "normal")
+#: the Cholesky route's jitter, relative: ``JITTER * p * max diag(G)`` is added to the diagonal
+#: of the float64 Gram matrix ``G`` (with the caller's ridge); ``p eps_64 max diag(G)`` is the
+#: rounding error of forming ``G``, so the jitter changes the solution at that level only
+JITTER = float(np.finfo(np.float64).eps)
+
+
+def least_squares(A, r, ridge: float = 0.0, solver: str = "cholesky"):
     r"""``argmin_c ||A c - r||^2 + ridge ||c||^2`` for ``A`` (m, p), ``r`` (m, k).
 
     Solvers, all on the stacked system :math:`[A;\sqrt\lambda I]\,c = [r; 0]`
     or its normal equations:
 
-    * ``"qr"`` (default): thin QR by Gram-Schmidt with re-orthogonalisation
+    * ``"cholesky"`` (default): the normal equations in float64,
+      :math:`(A^\top A + (\lambda + \delta) I)\,c = A^\top r` with the jitter
+      :math:`\delta` = :data:`JITTER` ``p max diag(A^T A)``, by a Cholesky factorisation; the
+      result is cast back to ``A``'s dtype.  Squaring the condition number costs nothing
+      visible in float64 for float32 bases (see the module docstring); dead ReLUs (zero columns)
+      get coefficient 0.  Float64 is enabled for the solve only (``jax.enable_x64`` while
+      tracing it), whatever the process' setting;
+    * ``"qr"``: thin QR by Gram-Schmidt with re-orthogonalisation
       (CGS2, as accurate as Householder QR for numerically full-rank
       matrices), then back substitution; columns found dependent (dead
       ReLUs give zero columns) get coefficient 0.  Written with ``jnp``
       because LAPACK's QR and SVD (``jnp.linalg.qr``/``lstsq``) run through a
       multithreaded BLAS that became 10-100x slower for more than 256 rows on
-      a busy 2-core machine;
+      a busy 2-core machine.  Accurate in float32 but sequential (``p`` dependent steps):
+      5-8x the Cholesky route's cost here;
     * ``"lstsq"``: SVD, ``jnp.linalg.lstsq`` (the minimum-norm solution);
     * ``"normal"``: the normal equations :math:`(A^\top A + \lambda I) c = A^\top r`
       by an eigen-decomposition (pseudo-inverse below ``eps`` times the
@@ -372,14 +429,16 @@ def least_squares(A, r, ridge: float = 0.0, solver: str = "qr"):
         )
     if not isinstance(ridge, jax.core.Tracer) and ridge < 0:  # a traced ridge is checked by fit
         raise ValueError(f"ridge must be non-negative, got {ridge}")
-    if solver not in ("qr", "lstsq", "normal"):
-        raise ValueError(f"unknown solver {solver!r}: choose 'qr', 'lstsq' or 'normal'")
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}: choose one of {SOLVERS}")
     return _least_squares(A, r, ridge, solver)
 
 
 @partial(jax.jit, static_argnames=("solver",))
 def _least_squares(A, r, ridge, solver):
     p = A.shape[1]
+    if solver == "cholesky":
+        return _cholesky64(A, r, ridge)
     if solver == "normal":
         mu, V = jnp.linalg.eigh(A.T @ A + ridge * jnp.eye(p, dtype=A.dtype))
         inv = jnp.where(mu > jnp.finfo(A.dtype).eps * jnp.max(mu), 1.0 / mu, 0.0)
@@ -396,7 +455,19 @@ def _least_squares(A, r, ridge, solver):
     return jax.scipy.linalg.solve_triangular(R, rhs, lower=False)
 
 
-def ls_step(params, system: Callable, ridge: float = 0.0, solver: str = "qr"):
+def _cholesky64(A, r, ridge):
+    """The float64 normal-equations solve of :func:`least_squares` (``solver="cholesky"``)."""
+    p = A.shape[1]
+    with jax.enable_x64(True):
+        A64, r64 = A.astype(jnp.float64), r.astype(jnp.float64)
+        G = A64.T @ A64
+        lam = jnp.asarray(ridge, jnp.float64) + JITTER * p * jnp.max(jnp.diag(G))
+        L = jnp.linalg.cholesky(G + lam * jnp.eye(p, dtype=jnp.float64))
+        c = jax.scipy.linalg.cho_solve((L, True), A64.T @ r64)
+        return c.astype(A.dtype)
+
+
+def ls_step(params, system: Callable, ridge: float = 0.0, solver: str = "cholesky"):
     """``params`` with the output layer replaced by the least-squares optimum."""
     A, r = system(params)
     return {**params, "c": least_squares(A, r, ridge, solver).reshape(params["c"].shape)}
@@ -532,6 +603,34 @@ def _poisson(k: int = 2) -> Poisson1D:
 
 
 POISSON = _poisson(2)
+
+
+def _damped(k: int = 3) -> Poisson1D:
+    r""":math:`u = e^{-x}\sin(k\pi x) + x`, :math:`f = -u'' = e^{-x}((w^2 - 1)\sin wx + 2w\cos wx)`,
+    ``w = k pi``; boundary values 0 and 1 (non-zero, unlike :data:`POISSON`)."""
+    w = k * jnp.pi
+    return Poisson1D(
+        f"exp(-x) sin({k} pi x) + x",
+        lambda x: jnp.exp(-x) * jnp.sin(w * x) + x,
+        lambda x: jnp.exp(-x) * ((w**2 - 1) * jnp.sin(w * x) + 2 * w * jnp.cos(w * x)),
+        0.0,
+        1.0,
+    )
+
+
+#: a second Poisson problem: a damped oscillation plus a linear part, boundary values 0 and 1
+POISSON_DAMPED = _damped(3)
+
+
+def poisson_problem(name: str) -> Poisson1D:
+    """``"sin"``: :data:`POISSON`; ``"damped"``: :data:`POISSON_DAMPED`."""
+    table = {"sin": POISSON, "damped": POISSON_DAMPED}
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown Poisson problem {name!r}: choose one of {sorted(table)}"
+        ) from None
 
 
 def basis_d2(params, x, activation: str = "tanh"):
@@ -689,7 +788,7 @@ def fit(
     ridge: float = 0.0,
     optimizer: str = "adam",
     error_fn: Callable | None = None,
-    solver: str = "qr",
+    solver: str = "cholesky",
     chunk: int = 100,
     progress: bool = False,
 ) -> FitResult:
@@ -767,8 +866,8 @@ def _check_fit_args(method, steps, lr, ridge, optimizer, solver, chunk):
         raise ValueError(f"ridge must be non-negative, got {ridge}")
     if method == "lsgd" and optimizer not in ("adam", "gd"):
         raise ValueError(f"unknown optimiser {optimizer!r}: choose 'adam' or 'gd'")
-    if solver not in ("qr", "lstsq", "normal"):
-        raise ValueError(f"unknown solver {solver!r}: choose 'qr', 'lstsq' or 'normal'")
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}: choose one of {SOLVERS}")
 
 
 def _fit_carry(params, method, opt):
