@@ -18,7 +18,9 @@ def _acc(**kw):
 
 def test_claims_are_declared_with_kinds_and_quotes():
     ids = set(S.CLAIMS)
-    assert len(ids) == 30
+    assert len(ids) == 38
+    assert {"table1-order-fc-longest", "rbd-400x-mnist", "table2-trained"} <= ids
+    assert {"step-cost-vs-d-gaussian", "step-cost-vs-d-structured", "goal-structured-1.2x"} <= ids
     for m in ("fc", "cnn"):
         assert {f"table1-order-{m}", f"gap-{m}", f"rbd-budget-{m}"} <= ids
     assert {"table3-resnet8", "rbd-10x", "communication", "goal-structured-step"} <= ids
@@ -78,11 +80,31 @@ def test_gap_budget_and_increasing_rules():
 
 
 def test_compartments_and_switching_rules():
-    assert S.compartments_help([0.02, 0.0, -0.02, 0.0, 0.0, 0.0])[0] == "not reproduced"
-    assert S.compartments_help([0.02, 0.03])[0] == "reproduced"
-    assert S.compartments_help([0.0, 0.005])[0] == "inconclusive"
+    better, tied = SEEDS([0.02, 0.03, 0.025]), SEEDS([0.001, -0.002, 0.0])
+    worse = SEEDS([-0.02, -0.03, -0.025])
+    assert S.compartments_help({"a": better, "b": better})[0] == "reproduced"
+    assert S.compartments_help({"a": better, "b": tied, "c": worse})[0] == "inconclusive"
+    assert S.compartments_help({"a": tied, "b": worse})[0] == "not reproduced"
+    assert S.compartments_help({"a": better, "b": better, "c": tied})[0] == "partly"
+    # a single seed's difference has no interval: a 0.005 gain is a tie, not a benefit
+    assert S.compartments_help({"a": E(0.005)})[0] == "not reproduced"
     row = {"finite": True, "acc_before": 0.64, "min_acc_after": 0.55}
     assert S.switch_works([row])[0] == "not reproduced"
+    rows = [
+        {"run": "A", "finite": True, "acc_before": 0.6, "min_acc_after": a}
+        for a in (0.6, 0.61, 0.62)
+    ]
+    assert S.switch_works(rows)[0] == "reproduced"
+    rows.append({"run": "A", "finite": True, "acc_before": 0.6, "min_acc_after": 0.5})
+    assert S.switch_works(rows)[0] == "inconclusive"  # one seed drops 0.1: the interval straddles
+
+
+def test_almost_sgd_and_trained_like_gaussian():
+    assert S.almost_sgd(SEEDS([0.96, 0.97, 0.965]))[0] == "reproduced"
+    assert S.almost_sgd(SEEDS([0.91, 0.92, 0.915]))[0] == "partly"
+    assert S.almost_sgd(SEEDS([0.80, 0.81, 0.805]))[0] == "not reproduced"
+    assert S.trained_like_gaussian(SEEDS([0.005, 0.01, 0.008]))[0] == "reproduced"
+    assert S.trained_like_gaussian(SEEDS([0.1, 0.12, 0.11]))[0] == "not reproduced"
 
 
 def test_several_stores_centres_as_values_and_reads_like_a_dict():

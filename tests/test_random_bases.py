@@ -694,20 +694,52 @@ def test_absent_data_sets_give_not_run_rows(monkeypatch, tmp_path):
     assert fc_cifar == pytest.approx({"NES": 0.178, "FPD": 0.214, "RBD": 0.4377, "SGD": 0.5209})
 
 
-def test_lr_probe_reuses_table1_run_and_rejects_bad_factors():
+def test_lr_selection_uses_the_validation_split_and_the_same_candidates_for_every_method():
 
     cfg = S.config("smoke")
     study = S.Study(cfg, 0)
     with pytest.raises(ValueError, match="positive"):
-        S.lr_probe(study, (0,))
-    rows = S.lr_probe(study, (8,))
-    assert [r["factor"] for r in rows] == [1, 8]
-    t1 = {r["method"]: r for r in S.table1(study, "fc")}
-    assert rows[0]["accuracy"] == t1["RBD"]["accuracy"]  # factor 1 is Table 1's own (memoised) run
-    D = study.dim("fc")
-    lr = S.learning_rates("fc", cfg.dataset)
-    assert rows[1]["expected_step_vs_sgd"] == pytest.approx(8 * lr["rbd"] * cfg.d / D / lr["sgd"])
-    assert all(r["status"] == "run" or r["status"].startswith("diverged") for r in rows)
+        S.lr_selection(study, (0,))
+    val = study.data(split="val")
+    full = study.data()
+    assert len(val.x_train) + len(val.x_test) == len(full.x_train)
+    assert len(val.x_test) == cfg.val_size  # the held-out images come from the training set
+    with pytest.raises(ValueError, match="split"):
+        study.data(split="train")
+    out = S.lr_selection(study, (1, 2))
+    cands = out["candidates"]
+    for name in S.SELECTED:
+        assert sorted(r["factor"] for r in cands if r["method"] == name) == [1, 2]
+    sel = {r["method"]: r for r in out["selected"]}
+    best = {}
+    for r in cands:
+        if r["status"] == "run" and r["val_accuracy"] > best.get(r["method"], (-1, 0))[0]:
+            best[r["method"]] = (r["val_accuracy"], r["factor"])
+    assert {k: v["factor"] for k, v in sel.items()} == {k: v[1] for k, v in best.items()}
+    sgd = sel["SGD"]["per_seed"]
+    assert sel["RBD"]["fractions"] == pytest.approx(
+        [a / b for a, b in zip(sel["RBD"]["per_seed"], sgd)]
+    )
+
+
+def test_train_seeds_equals_train_per_seed():
+
+    cfg = S.config("smoke")
+    study = S.Study(cfg, 0)
+    data = study.data(n_train=256)
+    model = study.model("fc")
+    method = rb.RBD(1.0, 16, "hadamard-coset", chunk=8)
+    one = [rb.train(model, data, method, epochs=2, seed=s) for s in (3, 5)]
+    both = rb.train_seeds(model, data, method, seeds=(3, 5), epochs=2, eval_epochs=(2,))
+    for a, b in zip(one, both):
+        np.testing.assert_allclose(a.loss, b.loss, atol=1e-5)
+        assert b.evaluated == (0, 2) and b.test_accuracy[-1] == pytest.approx(
+            a.final_accuracy, abs=2e-3
+        )
+    with pytest.raises(ValueError, match="distinct"):
+        rb.train_seeds(model, data, method, seeds=(1, 1), epochs=1)
+    with pytest.raises(ValueError, match="eval_epochs"):
+        rb.train_seeds(model, data, method, seeds=(1,), epochs=1, eval_epochs=(3,))
 
 
 def test_study_run_memoises_and_fresh_reruns_identically():

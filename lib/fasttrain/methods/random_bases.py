@@ -143,6 +143,7 @@ __all__ = [
     "preprocess",
     "communication_bytes",
     "train",
+    "train_seeds",
     "TrainResult",
     "evaluate",
     "time_step",
@@ -1129,7 +1130,8 @@ class TrainResult:
     """Outcome of :func:`train`.
 
     ``test_accuracy[e]`` is the test accuracy after e epochs (e = 0: at
-    initialisation); ``loss``/``train_accuracy``/``cos`` are per step on the
+    initialisation; with ``eval_epochs`` set, after the epochs it lists, see
+    :attr:`evaluated`); ``loss``/``train_accuracy``/``cos`` are per step on the
     (augmented) minibatch before the update; ``step_time`` is the mean wall
     time of a training step (data pipeline included, compilation excluded).
     """
@@ -1147,6 +1149,12 @@ class TrainResult:
     compile_time: float
     wall_time: float
     switch_at: int | None = None
+    eval_epochs: tuple[int, ...] | None = None
+
+    @property
+    def evaluated(self) -> tuple[int, ...]:
+        """The epochs at which ``test_accuracy`` was measured (0 = initialisation)."""
+        return tuple(range(self.epochs + 1)) if self.eval_epochs is None else self.eval_epochs
 
     @property
     def final_accuracy(self) -> float:
@@ -1273,6 +1281,148 @@ def train(
         wall_time=time.perf_counter() - t_wall,
         switch_at=switch_at,
     )
+
+
+def train_seeds(
+    model: Model,
+    data,
+    method,
+    *,
+    seeds,
+    epochs: int,
+    batch_size: int = 32,
+    augmentation: str = "none",
+    switch_at: int | None = None,
+    then=None,
+    segment: int = 50,
+    eval_epochs=None,
+    eval_batch: int = 1000,
+    progress: bool = False,
+) -> list[TrainResult]:
+    """:func:`train` for several ``seeds`` at once, vectorised over the seed with ``jax.vmap``.
+
+    Each seed's run uses the same key streams as ``train(..., seed=s)`` (initial network,
+    epoch order, augmentation, directions), so it is the same run computed side by side with the
+    others (equal up to floating-point rounding of the batched kernels).  For small fully
+    connected models a step at batch 32 is dominated by per-operation overhead, so S seeds in
+    one batched step cost far less than S steps.  ``eval_epochs``: the epochs after which test
+    accuracy is measured (default every epoch; the last epoch is always included, epoch 0 too);
+    long budget curves evaluate at a few checkpoints only.  ``step_time`` is the wall time of a
+    batched step divided by the number of seeds.  Models with convolutions are refused (XLA:CPU
+    runs them far slower inside loops, see :func:`_python_loop`): use :func:`train` per seed.
+    Raises :class:`DivergenceError` when any seed's loss stops being finite.
+    """
+    _check_train_args(method, then, switch_at, epochs, batch_size, "fori", None)
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) >= 2**32:
+        raise ValueError(f"seeds must be distinct integers in [0, 2**32), got {seeds}")
+    x_train, y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    n, shape = x_train.shape[0], tuple(x_train.shape[1:])
+    batches = getattr(method, "batches_per_step", 1)
+    steps_per_epoch = n // (batch_size * batches)
+    if steps_per_epoch < 1:
+        raise ValueError(
+            f"{n} training images are fewer than the {batch_size * batches} one step needs"
+        )
+    evals = sorted({0, epochs} | set(range(1, epochs + 1) if eval_epochs is None else eval_epochs))
+    if evals[0] < 0 or evals[-1] > epochs:
+        raise ValueError(f"eval_epochs must lie in [0, {epochs}], got {eval_epochs}")
+    template = model.init(_stream_key(seeds[0], 4), shape)
+    if _python_loop(template):
+        raise ValueError("train_seeds is for models without convolutions; use train per seed")
+    loss = make_loss(model.apply)
+    dtype = ravel_pytree(template)[0].dtype
+    seg = max(1, min(segment, steps_per_epoch))
+    s_arr = jnp.asarray(seeds, jnp.uint32)
+
+    def init_one(s):
+        params = model.init(_stream_key(s, 4), shape)
+        return params, _method_step(method, then, switch_at, loss, params, s, None)[0]
+
+    def run_one(s, p, aux, x_all, y_all, perm, i0, count, t0):
+        step = _method_step(method, then, switch_at, loss, p, s, None)[1]
+        one = _batch_step(step, augmentation, _stream_key(s, 2), batch_size, batches, dtype)
+        buf = jnp.full((3, seg), jnp.nan, dtype)
+
+        def body(i, carry):
+            q, a, b = carry
+            q, a, m = one(q, a, x_all, y_all, perm, i0 + i, t0 + i)
+            return q, a, b.at[:, i].set(m)
+
+        return jax.lax.fori_loop(0, count, body, (p, aux, buf))
+
+    def perms(epoch):
+        return jax.vmap(lambda s: _permutation(_stream_key(s, 3), epoch, n))(s_arr)
+
+    t_compile = time.perf_counter()
+    params, aux = jax.jit(jax.vmap(init_one))(s_arr)
+    compiled = (
+        jax.jit(jax.vmap(run_one, in_axes=(0, 0, 0, None, None, 0, None, None, None)))
+        .lower(s_arr, params, aux, x_train, y_train, perms(0), 0, seg, 0)
+        .compile()
+    )
+    compile_time = time.perf_counter() - t_compile
+
+    def score(p):
+        correct = np.zeros(len(seeds))
+        for i in range(0, len(data.x_test), eval_batch):
+            xb = jnp.asarray(data.x_test[i : i + eval_batch])
+            yb = jnp.asarray(data.y_test[i : i + eval_batch])
+            correct += np.asarray(_n_correct_seeds(model.apply, augmentation, p, xb, yb))
+        return correct / len(data.x_test)
+
+    name = _describe(method, then, switch_at)
+    t_wall = time.perf_counter()
+    accs, metrics, run_time, t = [score(params)], [], 0.0, 0
+    bar = progress_bar(total=epochs * steps_per_epoch, desc=name, unit="step", enabled=progress)
+    try:
+        for epoch in range(epochs):
+            perm = perms(epoch)
+            for i0 in range(0, steps_per_epoch, seg):
+                count = min(seg, steps_per_epoch - i0)
+                t0 = time.perf_counter()
+                params, aux, buf = compiled(
+                    s_arr, params, aux, x_train, y_train, perm, i0, count, t
+                )
+                buf = np.asarray(buf)[:, :, :count]
+                run_time += time.perf_counter() - t0
+                metrics.append(buf)
+                bar.update(count)
+                for k, s in enumerate(seeds):
+                    _check_finite(buf[k, 0], f"{name} (seed {s})", t)
+                t += count
+            if epoch + 1 in evals:
+                accs.append(score(params))
+    finally:
+        bar.close()
+    m = np.concatenate(metrics, axis=2)
+    acc = np.stack(accs, axis=1)
+    wall = time.perf_counter() - t_wall
+    return [
+        TrainResult(
+            method=name,
+            params=jax.tree.map(lambda leaf, k=k: leaf[k], params),
+            epochs=epochs,
+            steps=t,
+            steps_per_epoch=steps_per_epoch,
+            test_accuracy=acc[k],
+            loss=m[k, 0],
+            train_accuracy=m[k, 1],
+            cos=m[k, 2],
+            step_time=run_time / max(t, 1) / len(seeds),
+            compile_time=compile_time,
+            wall_time=wall,
+            switch_at=switch_at,
+            eval_epochs=None if eval_epochs is None else tuple(evals),
+        )
+        for k in range(len(seeds))
+    ]
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _n_correct_seeds(apply_fn, augmentation, params, xb, yb):
+    """:func:`_n_correct` for parameters stacked over seeds (leading axis)."""
+    return jax.vmap(lambda p: _n_correct(apply_fn, augmentation, p, xb, yb))(params)
 
 
 def _check_train_args(method, then, switch_at, epochs, batch_size, loop, mesh):
