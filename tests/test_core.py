@@ -59,3 +59,14 @@ def test_readable_table_keeps_renames_and_formats():
     assert "20 000" in html and "3 120" in html and "20000.000" not in html
     with pytest.raises(KeyError, match="not in the table"):
         readable(df, {"nope": "x"})
+
+
+def test_readable_table_shows_missing_values_as_a_dash():
+    import pandas as pd
+
+    from fasttrain.core.tables import readable
+
+    df = pd.DataFrame({"seeds": pd.array([5, None], dtype="Int64"), "acc": [0.9, float("nan")]})
+    html = readable(df, {"seeds": "seeds", "acc": "accuracy"}).to_html()
+    assert "&lt;NA&gt;" not in html and "<NA>" not in html and "nan" not in html
+    assert html.count("–") == 2

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 
 #: significant digits of a float column unless a chapter says otherwise
 DEFAULT_DIGITS = 3
@@ -19,7 +20,7 @@ DEFAULT_DIGITS = 3
 
 def _format(digits: int):
     def fmt(v) -> str:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
             return "–"
         if isinstance(v, (bool, np.bool_)):
             return "yes" if v else "no"
