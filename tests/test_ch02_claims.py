@@ -58,17 +58,38 @@ def test_graded_is_inconclusive_on_either_bar():
     assert low(C.exact(2.0))[0] == "not reproduced"
 
 
-def test_lambda_rules():
-    flat, width = S.gn_iterations_flat, S.fails_below_some_lambda
-    narrow = S.LambdaSweep((1.0, 0.5), (1, 2), 10)
-    assert flat(narrow)[0] == width(narrow)[0] == "not testable here"
+def test_lambda_sweep_per_seed_numbers():
     sweep = S.LambdaSweep((1.0, 0.1, 0.01), (1, 2, None), 10)
     assert sweep.values == (1.0, 2.0, 11.0) and sweep.failed == (False, False, True)
-    assert flat(sweep)[0] == "not reproduced"
-    assert width(sweep)[0] == "reproduced"
-    assert flat(S.LambdaSweep((1.0, 0.1, 0.01), (1, 1, 8), 10))[0] == "not reproduced"
+    assert sweep.spread == 11.0 and sweep.fails_smallest and sweep.ordered_failures
+    assert S.LambdaSweep((1.0, 0.1, 0.01), (2, 2, 3), 10).spread == 1.5
+    # the exponent of iterations in 1/λ: flat is 0, 10× per decade of λ is 1, a miss counts as budget+1
+    assert abs(S.LambdaSweep((1.0, 0.1, 0.01), (2, 2, 2), 10).exponent) < 1e-12
+    assert abs(S.LambdaSweep((1.0, 0.1, 0.01), (1, 10, 100), 200).exponent - 1.0) < 1e-9
+    assert sweep.exponent > S.LambdaSweep((1.0, 0.1, 0.01), (1, 2, 3), 10).exponent
     # failures not ordered by λ, smallest λ failing
-    assert width(S.LambdaSweep((0.01, 1.0, 0.1), (None, None, 3), 10))[0] == "partly"
+    unordered = S.LambdaSweep((0.01, 1.0, 0.1), (None, None, 3), 10)
+    assert unordered.fails_smallest and not unordered.ordered_failures
+    everything = S.LambdaSweep((1.0, 0.1, 0.01), (None, None, None), 10)
+    assert everything.fails_smallest and not everything.ordered_failures
+    assert not S.LambdaSweep((1.0, 0.1, 0.01), (1, None, 2), 10).fails_smallest
+
+
+def test_lambda_rules_decide_on_the_interval_over_seeds():
+    flat, width = S.gn_iterations_flat, S.fails_below_some_lambda
+    seeds = C.over_seeds([0.2, 0.21, 0.0, 0.21, 0.2])
+    assert flat(seeds, lambda_range=5.0)[0] == "not testable here"
+    assert flat(seeds, lambda_range=27.0)[0] == "reproduced"
+    assert flat(C.over_seeds([0.2, 0.2, 1.5, 0.2, 0.2]), lambda_range=27.0)[0] == "inconclusive"
+    assert flat(C.over_seeds([1.1, 0.9, 1.0]), lambda_range=27.0)[0] == "not reproduced"
+    ones = C.over_seeds([1.0, 1.0, 1.0, 1.0, 1.0])
+    zeros = C.over_seeds([0.0, 0.0, 0.0, 0.0, 0.0])
+    assert width(ones, fails_smallest=ones, lambda_range=5.0)[0] == "not testable here"
+    assert width(ones, fails_smallest=ones, lambda_range=27.0)[0] == "reproduced"
+    assert width(zeros, fails_smallest=ones, lambda_range=27.0)[0] == "partly"
+    assert width(zeros, fails_smallest=zeros, lambda_range=27.0)[0] == "not reproduced"
+    some = C.over_seeds([1.0, 0.0, 1.0, 0.0, 0.0])
+    assert width(zeros, fails_smallest=some, lambda_range=27.0)[0] == "inconclusive"
 
 
 def test_preconditioned_bounded_needs_a_conditioning_range():
