@@ -627,19 +627,25 @@ def _value_and_grad_mgrit(params, x, y, spec, cfg, n_fwd, n_bwd, u_init, lam_ini
 def forward_mgrit(params, x, spec: Spec, cfg: MGRITConfig, n_iter, mesh=None):
     """Logits with the residual layers propagated by ``n_iter`` MGRIT V-cycles (run-time count),
     started from the opening state copied to every layer."""
+    U = _mgrit_forward_states(params, x, spec, cfg, n_iter, None, mesh)
+    return classify(params["cls"], U[-1])
+
+
+def _mgrit_forward_states(params, x, spec: Spec, cfg: MGRITConfig, n_iter, u_init, mesh):
+    """Every layer's state after ``n_iter`` forward MGRIT iterations from ``u_init`` (``None``: the
+    opening state copied to every layer)."""
     u0 = open_layer(params["open"], x, spec.activation)
     layers = params["layers"]
-    U = _mgrit_states_impl(
+    return _mgrit_states_impl(
         ForwardStep(spec.activation),
         (layers["W"], layers["b"]),
         spec.h,
         u0,
-        None,
+        u_init,
         cfg,
         n_iter,
         mesh,
     )
-    return classify(params["cls"], U[-1])
 
 
 def iterations_to_tol(residuals, tol: float) -> int | None:
@@ -741,18 +747,7 @@ def _serial_step(p, s, warm, x, y, lr, spec, optimizer):
 
 def _mgrit_loss(params, x, y, spec, cfg, n_fwd, u_init, mesh):
     """The loss of ``n_fwd`` forward MGRIT iterations from ``u_init`` (the line search's objective)."""
-    u0 = open_layer(params["open"], x, spec.activation)
-    layers = params["layers"]
-    U = _mgrit_states_impl(
-        ForwardStep(spec.activation),
-        (layers["W"], layers["b"]),
-        spec.h,
-        u0,
-        u_init,
-        cfg,
-        n_fwd,
-        mesh,
-    )
+    U = _mgrit_forward_states(params, x, spec, cfg, n_fwd, u_init, mesh)
     return _head_loss(params["cls"], U[-1], y)
 
 
