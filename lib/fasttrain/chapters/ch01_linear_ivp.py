@@ -89,8 +89,8 @@ class Config:
     # can GD reach 0.95 on MAGIC? (width, multipliers c): GD at eta = c * 64 / width (the NTK
     # grows ~ width), the configuration chosen on the first seed, decided over magic_seeds
     magic_grid: tuple[tuple[int, tuple[float, ...]], ...] = (
-        (64, (0.3, 1.0, 2.0, 3.0)),
-        (128, (1.0, 2.0, 3.0)),
+        (64, (0.1, 0.3, 1.0, 2.0, 3.0)),
+        (128, (0.3, 1.0, 2.0, 3.0)),
         (256, (1.0,)),
         (1024, (1.0,)),  # one 3 000-step run at width 1024 costs about two minutes
     )
