@@ -142,3 +142,62 @@ def test_solver_study_routes_agree_on_a_tiny_problem():
     assert all(r["agrees"] for r in rows), rows
     assert ratios[0]["fastest"] in S.ROUTES and len(ratios[0]["ratios"]) == 2
     assert compile_s > 0
+
+
+def test_magic_reach_rule_decides_on_the_seed_interval():
+    rule = S.CLAIMS["magic-095-reachable"].rule
+    assert rule(C.over_seeds([0.868, 0.870, 0.866]))[0] == "not reproduced"
+    assert rule(C.over_seeds([0.960, 0.958, 0.962]))[0] == "reproduced"
+    assert rule(C.over_seeds([0.915, 0.920, 0.918]))[0] == "partly"
+    assert rule(C.over_seeds([0.930, 0.960, 0.950]))[0] == "inconclusive"
+    assert rule(C.over_seeds([0.880, 0.910, 0.900]))[0] == "inconclusive"
+
+
+def test_pick_reach_config_takes_the_best_stable_and_breaks_ties_by_width():
+    rows = [
+        {"width": 64, "c": 3.0, "stable": False, "best_acc": None},
+        {"width": 128, "c": 1.0, "stable": True, "best_acc": 0.88},
+        {"width": 64, "c": 1.0, "stable": True, "best_acc": 0.88},
+        {"width": 64, "c": 0.3, "stable": True, "best_acc": 0.85},
+    ]
+    assert S.pick_reach_config(rows) == (64, 1.0)
+    assert S.pick_reach_config([rows[0]]) is None
+
+
+def test_magic_reach_study_runs_the_chosen_configuration_on_the_other_seeds():
+    def load(s):
+        return S.load("magic", s, 80, 0.2)
+
+    grid = ((8, (1.0, 1e5)), (16, (1.0,)))
+    rows, chosen = S.magic_reach_study(load, grid, "tanh", (0, 1), 60, chunk=20)
+    sel = [r for r in rows if r["stage"] == "selection"]
+    assert len(sel) == 3 and any(not r["stable"] for r in sel)
+    assert chosen == S.pick_reach_config(sel)
+    more = [r for r in rows if r["stage"] == "chosen"]
+    assert [r["seed"] for r in more] == [1] and (more[0]["width"], more[0]["c"]) == chosen
+    assert more[0]["lr"] == pytest.approx(chosen[1] * 64 / chosen[0])
+    ok = [r for r in rows if r["stable"]]
+    assert all(r["best_at_third"] <= r["best_at_two_thirds"] <= r["best_acc"] for r in ok)
+    assert len(S.reach_values(rows, chosen)) == 2
+
+
+def test_ties_of_interpolates_per_seed_and_says_none_outside_the_grid():
+    t = S.ties_of([0.1, 0.001, 0.01], [0.1, 10.0, 1.0], 2.0, None)
+    assert t["tie_bdf"] == pytest.approx(0.005)
+    assert t["tie_fast"] is None
+    # speed-up GD / BDF = 5, 0.5, 0.05: 1.5x and 2.5x lie between 0.001 and 0.01
+    assert 0.001 < t["lr_25"] < t["lr_15"] < 0.01
+    none = S.ties_of([0.001, 0.01], [0.01, 0.001], 2.0, 1.0)
+    assert none == {"tie_bdf": None, "tie_fast": None, "lr_15": None, "lr_25": None}
+
+
+def test_gd_sweep_and_route_time_on_a_tiny_problem():
+    su = S.make_setup(S.load("banknote", 0, 60, 0.2), 16, "tanh", 0)
+    (ode,) = S.L.solve_to_thresholds(su.problem(0.1), 500.0, (0.8,), su.space)
+    rows = S.gd_sweep(su, (0.1, 1e6), 0.8, ode.t_event * 0.1, 300, chunk=50)
+    assert rows[0]["stable"] and rows[0]["gd_budget"] == 300
+    assert rows[1]["stable"] is False and rows[1]["gd_time"] is None
+    secs, agrees = S.route_time(su, 0.1, "RK45", 0.8, 500.0, 1e-3, 1e-6, 10.0, ode.t_event)
+    assert secs > 0 and agrees
+    with pytest.raises(ValueError):
+        S.route_time(su, 0.1, "BDF", 0.8, 500.0, 1e-3, 1e-6, 10.0, ode.t_event)

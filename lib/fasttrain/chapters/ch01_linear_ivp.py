@@ -86,11 +86,16 @@ class Config:
     explicit_cap_s: float = 20.0  # wall cap of one explicit solve (beyond it: "exceeded")
     stiff_horizons: tuple[float, ...] = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
     sweep_max_steps: int = 25_000  # GD budget of the learning-rate sweep (small rates need many)
-    magic_widths: tuple[int, ...] = (64, 256, 1024)  # can GD reach 0.95 on MAGIC?
-    magic_lr64: float = (
-        1.0  # learning rate at width 64, scaled by 64 / width (the NTK grows ~ width)
+    # can GD reach 0.95 on MAGIC? (width, multipliers c): GD at eta = c * 64 / width (the NTK
+    # grows ~ width), the configuration chosen on the first seed, decided over magic_seeds
+    magic_grid: tuple[tuple[int, tuple[float, ...]], ...] = (
+        (64, (0.1, 0.3, 1.0, 2.0, 3.0)),
+        (128, (0.3, 1.0, 2.0, 3.0)),
+        (256, (1.0,)),
+        (1024, (1.0,)),  # one 3 000-step run at width 1024 costs about two minutes
     )
-    magic_steps: int = 1_000
+    magic_steps: int = 3_000
+    magic_seeds: tuple[int, ...] = (0, 1, 2)  # offsets to the notebook's seed
     magic_n_train: int | None = None
 
 
@@ -114,8 +119,9 @@ CONFIGS = {
         explicit_cap_s=10.0,
         stiff_horizons=(1.0, 10.0, 100.0),
         sweep_max_steps=2_000,
-        magic_widths=(16, 32),
+        magic_grid=((16, (1.0, 3.0)), (32, (1.0,))),
         magic_steps=300,
+        magic_seeds=(0, 1),
         magic_n_train=300,
     ),
     "book": Config(
@@ -151,8 +157,15 @@ CONFIGS = {
         explicit_cap_s=300.0,
         stiff_horizons=(1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6),
         sweep_max_steps=200_000,
-        magic_widths=(64, 128, 256, 512, 1024),
-        magic_steps=3_000,
+        magic_grid=(
+            (64, (0.3, 1.0, 2.0, 3.0)),
+            (128, (0.3, 1.0, 2.0, 3.0)),
+            (256, (0.3, 1.0, 2.0, 3.0)),
+            (512, (0.3, 1.0, 2.0)),
+            (1024, (0.3, 1.0, 2.0)),
+        ),
+        magic_steps=20_000,
+        magic_seeds=(0, 1, 2, 3, 4),
     ),
 }
 
@@ -556,7 +569,10 @@ CLAIMS = claims.declare(
             partly=0.90,
             name="reaches-095",
             source="Table 2 lists times to 0.90 and 0.95 training accuracy on MAGIC; partly: "
-            "0.90 reached but not 0.95",
+            "0.90 reached but not 0.95. Measured: the highest training accuracy within the "
+            "Tables' GD budget of the (width, learning rate) chosen on the first seed, over "
+            "seeds (95 % t-interval): the whole interval must clear the bar; an interval "
+            "straddling 0.95 or 0.90 is inconclusive",
         ),
         paper_words="Table 2: requisite training time for reaching specific accuracy threshold "
         "(0.80, 0.85, 0.90, 0.95) on MAGIC: GD 201.45 s, ODE 90.97 s at 0.95",
@@ -1268,18 +1284,24 @@ def load_banknote_unstandardised(seed: int, test_fraction: float = 0.2):
     )
 
 
-def gd_reach(ds, widths, lr64: float, activation: str, seed: int, max_steps: int, chunk: int = 100):
-    """Highest training accuracy GD reaches within ``max_steps`` per width.
+def gd_reach(
+    ds, grid, activation: str, seed: int, max_steps: int, chunk: int = 100, width_ref: int = 64
+):
+    """Highest training accuracy GD reaches within ``max_steps``, per (width, multiplier c).
 
-    The learning rate is ``lr64 * 64 / width``: in the standard parameterisation the NTK, and
-    with it GD's stability limit, grows about linearly with the width.
+    ``grid``: ``((width, (c, ...)), ...)``; the learning rate is ``c * width_ref / width``: in the
+    standard parameterisation the NTK, and with it GD's stability limit, grows about linearly with
+    the width. A run stops at divergence or on reaching 0.95. Each row also holds the highest
+    accuracy up to 1/3 and 2/3 of the budget (is it still rising at the end?).
     """
     rows = []
-    for w in widths:
+    marks = (max_steps // 3, 2 * max_steps // 3)
+    for w, cs in grid:
         params0 = L.init_two_layer(jax.random.PRNGKey(seed), ds.x_train.shape[1], w, 2)
         apply = partial(L.two_layer, activation=activation)
-        for lr in (lr64 * 64 / w,):
-            row = {"width": w, "lr": lr}
+        for c in cs:
+            lr = c * width_ref / w
+            row = {"seed": seed, "width": w, "c": c, "lr": lr}
             try:
                 with timing.pinned_blas():
                     gd = full_batch_gd(
@@ -1290,17 +1312,168 @@ def gd_reach(ds, widths, lr64: float, activation: str, seed: int, max_steps: int
                         lr,
                         max_steps,
                         (0.90, 0.95),
-                        chunk=chunk,
+                        chunk=min(chunk, max_steps),
                         diverge_factor=10.0,
                     )
+                acc = gd.train_accuracy
                 row.update(
                     stable=True,
-                    best_acc=float(gd.train_accuracy.max()),
+                    best_acc=float(acc.max()),
                     steps=gd.steps,
                     steps_090=gd.steps_to[0.90],
                     steps_095=gd.steps_to[0.95],
+                    best_at_third=float(acc[: marks[0]].max()),
+                    best_at_two_thirds=float(acc[: marks[1]].max()),
+                    last_chunk_mean=float(acc[-min(chunk, len(acc)) :].mean()),
+                    run_s=gd.run_time,
                 )
             except DivergenceError:
                 row.update(stable=False, best_acc=None, steps=None, steps_090=None, steps_095=None)
             rows.append(row)
     return rows
+
+
+def pick_reach_config(rows) -> tuple[int, float] | None:
+    """The declared selection of ``magic-095-reachable``: the stable (width, c) with the highest
+    training accuracy on the selection seed; ties go to the smaller width, then the smaller c.
+    ``None`` if every configuration diverged."""
+    ok = [r for r in rows if r["stable"]]
+    if not ok:
+        return None
+    top = min(ok, key=lambda r: (-r["best_acc"], r["width"], r["c"]))
+    return top["width"], top["c"]
+
+
+def magic_reach_study(load_seed, grid, activation: str, seeds, max_steps: int, chunk: int = 100):
+    """Can GD reach 0.95 on MAGIC? The whole ``grid`` on ``seeds[0]`` (selection), then the
+    configuration :func:`pick_reach_config` chose on each further seed (each seed its own split,
+    ``load_seed(seed)``, and its own initial network). Returns ``(rows, chosen)``.
+    """
+    first = gd_reach(load_seed(seeds[0]), grid, activation, seeds[0], max_steps, chunk)
+    rows = [dict(r, stage="selection") for r in first]
+    chosen = pick_reach_config(first)
+    if chosen is None:
+        return rows, None
+    w, c = chosen
+    for s in seeds[1:]:
+        more = gd_reach(load_seed(s), ((w, (c,)),), activation, s, max_steps, chunk)
+        rows += [dict(r, stage="chosen") for r in more]
+    return rows, chosen
+
+
+def reach_values(rows, chosen) -> list[float | None]:
+    """Highest training accuracy of the chosen configuration on every seed (``None``: diverged)."""
+    w, c = chosen
+    return [r["best_acc"] for r in rows if r["width"] == w and r["c"] == c]
+
+
+# ---------------------------------------------------------------------------
+# ties over seeds: where GD's run time equals BDF's / the fastest route's solve
+
+
+def gd_sweep(setup: Setup, lrs, threshold: float, tau_event, gd_max_steps: int, chunk: int = 100):
+    """GD alone over ``lrs`` at ``threshold``, with :func:`lr_sweep`'s budget rule.
+
+    ``tau_event``: the gradient flow's event time in flow time ``tau = lr * t`` (from a solve at
+    any learning rate: the flow does not depend on it), or ``None``; GD's budget at ``lr`` is
+    ``min(gd_max_steps, max(1000, 20 * tau_event / lr))``, as in :func:`lr_sweep`.
+    """
+    rows = []
+    for lr in lrs:
+        budget = (
+            gd_max_steps
+            if tau_event is None
+            else int(min(gd_max_steps, max(1000, 20 * tau_event / lr)))
+        )
+        row = {"data": setup.ds.name, "lr": lr, "threshold": threshold, "gd_budget": budget}
+        try:
+            with timing.pinned_blas():
+                gd = full_batch_gd(
+                    setup.apply,
+                    setup.params0,
+                    setup.ds.x_train,
+                    setup.ds.y_train,
+                    lr,
+                    budget,
+                    (threshold,),
+                    chunk=min(chunk, budget),
+                    diverge_factor=10.0,
+                )
+            row.update(stable=True, gd_steps=gd.steps_to[threshold], gd_time=gd.time_to[threshold])
+        except DivergenceError:
+            row.update(stable=False, gd_steps=None, gd_time=None)
+        rows.append(row)
+    return rows
+
+
+def route_time(
+    setup: Setup,
+    lr: float,
+    route: str,
+    threshold: float,
+    t_max: float,
+    rtol: float,
+    atol: float,
+    cap_s: float,
+    t_ref: float,
+    rounds: int = 5,
+):
+    """One seed's solve time of ``route`` (RK45 or Tsit5) to ``threshold``: median of ``rounds``
+    runs after a warm-up run (BLAS pinned; a single run where the warm-up took over 1 s), and
+    whether its event time lies within :data:`EVENT_RTOL` of BDF's ``t_ref``.
+
+    Returns ``(seconds or None, agrees)``; ``None`` when the route exceeded ``cap_s``.
+    """
+    problem = setup.problem(lr)
+    with timing.pinned_blas():
+        if route == "Tsit5":
+            dx = L.DiffraxFlow(problem, setup.space, rtol, atol)
+
+            def go():
+                return dx(t_max, threshold)
+
+        elif route == "RK45":
+
+            def go():
+                return L.solve_flow(
+                    problem,
+                    t_max,
+                    threshold,
+                    setup.space,
+                    rtol=rtol,
+                    atol=atol,
+                    method="RK45",
+                    max_wall=cap_s,
+                )
+
+        else:
+            raise ValueError(f"route must be 'RK45' or 'Tsit5', got {route!r}")
+        try:
+            t0 = time.perf_counter()
+            r = go()
+            first = time.perf_counter() - t0
+            times = []
+            for _ in range(rounds if first <= 1.0 else 0):
+                t0 = time.perf_counter()
+                go()
+                times.append(time.perf_counter() - t0)
+        except L.SolverError:
+            return None, False
+    agrees = r.t_event is not None and abs(r.t_event - t_ref) <= EVENT_RTOL * t_ref
+    return (float(np.median(times)) if times else first), bool(agrees)
+
+
+def ties_of(lrs, gd_times, bdf_s: float | None, fast_s: float | None) -> dict:
+    """One seed's interpolated learning rates (:func:`crossing`): GD's run time = the BDF solve
+    (``tie_bdf``), = the fastest route's solve (``tie_fast``), and GD / BDF = 1.5 and 2.5
+    (``lr_15``, ``lr_25``). ``None``: no crossing inside the grid (or no solve time)."""
+    order = np.argsort(lrs)
+    xs = [float(lrs[i]) for i in order]
+    ys = [gd_times[i] for i in order]
+    sp = [None if (y is None or bdf_s is None) else y / bdf_s for y in ys]
+    return {
+        "tie_bdf": None if bdf_s is None else crossing(xs, ys, bdf_s),
+        "tie_fast": None if fast_s is None else crossing(xs, ys, fast_s),
+        "lr_15": crossing(xs, sp, 1.5),
+        "lr_25": crossing(xs, sp, 2.5),
+    }
