@@ -107,7 +107,8 @@ class Config:
     width ``rate_m_factor * n``, dimension ``rate_d``, teacher labels,
     iterations to ``rate_eps``, with the first step's plain-CG and PCG
     iterations.  ``build_rounds``: interleaved rounds of the preconditioner
-    builds along ``m_sweep``.
+    builds along ``m_sweep``; ``bandwidth_rounds``: interleaved rounds of the bandwidth study
+    (:func:`bandwidth_study`) at the two largest n of ``n_sweep``.
     """
 
     n: int
@@ -146,6 +147,7 @@ class Config:
     rate_d: int = 16
     rate_eps: float = 1e-6
     build_rounds: int = 5
+    bandwidth_rounds: int = 3
 
 
 CONFIGS: dict[str, Config] = {
@@ -191,7 +193,9 @@ CONFIGS: dict[str, Config] = {
         eps_sweep=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02),
         eps_n=64,
         eps_m=4096,
-        n_sweep=(256, 512, 1024, 2048, 4096),
+        # n = 8192 at m = 32 768 (m = 4n): the largest m whose steps stay under the issue's
+        # 8 GB (m = 65 536 would need ≈ 9 GiB); both sketches still reduce (s = 4n < md, s = 2n < m)
+        n_sweep=(256, 512, 1024, 2048, 4096, 8192),
         m_sweep=(4096, 8192, 16384, 32768, 65536),
         sweep_m=32768,
         sweep_n=512,
@@ -571,6 +575,67 @@ def stages_follow_laws(m: StageFits) -> tuple[str, str]:
     return ("partly", why) if len(miss) <= k / 2 else ("not reproduced", why)
 
 
+#: the share of this machine's measured streaming bandwidth at which a stage counts as memory-bound
+BANDWIDTH_BAR = 0.5
+
+
+@dataclass(frozen=True)
+class BandwidthFractions:
+    """Achieved bandwidth of the memory-bound stages as a fraction of the streaming bandwidth
+    measured in the same process and rounds: ``stages`` is a tuple of ``(stage, Measurement)``
+    (one fraction per interleaved round)."""
+
+    stages: tuple[tuple[str, Measurement], ...]
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(float(m.center) for _, m in self.stages)
+
+    def text(self) -> str:
+        return ", ".join(f"{k} {m.text('.2f')}" for k, m in self.stages)
+
+
+def _bw(*fractions):
+    return BandwidthFractions(
+        tuple(
+            (f"s{i}", claims.over_rounds(f) if isinstance(f, list) else claims.exact(f))
+            for i, f in enumerate(fractions)
+        )
+    )
+
+
+@claims.rule(
+    examples={
+        "reproduced": _bw(0.8, [0.6, 0.7, 0.9]),
+        "partly": _bw(0.8, 0.2),
+        "not reproduced": _bw(0.1, [0.2, 0.3, 0.25]),
+        "inconclusive": _bw(0.8, [0.4, 0.6]),
+    },
+    words=f"every memory-bound stage reaches ≥ {BANDWIDTH_BAR:g} of the measured streaming "
+    "bandwidth in every interleaved round (partly: some stages do)",
+)
+def memory_bound_at_bandwidth(m: BandwidthFractions) -> tuple[str, str]:
+    """The stages that miss their operation-count law are memory-bound: each moves the bytes the
+    algorithm says at ≥ 0.5 of the streaming bandwidth measured in the same process.
+
+    ``m``: per stage and size, the per-round fraction (achieved bytes/s over the matching probe's
+    bytes/s in the same interleaved round, :func:`bandwidth_study`).  "reproduced" when every
+    stage's range lies at or above 0.5, "not reproduced" when every stage's range lies below it,
+    "partly" when some stages lie at or above and others below, "inconclusive" when a range
+    straddles 0.5.  Thresholds: the book's (a stage running at half the machine's streaming rate
+    or better is limited by memory traffic, not by arithmetic; below it something else -- latency,
+    a poor access pattern, an extra pass -- costs more than the bytes).
+    """
+    sides = [claims.side(v, BANDWIDTH_BAR, higher=True) for _, v in m.stages]
+    why = m.text() + f" of the streaming bandwidth (bar {BANDWIDTH_BAR:g})"
+    if "straddles" in sides:
+        return "inconclusive", why + ": a range straddles the bar"
+    meets = sum(v == "meets" for v in sides)
+    if meets == len(sides):
+        return "reproduced", why
+    return ("partly", why) if meets else ("not reproduced", why)
+
+
 def _contraction_spec(data: str, words: str) -> ClaimSpec:
     return ClaimSpec(
         id=f"contraction-{data}",
@@ -772,6 +837,17 @@ CLAIMS = claims.declare(
         paper_value="the derived exponents",
         unit="fitted exponent per stage, n ≥ 1024, m fixed (stage breakdown)",
         rule=stages_follow_laws,
+    ),
+    ClaimSpec(
+        id="memory-bound-stages",
+        kind="analysis",
+        claim="the stages that miss their operation-count law (the PCG solves, the pattern pass) "
+        "are memory-bound: they run near this machine's streaming bandwidth",
+        where="our analysis of the cost-laws misses (measured, not only explained)",
+        paper_value=f"≥ {BANDWIDTH_BAR:g} of the streaming bandwidth",
+        unit="achieved bytes/s of the stage over the matching streaming probe's, per interleaved "
+        "round, at the two largest n",
+        rule=memory_bound_at_bandwidth,
     ),
     ClaimSpec(
         id="rate-independent-of-n",
@@ -1489,6 +1565,33 @@ def _timing_settings(cfg: Config, factor: str | None = None, method: str = "fast
     )
 
 
+#: the issue's memory condition for a timed size: one step within 8 GB (8·10⁹ bytes)
+MEMORY_LIMIT_BYTES = 8 * 10**9
+#: the issue's time condition for a timed size: one step within 60 s
+STEP_LIMIT_SECONDS = 60.0
+
+
+def check_memory(steps, n: int, m: int, d: int, limit: int = MEMORY_LIMIT_BYTES) -> None:
+    """Refuse, before anything runs, a size whose compiled steps XLA's buffer assignment puts above
+    ``limit`` bytes (arguments + outputs + temporaries of one step)."""
+    for c in steps:
+        if c.peak_bytes > limit:
+            raise MemoryError(
+                f"{c.method} step at n={n}, m={m}, d={d} needs {c.peak_bytes / 1e9:.2f} GB by XLA's "
+                f"buffer assignment, above the limit of {limit / 1e9:g} GB: choose a smaller m or n"
+            )
+
+
+def peak_rss_bytes() -> int:
+    """The process's peak resident memory so far (``getrusage`` maxrss; KiB on Linux, bytes on
+    macOS): an upper bound of what any step measured so far held."""
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
 def timing_rounds(n: int, cfg: Config) -> tuple[int, int]:
     """``(rounds, warm-up calls)`` of a size with ``n`` points: ``timing_repeats`` rounds after one
     warm-up call, or ``timing_rounds_large`` rounds without one from ``n >= large_n`` on."""
@@ -1513,17 +1616,25 @@ def time_size(
         meth: compile_step(meth, W, a, X, y, key, **dict(_timing_settings(cfg, method=meth)))
         for meth in methods
     }
+    check_memory(steps.values(), n, m, d)  # before any step runs
     rounds, warmup = timing_rounds(n, cfg)
+    out = {}  # each step's output of its last timed call (deterministic: the same in every call)
+
+    def call(meth, c):
+        out[meth] = c.fn(W, a, X, y, key)
+        return out[meth]
+
     timed = interleaved(
-        {meth: (lambda c=c: c.fn(W, a, X, y, key)) for meth, c in steps.items()},
+        {meth: (lambda meth=meth, c=c: call(meth, c)) for meth, c in steps.items()},
         rounds=rounds,
         warmup=warmup,
     )
+    maxrss = peak_rss_bytes()
     y64 = np.asarray(y, np.float64)
     r0 = np.linalg.norm(_forward_np(W, a, X) - y64)
     rows = []
     for meth, c in steps.items():
-        W1, info = c.fn(W, a, X, y, key)
+        W1, info = out[meth]
         contraction = float(np.linalg.norm(_forward_np(W1, a, X) - y64) / r0)
         times = [float(t) for t in timed["times"][meth]]
         med = float(np.median(times))
@@ -1539,6 +1650,7 @@ def time_size(
                 )
                 if meth in ("fast", "kron")
                 else None,
+                "sketch_dim": {"fast": m * d, "kron": m}.get(meth),
                 "seconds": med,
                 "seconds_min": min(times),
                 "round_seconds": times,
@@ -1548,6 +1660,7 @@ def time_size(
                 "compile_seconds": c.compile_seconds,
                 "peak_bytes": c.peak_bytes,
                 "temp_bytes": c.temp_bytes,
+                "maxrss_bytes": maxrss,
                 "jacobian_bytes": n * m * d * 4,
                 "contraction": contraction,
                 "cg_iters": int(info.cg_iterations),
@@ -1708,6 +1821,124 @@ def fast_step_breakdown(n: int, m: int, d: int, cfg: Config, seed: int, repeats:
     out["gram"], G = timer(jax.jit(gn.gram), W, a, X)
     out["solve"] = timer(jax.jit(solve), G, res)[0]
     return out
+
+
+#: the flop-rate probe of :func:`bandwidth_study`: one float32 product of two GEMM_N x GEMM_N matrices
+GEMM_N = 2048
+
+
+def bandwidth_study(n: int, m: int, d: int, cfg: Config, seed: int) -> dict:
+    """Streaming bandwidth and flop rate of this machine beside the memory-bound work of the steps,
+    timed in ``cfg.bandwidth_rounds`` interleaved rounds (after a warm-up call of each; BLAS pinned,
+    :func:`fasttrain.core.timing.interleaved`) in one process, float32, at size (n, m, d).
+
+    Probes over an array of the pattern's size (n x m): ``read`` (sum of the pattern ``P^T``:
+    4nm bytes read), ``write`` (fill a fresh n x m array: 4nm bytes written, page first-touch
+    included, as for every array XLA allocates); ``gemm`` (a GEMM_N³ product, 2 GEMM_N³ flops).
+    Work of the steps: ``pattern`` (f and ``P^T`` from ``W X^T``: writes 4nm bytes), ``matvec``
+    (``G p = J (J^T p)``: two passes over ``P^T``, 8nm bytes read), ``precond`` (two triangular
+    solves with the n x n factor ``R``: each reads the triangle, 4n² bytes in all; ``R`` is a
+    well-conditioned random upper-triangular matrix -- the solves' cost does not depend on its
+    values) and ``cg_iter`` (one PCG iteration's heavy work: ``matvec`` + ``precond``).
+    Returns ``{"n", "m", "d", "times": {name: [s per round]}, "bytes": {name: bytes},
+    "flops": {"gemm": flops}, "load": [...], "rounds"}``.
+    """
+    W, a, X, y = problem32(n, m, d, seed)
+    pattern = jax.jit(gn._forward_and_pattern)
+    f, PT = pattern(W, a, X)
+    z = f - y
+    kr = jax.random.key(seed + 11)
+    R = jnp.triu(jax.random.normal(kr, (n, n), jnp.float32)) / math.sqrt(n) + 2 * jnp.eye(n)
+    A = jax.random.normal(kr, (GEMM_N, GEMM_N), jnp.float32)
+
+    def precond(R, r):
+        sol = jax.scipy.linalg.solve_triangular
+        return sol(R, sol(R, r, trans="T", lower=False), lower=False)
+
+    def cg_iter(PT, X, R, p):
+        return precond(R, gn.gram_matvec(PT, X, p))
+
+    probe = {
+        "read": (jax.jit(jnp.sum), (PT,)),
+        "write": (jax.jit(lambda c: jnp.full((m, n), c, jnp.float32)), (jnp.float32(1.0),)),
+        "gemm": (jax.jit(lambda A: A @ A), (A,)),
+        "pattern": (pattern, (W, a, X)),
+        "matvec": (jax.jit(gn.gram_matvec), (PT, X, z)),
+        "precond": (jax.jit(precond), (R, z)),
+        "cg_iter": (jax.jit(cg_iter), (PT, X, R, z)),
+    }
+    timed = interleaved(
+        {k: (lambda f=f, args=args: f(*args)) for k, (f, args) in probe.items()},
+        rounds=cfg.bandwidth_rounds,
+        warmup=1,
+    )
+    nm, nn = 4 * n * m, 4 * n * n
+    return {
+        "n": n,
+        "m": m,
+        "d": d,
+        "times": timed["times"],
+        "bytes": {
+            "read": nm,
+            "write": nm,
+            "pattern": nm,
+            "matvec": 2 * nm,
+            "precond": nn,
+            "cg_iter": 2 * nm + nn,
+        },
+        "flops": {"gemm": 2 * GEMM_N**3},
+        "load": timed["load"],
+        "rounds": timed["rounds"],
+    }
+
+
+#: which probe bounds each memory-bound piece of work of :func:`bandwidth_study`
+BANDWIDTH_PROBE = {"pattern": "write", "matvec": "read", "precond": "read", "cg_iter": "read"}
+
+
+def bandwidth_fractions(study: dict, work: str) -> list[float]:
+    """Per round: achieved bytes/s of ``work`` over the bytes/s of its probe
+    (:data:`BANDWIDTH_PROBE`) in the same interleaved round of :func:`bandwidth_study`."""
+    probe = BANDWIDTH_PROBE[work]
+    t, b = study["times"], study["bytes"]
+    return [(b[work] / tw) / (b[probe] / tp) for tw, tp in zip(t[work], t[probe], strict=True)]
+
+
+def stage_rates(bd_row: dict, study: dict) -> list[dict]:
+    """Bytes and flops of each stage of one :func:`fast_step_breakdown` row, derived from the
+    algorithm (float32), beside the rates achieved and the machine's rates measured by the
+    :func:`bandwidth_study` of the same size (medians over its rounds).
+
+    Memory-bound stages (``kind="memory"``): the pattern (writes ``P^T``, 4nm bytes) and the PCG
+    solves (k iterations of two passes over ``P^T`` and k + 1 applications of the two triangular
+    solves: 8nmk + 4n²(k + 1) bytes); compute-bound (``kind="compute"``): the factors
+    (2sn² + n³/3; the Kronecker one + n²d), exact GN's Gram (2n²m) and solve (n³/3).
+    """
+    n, m, d, s, sk = (bd_row[k] for k in ("n", "m", "d", "s", "s_kron"))
+    med = {k: float(np.median(v)) for k, v in study["times"].items()}
+    bw = {p: study["bytes"][p] / med[p] for p in ("read", "write")}
+    peak = study["flops"]["gemm"] / med["gemm"]
+    nm, nn = 4 * n * m, 4 * n * n
+    work = {"pattern": ("memory", "write", nm, 2 * n * m * d)}
+    for stage, iters in (("cg", "cg_iters"), ("kron_cg", "kron_cg_iters")):
+        k = int(bd_row[iters])
+        work[stage] = ("memory", "read", 2 * nm * k + nn * (k + 1), k * (4 * n * m * d + 2 * n * n))
+    work |= {
+        "cholesky": ("compute", None, None, 2 * s * n**2 + n**3 / 3),
+        "kron_factor": ("compute", None, None, 2 * sk * n**2 + n**2 * d + n**3 / 3),
+        "gram": ("compute", None, None, 2 * n**2 * m),
+        "solve": ("compute", None, None, n**3 / 3),
+    }
+    rows = []
+    for stage, (kind, probe, nbytes, flops) in work.items():
+        t = float(bd_row[stage])
+        row = {"n": n, "stage": stage, "kind": kind, "seconds": t, "bytes": nbytes, "flops": flops}
+        row["gbps"] = nbytes / t / 1e9 if nbytes else None
+        row["bw_fraction"] = nbytes / t / bw[probe] if probe else None
+        row["gflops"] = flops / t / 1e9 if flops else None
+        row["flop_fraction"] = flops / t / peak if kind == "compute" else None
+        rows.append(row)
+    return rows
 
 
 def stage_exponents(rows, min_n: int) -> list[dict]:
