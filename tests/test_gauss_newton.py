@@ -388,7 +388,15 @@ def test_configs():
     for scale in ("smoke", "book", "paper"):
         c = study.config(scale)
         assert c.m > c.n and c.eps_m > c.eps_n and min(c.m_sweep) > c.sweep_n
-        assert c.sweep_m >= 8 * max(c.n_sweep)  # the overparametrised regime of the timing sweep
+        *ns, n_last = sorted(c.n_sweep)
+        assert all(
+            c.sweep_m >= 8 * n for n in ns
+        )  # the overparametrised regime of the timing sweep
+        # the largest n may sit at m = 4n (book scale: the 8 GB), where both sketches still
+        # reduce dimension: s = 4n < md for the paper's SRHT, s = 2n < m for the Kronecker sketch
+        assert c.sweep_m >= 4 * n_last
+        assert gn.default_sketch_size(n_last, c.sketch_factor) < c.sweep_m * c.sweep_d
+        assert gn.default_sketch_size(n_last, c.kron_sketch_factor) < c.sweep_m
         assert gn.default_sketch_size(c.n, c.sketch_factor) <= c.m * c.d
     with pytest.raises(ValueError, match="unknown scale"):
         study.config("huge")
