@@ -188,11 +188,14 @@ def test_bandwidth_rule_and_study():
     n, m, d = 32, 1024, 4
     st = S.bandwidth_study(n, m, d, cfg, seed=0)
     assert all(len(v) == cfg.bandwidth_rounds for v in st["times"].values())
+    assert st["route"] == cfg.precond_apply
+    pb = S.precond_bytes(n, st["route"])
     assert (
-        st["bytes"]["cg_iter"]
-        == 8 * n * m + 4 * n * n
-        == st["bytes"]["matvec"] + st["bytes"]["precond"]
+        st["bytes"]["cg_iter"] == 8 * n * m + pb == st["bytes"]["matvec"] + st["bytes"]["precond"]
     )
+    assert st["bytes"]["cg_iter_triangular"] == 8 * n * m + 4 * n * n
+    assert S.precond_bytes(n, "inverse") == 2 * S.precond_bytes(n, "triangular") == 8 * n * n
+    assert "precond_setup" in st["times"]
     for w in S.BANDWIDTH_PROBE:
         fr = S.bandwidth_fractions(st, w)
         assert len(fr) == cfg.bandwidth_rounds and all(v > 0 and math.isfinite(v) for v in fr)
@@ -203,7 +206,7 @@ def test_bandwidth_rule_and_study():
     row = {"n": n, "m": m, "d": d, "s": 4 * n, "s_kron": 2 * n, "cg_iters": 10, "kron_cg_iters": 8}
     row |= {k: 0.01 for k in S.STAGE_LAWS}
     rates = {r["stage"]: r for r in S.stage_rates(row, st)}
-    assert rates["cg"]["bytes"] == 2 * 4 * n * m * 10 + 4 * n * n * 11
-    assert rates["kron_cg"]["bytes"] == 2 * 4 * n * m * 8 + 4 * n * n * 9
+    assert rates["cg"]["bytes"] == 2 * 4 * n * m * 10 + pb * 11
+    assert rates["kron_cg"]["bytes"] == 2 * 4 * n * m * 8 + pb * 9
     assert rates["gram"]["flops"] == 2 * n * n * m and rates["gram"]["bytes"] is None
     assert rates["pattern"]["kind"] == "memory" and rates["solve"]["kind"] == "compute"
