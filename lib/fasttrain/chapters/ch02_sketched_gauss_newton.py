@@ -1873,18 +1873,17 @@ def bandwidth_study(n: int, m: int, d: int, cfg: Config, seed: int) -> dict:
     Probes over an array of the pattern's size (n x m): ``read`` (sum of the pattern ``P^T``:
     4nm bytes read), ``write`` (fill a fresh n x m array: 4nm bytes written, page first-touch
     included, as for every array XLA allocates); ``gemm`` (a GEMM_N³ product, 2 GEMM_N³ flops).
-    Work of the steps: ``pattern`` (f and ``P^T`` from ``W X^T``: writes 4nm bytes), ``matvec``
-    (``G p = J (J^T p)``: two passes over ``P^T``, 8nm bytes read), ``precond`` (one application
-    of the preconditioner ``(R^T R)^{-1}`` by the steps' route ``cfg.precond_apply``, its
-    once-per-step work done beforehand: :func:`precond_bytes`), ``precond_setup`` (that
-    once-per-step work: the blocks, or R⁻¹ for ``inverse``), ``cg_iter`` (one PCG iteration's heavy work:
-    ``matvec`` + ``precond``), and the previous edition's route for comparison:
-    ``precond_triangular`` (two ``solve_triangular`` calls, each reading the triangle: 4n² bytes)
-    and ``cg_iter_triangular``, and the other once-per-step route (``precond_inverse`` or
-    ``precond_blocked`` and its ``precond_setup_*``).  ``R`` is a well-conditioned random upper-triangular matrix (the
-    routes' cost does not depend on its values).  Returns ``{"n", "m", "d", "route", "times":
-    {name: [s per round]}, "bytes": {name: bytes}, "flops": {"gemm": flops}, "load": [...],
-    "rounds"}``.
+    Work of the steps: ``pattern`` (f and ``P^T`` from ``W X^T``: writes 4nm bytes), ``matvec`` (``G
+    p = J (J^T p)``: two passes over ``P^T``, 8nm bytes read), ``precond`` (one application of the
+    preconditioner ``(R^T R)^{-1}`` by the steps' route ``cfg.precond_apply``, its once-per-step
+    work done beforehand: :func:`precond_bytes`), ``precond_setup`` (that once-per-step work: the
+    blocks, or R⁻¹ for ``inverse``), ``cg_iter`` (one PCG iteration's heavy work: ``matvec`` +
+    ``precond``), and the previous edition's route for comparison: ``precond_triangular`` (two
+    ``solve_triangular`` calls, each reading the triangle: 4n² bytes) and ``cg_iter_triangular``,
+    and the other once-per-step route (``precond_inverse`` or ``precond_blocked`` and its
+    ``precond_setup_*``). ``R`` is a well-conditioned random upper-triangular matrix (the routes'
+    cost does not depend on its values). Returns ``{"n", "m", "d", "route", "times": {name: [s per
+    round]}, "bytes": {name: bytes}, "flops": {"gemm": flops}, "load": [...], "rounds"}``.
     """
     W, a, X, y = problem32(n, m, d, seed)
     pattern = jax.jit(gn._forward_and_pattern)
@@ -1997,9 +1996,10 @@ def stage_rates(bd_row: dict, study: dict) -> list[dict]:
     :func:`bandwidth_study` of the same size (medians over its rounds).
 
     Memory-bound stages (``kind="memory"``): the pattern (writes ``P^T``, 4nm bytes) and the PCG
-    solves (k iterations of two passes over ``P^T`` and k + 1 applications of the preconditioner
-    by the study's route: 8nmk + (k + 1) :func:`precond_bytes` bytes); compute-bound (``kind="compute"``): the factors
-    (2sn² + n³/3; the Kronecker one + n²d), exact GN's Gram (2n²m) and solve (n³/3).
+    solves (k iterations of two passes over ``P^T`` and k + 1 applications of the preconditioner by
+    the study's route: 8nmk + (k + 1) :func:`precond_bytes` bytes); compute-bound
+    (``kind="compute"``): the factors (2sn² + n³/3; the Kronecker one + n²d), exact GN's Gram (2n²m)
+    and solve (n³/3).
     """
     n, m, d, s, sk = (bd_row[k] for k in ("n", "m", "d", "s", "s_kron"))
     med = {k: float(np.median(v)) for k, v in study["times"].items()}

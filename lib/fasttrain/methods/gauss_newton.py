@@ -63,14 +63,15 @@ Written by hand, and why (see STYLE.md):
   Two routes replace it, both as matrix-vector products at streaming speed: ``inverse`` forms
   ``R^{-1}`` once per step (``_tri_inverse``, the blocked recursion of LAPACK's ``trtri``, which
   jax does not expose: about n^3/3 flops as matrix products) and applies ``R^{-1} (R^{-T} r)``;
-  ``blocked`` (the default) substitutes block by block (the off-diagonal blocks and the inverted 256 x 256
+  ``blocked`` substitutes block by block (the off-diagonal blocks and the inverted 256 x 256
   diagonal blocks as matrix-vector products, no n^3 work).  Measured (float32, 2 cores, one
-  application / once-per-step work): n = 4096 triangular 83 ms, inverse 8.3 ms / 192 ms,
-  blocked 3.6 ms / 21 ms; n = 8192 triangular 284 ms, inverse 27 ms / 1.37 s, blocked 13 ms /
-  62 ms.  So ``blocked`` is the default for the fast steps' PCG and, since it is the better route
-  for one right-hand side too, for exact GN's Cholesky solve (``solve_apply``): the baseline is
-  implemented as well as the method.  The previous route (``"triangular"``) stays selectable;
-  all routes agree to rounding (tests).
+  application / once-per-step work, each called on its own): n = 4096 triangular 83 ms, inverse
+  8.3 ms / 192 ms, blocked 3.6 ms / 21 ms; n = 8192 triangular 284 ms, inverse 27 ms / 1.37 s,
+  blocked 13 ms / 62 ms.  So ``blocked`` is the default for the fast steps' PCG and, so that the
+  baseline gets the same implementation, for exact GN's Cholesky solve (``solve_apply``; inside
+  that solve, where the factorisation dominates, chapter 02's book run measured it no faster than
+  the triangular solves).  The previous route (``"triangular"``) stays selectable; all routes
+  agree to rounding (tests).
 
 Floating point: every function follows the dtype of its inputs.  Tight
 comparisons need float64: wrap calls in ``with jax.enable_x64(True):`` (the
@@ -584,12 +585,12 @@ PRECOND_APPLY: tuple[str, ...] = ("blocked", "inverse", "triangular")
 """How a step applies ``M^{-1} = (R^T R)^{-1}`` (or ``(L L^T)^{-1}``) for its triangular factor:
 ``inverse`` forms ``R^{-1}`` once per step (blocked recursion, about n^3/3 flops as matrix
 products) and applies ``M^{-1} r = R^{-1} (R^{-T} r)`` as two matrix-vector products;
-``blocked`` (the default) substitutes block by block: the off-diagonal blocks of ``R`` (copied once per step)
-and the inverted diagonal blocks (``TRI_BLOCK`` x ``TRI_BLOCK``) enter as matrix-vector products,
-no n^3 work; ``triangular`` calls ``solve_triangular`` twice with one right-hand side (the
-previous edition's route; XLA on CPU runs it at about 1 GB/s, 3 % of the read bandwidth, measured
-in chapter 02).  All three compute the same vector up to rounding; ``blocked`` measured fastest
-per application and per step (module docstring)."""
+``blocked`` (the default) substitutes block by block: the off-diagonal blocks of ``R`` (copied
+once per step) and the inverted diagonal blocks (``TRI_BLOCK`` x ``TRI_BLOCK``) enter as
+matrix-vector products, no n^3 work; ``triangular`` calls ``solve_triangular`` twice with one
+right-hand side (the previous edition's route; XLA on CPU runs it at about 1 GB/s, 3 % of the
+read bandwidth, measured in chapter 02).  All three compute the same vector up to rounding;
+``blocked`` measured fastest per application and per step (module docstring)."""
 
 #: block size of the ``blocked`` route and of the recursion's leaves in the ``inverse`` route
 TRI_BLOCK = 256
