@@ -25,6 +25,7 @@ def test_every_claim_the_notebook_records_is_declared_with_a_kind():
         "speedup-kron",
         "kron-equals-gn",
         "cost-laws",
+        "memory-bound-stages",
         "rate-independent-of-n",
         "cg-degrades",
         "build-vs-m",
@@ -120,6 +121,8 @@ def test_time_size_keeps_every_interleaved_round():
     for fast in rows[1:]:
         speedups = S.decade_speedups(rows[0], fast)
         assert len(speedups) == cfg.timing_repeats and all(math.isfinite(v) for v in speedups)
+    assert all(r["maxrss_bytes"] > 0 for r in rows)
+    assert [r["sketch_dim"] for r in rows] == [None, 512 * 4, 512]  # the paper's: md; Kronecker: m
     big = S.time_size(cfg.large_n, 2048, 4, cfg, seed=0, methods=("gn",))[0]
     assert big["rounds"] == cfg.timing_rounds_large and big["warmup"] == 0
 
@@ -161,3 +164,49 @@ def test_rate_study_and_gd_exponent_on_a_tiny_problem():
     ]
     assert S.gd_lambda_exponent(lam_rows) == pytest.approx(1.0)
     assert S.gd_lambda_exponent(lam_rows[2:]) is None
+
+
+def test_memory_limit_refuses_before_running():
+    cfg = S.config("smoke")
+    W, a, X, y = S.problem32(16, 512, 4, 0)
+    step = S.compile_step("gn", W, a, X, y, None, **dict(S._timing_settings(cfg, method="gn")))
+    S.check_memory([step], 16, 512, 4)  # far below 8 GB
+    with pytest.raises(MemoryError, match="above the limit"):
+        S.check_memory([step], 16, 512, 4, limit=step.peak_bytes - 1)
+
+
+def test_bandwidth_rule_and_study():
+    rule = S.memory_bound_at_bandwidth
+    bw = lambda *f: S.BandwidthFractions(
+        tuple((f"s{i}", C.over_rounds(v)) for i, v in enumerate(f))
+    )  # noqa: E731
+    assert rule(bw([0.6, 0.9], [0.5, 0.7]))[0] == "reproduced"
+    assert rule(bw([0.6, 0.9], [0.1, 0.2]))[0] == "partly"
+    assert rule(bw([0.2, 0.3], [0.1, 0.2]))[0] == "not reproduced"
+    assert rule(bw([0.4, 0.6], [0.6, 0.7]))[0] == "inconclusive"
+    cfg = S.config("smoke")
+    n, m, d = 32, 1024, 4
+    st = S.bandwidth_study(n, m, d, cfg, seed=0)
+    assert all(len(v) == cfg.bandwidth_rounds for v in st["times"].values())
+    assert st["route"] == cfg.precond_apply
+    pb = S.precond_bytes(n, st["route"])
+    assert (
+        st["bytes"]["cg_iter"] == 8 * n * m + pb == st["bytes"]["matvec"] + st["bytes"]["precond"]
+    )
+    assert st["bytes"]["cg_iter_triangular"] == 8 * n * m + 4 * n * n
+    assert S.precond_bytes(n, "inverse") == 2 * S.precond_bytes(n, "triangular") == 8 * n * n
+    assert "precond_setup" in st["times"]
+    for w in S.BANDWIDTH_PROBE:
+        fr = S.bandwidth_fractions(st, w)
+        assert len(fr) == cfg.bandwidth_rounds and all(v > 0 and math.isfinite(v) for v in fr)
+    # the fraction is bytes/s of the work over bytes/s of its probe, round by round
+    t = st["times"]
+    want = (st["bytes"]["matvec"] / t["matvec"][0]) / (st["bytes"]["read"] / t["read"][0])
+    assert S.bandwidth_fractions(st, "matvec")[0] == pytest.approx(want)
+    row = {"n": n, "m": m, "d": d, "s": 4 * n, "s_kron": 2 * n, "cg_iters": 10, "kron_cg_iters": 8}
+    row |= {k: 0.01 for k in S.STAGE_LAWS}
+    rates = {r["stage"]: r for r in S.stage_rates(row, st)}
+    assert rates["cg"]["bytes"] == 2 * 4 * n * m * 10 + pb * 11
+    assert rates["kron_cg"]["bytes"] == 2 * 4 * n * m * 8 + pb * 9
+    assert rates["gram"]["flops"] == 2 * n * n * m and rates["gram"]["bytes"] is None
+    assert rates["pattern"]["kind"] == "memory" and rates["solve"]["kind"] == "compute"

@@ -23,8 +23,11 @@ chapter:
   (:func:`fasttrain.core.claims.over_rounds`); the stage breakdown takes the best
   of ``repeats`` calls after a warm-up (one call at the largest size; only the cost-law claim);
   the fast step with the Cholesky factor of the sketch (``Config.timing_factor``)
-  and CG tolerance ``timing_cg_tol``; "equal residual reduction" compares seconds
-  per decade of residual reduction, ``t / log10(1 / contraction)`` of the timed step;
+  and CG tolerance ``timing_cg_tol``; every fast step applies its preconditioner and exact GN
+  does its two triangular solves by block substitution in matrix-vector products
+  (``Config.precond_apply``, ``Config.solve_apply``: the fastest correct route measured);
+  "equal residual reduction" compares seconds per decade of residual reduction,
+  ``t / log10(1 / contraction)`` of the timed step;
 * seeds: the convergence runs are repeated for ``seed + k``, ``k`` in
   ``Config.seeds`` (data draw, ``W0`` and sketches all change with the seed),
   and so are GD's and exact GN's λ sweeps (:func:`gd_lambda_seeds`,
@@ -107,7 +110,14 @@ class Config:
     width ``rate_m_factor * n``, dimension ``rate_d``, teacher labels,
     iterations to ``rate_eps``, with the first step's plain-CG and PCG
     iterations.  ``build_rounds``: interleaved rounds of the preconditioner
-    builds along ``m_sweep``.
+    builds along ``m_sweep``; ``bandwidth_rounds``: interleaved rounds of the bandwidth study
+    (:func:`bandwidth_study`) at the two largest n of ``n_sweep``.
+    ``precond_apply``: how the timed fast steps, the stage breakdown and the bandwidth study apply
+    the preconditioner (:data:`fasttrain.methods.gauss_newton.PRECOND_APPLY`; this edition
+    ``blocked``: block substitution as matrix-vector products, measured faster than both the
+    previous ``triangular`` route and forming ``R⁻¹`` (``inverse``); also the method module's
+    default that the float64 runs take); ``solve_apply``: the same for exact GN's two triangular
+    solves with its Cholesky factor.
     """
 
     n: int
@@ -146,6 +156,9 @@ class Config:
     rate_d: int = 16
     rate_eps: float = 1e-6
     build_rounds: int = 5
+    bandwidth_rounds: int = 3
+    precond_apply: str = "blocked"
+    solve_apply: str = "blocked"
 
 
 CONFIGS: dict[str, Config] = {
@@ -191,7 +204,9 @@ CONFIGS: dict[str, Config] = {
         eps_sweep=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02),
         eps_n=64,
         eps_m=4096,
-        n_sweep=(256, 512, 1024, 2048, 4096),
+        # n = 8192 at m = 32 768 (m = 4n): the largest m whose steps stay under the issue's
+        # 8 GB (m = 65 536 would need ≈ 9 GiB); both sketches still reduce (s = 4n < md, s = 2n < m)
+        n_sweep=(256, 512, 1024, 2048, 4096, 8192),
         m_sweep=(4096, 8192, 16384, 32768, 65536),
         sweep_m=32768,
         sweep_n=512,
@@ -571,6 +586,67 @@ def stages_follow_laws(m: StageFits) -> tuple[str, str]:
     return ("partly", why) if len(miss) <= k / 2 else ("not reproduced", why)
 
 
+#: the share of this machine's measured streaming bandwidth at which a stage counts as memory-bound
+BANDWIDTH_BAR = 0.5
+
+
+@dataclass(frozen=True)
+class BandwidthFractions:
+    """Achieved bandwidth of the memory-bound stages as a fraction of the streaming bandwidth
+    measured in the same process and rounds: ``stages`` is a tuple of ``(stage, Measurement)``
+    (one fraction per interleaved round)."""
+
+    stages: tuple[tuple[str, Measurement], ...]
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(float(m.center) for _, m in self.stages)
+
+    def text(self) -> str:
+        return ", ".join(f"{k} {m.text('.2f')}" for k, m in self.stages)
+
+
+def _bw(*fractions):
+    return BandwidthFractions(
+        tuple(
+            (f"s{i}", claims.over_rounds(f) if isinstance(f, list) else claims.exact(f))
+            for i, f in enumerate(fractions)
+        )
+    )
+
+
+@claims.rule(
+    examples={
+        "reproduced": _bw(0.8, [0.6, 0.7, 0.9]),
+        "partly": _bw(0.8, 0.2),
+        "not reproduced": _bw(0.1, [0.2, 0.3, 0.25]),
+        "inconclusive": _bw(0.8, [0.4, 0.6]),
+    },
+    words=f"every memory-bound stage reaches ≥ {BANDWIDTH_BAR:g} of the measured streaming "
+    "bandwidth in every interleaved round (partly: some stages do)",
+)
+def memory_bound_at_bandwidth(m: BandwidthFractions) -> tuple[str, str]:
+    """The stages that miss their operation-count law are memory-bound: each moves the bytes the
+    algorithm says at ≥ 0.5 of the streaming bandwidth measured in the same process.
+
+    ``m``: per stage and size, the per-round fraction (achieved bytes/s over the matching probe's
+    bytes/s in the same interleaved round, :func:`bandwidth_study`).  "reproduced" when every
+    stage's range lies at or above 0.5, "not reproduced" when every stage's range lies below it,
+    "partly" when some stages lie at or above and others below, "inconclusive" when a range
+    straddles 0.5.  Thresholds: the book's (a stage running at half the machine's streaming rate
+    or better is limited by memory traffic, not by arithmetic; below it something else -- latency,
+    a poor access pattern, an extra pass -- costs more than the bytes).
+    """
+    sides = [claims.side(v, BANDWIDTH_BAR, higher=True) for _, v in m.stages]
+    why = m.text() + f" of the streaming bandwidth (bar {BANDWIDTH_BAR:g})"
+    if "straddles" in sides:
+        return "inconclusive", why + ": a range straddles the bar"
+    meets = sum(v == "meets" for v in sides)
+    if meets == len(sides):
+        return "reproduced", why
+    return ("partly", why) if meets else ("not reproduced", why)
+
+
 def _contraction_spec(data: str, words: str) -> ClaimSpec:
     return ClaimSpec(
         id=f"contraction-{data}",
@@ -772,6 +848,17 @@ CLAIMS = claims.declare(
         paper_value="the derived exponents",
         unit="fitted exponent per stage, n ≥ 1024, m fixed (stage breakdown)",
         rule=stages_follow_laws,
+    ),
+    ClaimSpec(
+        id="memory-bound-stages",
+        kind="analysis",
+        claim="the stages that miss their operation-count law (the PCG solves, the pattern pass) "
+        "are memory-bound: they run near this machine's streaming bandwidth",
+        where="our analysis of the cost-laws misses (measured, not only explained)",
+        paper_value=f"≥ {BANDWIDTH_BAR:g} of the streaming bandwidth",
+        unit="achieved bytes/s of the stage over the matching streaming probe's, per interleaved "
+        "round, at the two largest n",
+        rule=memory_bound_at_bandwidth,
     ),
     ClaimSpec(
         id="rate-independent-of-n",
@@ -1403,9 +1490,13 @@ def step_function(
     cg_maxiter: int = 100,
     factor: str = "cholesky",
     damping: float = 0.0,
+    precond_apply: str = "blocked",
+    solve_apply: str = "blocked",
 ) -> Callable:
     """``(W, a, X, y, key) -> (W_new, StepInfo)`` for ``method`` (:data:`TIMED_METHODS`: ``gn``,
-    ``fast``, ``kron`` = the fast step with the Kronecker sketch, ``cg``, ``gd``), settings bound."""
+    ``fast``, ``kron`` = the fast step with the Kronecker sketch, ``cg``, ``gd``), settings bound;
+    ``precond_apply`` (fast steps) and ``solve_apply`` (exact GN) from
+    :data:`fasttrain.methods.gauss_newton.PRECOND_APPLY`."""
     if method not in TIMED_METHODS:
         raise ValueError(f"unknown method {method!r}: choose one of {', '.join(TIMED_METHODS)}")
     s = gn.default_sketch_size(n, sketch_factor)
@@ -1414,11 +1505,26 @@ def step_function(
     gn._check_common(n, 1.0, damping, s if sketched else None, cg_tol, cg_maxiter, m * d, sketch, m)
     if factor not in gn.FACTORS:
         raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(gn.FACTORS)}")
+    for what, how in (("precond_apply", precond_apply), ("solve_apply", solve_apply)):
+        if how not in gn.PRECOND_APPLY:
+            raise ValueError(f"unknown {what} {how!r}: choose one of {', '.join(gn.PRECOND_APPLY)}")
     if method == "gn":
-        return lambda W, a, X, y, key: gn.gauss_newton_step(W, a, X, y, 1.0, damping)
+        return lambda W, a, X, y, key: gn.gauss_newton_step(W, a, X, y, 1.0, damping, solve_apply)
     if sketched:
         return lambda W, a, X, y, key: gn.fast_gauss_newton_step(
-            W, a, X, y, key, s, 1.0, float(damping), cg_tol, cg_maxiter, factor, sketch
+            W,
+            a,
+            X,
+            y,
+            key,
+            s,
+            1.0,
+            float(damping),
+            cg_tol,
+            cg_maxiter,
+            factor,
+            sketch,
+            precond_apply,
         )
     if method == "cg":
         return lambda W, a, X, y, key: gn.cg_gauss_newton_step(
@@ -1484,9 +1590,38 @@ def _timing_settings(cfg: Config, factor: str | None = None, method: str = "fast
                 "sketch_factor": cfg.kron_sketch_factor if method == "kron" else cfg.sketch_factor,
                 "cg_tol": cfg.timing_cg_tol,
                 "factor": factor or cfg.timing_factor,
+                "precond_apply": cfg.precond_apply,
+                "solve_apply": cfg.solve_apply,
             }.items()
         )
     )
+
+
+#: the issue's memory condition for a timed size: one step within 8 GB (8·10⁹ bytes)
+MEMORY_LIMIT_BYTES = 8 * 10**9
+#: the issue's time condition for a timed size: one step within 60 s
+STEP_LIMIT_SECONDS = 60.0
+
+
+def check_memory(steps, n: int, m: int, d: int, limit: int = MEMORY_LIMIT_BYTES) -> None:
+    """Refuse, before anything runs, a size whose compiled steps XLA's buffer assignment puts above
+    ``limit`` bytes (arguments + outputs + temporaries of one step)."""
+    for c in steps:
+        if c.peak_bytes > limit:
+            raise MemoryError(
+                f"{c.method} step at n={n}, m={m}, d={d} needs {c.peak_bytes / 1e9:.2f} GB by XLA's "
+                f"buffer assignment, above the limit of {limit / 1e9:g} GB: choose a smaller m or n"
+            )
+
+
+def peak_rss_bytes() -> int:
+    """The process's peak resident memory so far (``getrusage`` maxrss; KiB on Linux, bytes on
+    macOS): an upper bound of what any step measured so far held."""
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
 def timing_rounds(n: int, cfg: Config) -> tuple[int, int]:
@@ -1513,17 +1648,25 @@ def time_size(
         meth: compile_step(meth, W, a, X, y, key, **dict(_timing_settings(cfg, method=meth)))
         for meth in methods
     }
+    check_memory(steps.values(), n, m, d)  # before any step runs
     rounds, warmup = timing_rounds(n, cfg)
+    out = {}  # each step's output of its last timed call (deterministic: the same in every call)
+
+    def call(meth, c):
+        out[meth] = c.fn(W, a, X, y, key)
+        return out[meth]
+
     timed = interleaved(
-        {meth: (lambda c=c: c.fn(W, a, X, y, key)) for meth, c in steps.items()},
+        {meth: (lambda meth=meth, c=c: call(meth, c)) for meth, c in steps.items()},
         rounds=rounds,
         warmup=warmup,
     )
+    maxrss = peak_rss_bytes()
     y64 = np.asarray(y, np.float64)
     r0 = np.linalg.norm(_forward_np(W, a, X) - y64)
     rows = []
     for meth, c in steps.items():
-        W1, info = c.fn(W, a, X, y, key)
+        W1, info = out[meth]
         contraction = float(np.linalg.norm(_forward_np(W1, a, X) - y64) / r0)
         times = [float(t) for t in timed["times"][meth]]
         med = float(np.median(times))
@@ -1539,6 +1682,7 @@ def time_size(
                 )
                 if meth in ("fast", "kron")
                 else None,
+                "sketch_dim": {"fast": m * d, "kron": m}.get(meth),
                 "seconds": med,
                 "seconds_min": min(times),
                 "round_seconds": times,
@@ -1548,6 +1692,7 @@ def time_size(
                 "compile_seconds": c.compile_seconds,
                 "peak_bytes": c.peak_bytes,
                 "temp_bytes": c.temp_bytes,
+                "maxrss_bytes": maxrss,
                 "jacobian_bytes": n * m * d * 4,
                 "contraction": contraction,
                 "cg_iters": int(info.cg_iterations),
@@ -1647,6 +1792,10 @@ def fast_step_breakdown(n: int, m: int, d: int, cfg: Config, seed: int, repeats:
     ``cholesky`` and ``qr`` (the factor of the sketch), ``cg`` (the PCG solve, iterations in
     ``cg_iters``); for the Kronecker sketch ``kron_sketch``, ``kron_factor``, ``kron_cg``
     (``kron_cg_iters``); for exact GN ``gram`` (G = J J^T) and ``solve`` (Cholesky solve).  The
+    solves apply the triangular factors by ``cfg.precond_apply`` / ``cfg.solve_apply`` (the
+    once-per-step inverse or blocks included in the stage); ``cg_triangular``,
+    ``kron_cg_triangular`` and ``solve_triangular`` time the same solves by the previous
+    edition's route (two ``solve_triangular`` calls per application), for the comparison.  The
     J^T z at the end of the steps is one CG-iteration's worth of work and is not listed.  Each
     stage: best of ``repeats`` calls after a warm-up call; from ``n >= cfg.large_n`` on a single
     call after ahead-of-time compilation (the largest stages take seconds), and ``qr`` only up to
@@ -1673,17 +1822,16 @@ def fast_step_breakdown(n: int, m: int, d: int, cfg: Config, seed: int, repeats:
             best = min(best, time.perf_counter() - t0)
         return best, out
 
-    def cg(PT, X, R, res):
-        pre = lambda r: jax.scipy.linalg.solve_triangular(
-            R, jax.scipy.linalg.solve_triangular(R, r, trans="T", lower=False), lower=False
-        )
+    def cg(PT, X, R, res, how):
+        pre = gn.spd_solver(R, lower=False, how=how)  # the once-per-step work is in the stage
         z, k, _, _ = gn.pcg(lambda p: gn.gram_matvec(PT, X, p), res, pre, cfg.timing_cg_tol, 100)
         return z, k
 
-    def solve(G, r):
-        return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(G, lower=True), r)
+    def solve(G, r, how):
+        return gn.spd_solver(jax.scipy.linalg.cho_factor(G, lower=True)[0], True, how)(r)
 
-    cg = jax.jit(cg)
+    cg_new = jax.jit(lambda PT, X, R, res: cg(PT, X, R, res, cfg.precond_apply))
+    cg_old = jax.jit(lambda PT, X, R, res: cg(PT, X, R, res, "triangular"))
     out = {"n": n, "m": m, "d": d, "s": s, "s_kron": sk, "calls": 1 if large else repeats}
     out["pattern"], (f, PT) = timer(jax.jit(gn._forward_and_pattern), W, a, X)
     res = f - y
@@ -1696,18 +1844,188 @@ def fast_step_breakdown(n: int, m: int, d: int, cfg: Config, seed: int, repeats:
     out["qr"] = timer(factor["qr"], JS)[0] if n <= cfg.breakdown_qr_max_n else float("nan")
     if cfg.timing_factor != "cholesky":
         R = factor[cfg.timing_factor](JS)
-    out["cg"], (_, k) = timer(cg, PT, X, R, res)
+    out["cg"], (_, k) = timer(cg_new, PT, X, R, res)
     out["cg_iters"] = int(k)
+    out["cg_triangular"] = timer(cg_old, PT, X, R, res)[0]
     del JS, R
     out["kron_sketch"], QS = timer(jax.jit(gn._sketch_pattern), Sm, PT)
     kron_factor = jax.jit(lambda QS, X: gn._kron_preconditioner(QS, X, m, 0.0, cfg.timing_factor))
     out["kron_factor"], Rk = timer(kron_factor, QS, X)
-    out["kron_cg"], (_, k) = timer(cg, PT, X, Rk, res)
+    out["kron_cg"], (_, k) = timer(cg_new, PT, X, Rk, res)
     out["kron_cg_iters"] = int(k)
+    out["kron_cg_triangular"] = timer(cg_old, PT, X, Rk, res)[0]
     del QS, Rk, PT
     out["gram"], G = timer(jax.jit(gn.gram), W, a, X)
-    out["solve"] = timer(jax.jit(solve), G, res)[0]
+    out["solve"] = timer(jax.jit(lambda G, r: solve(G, r, cfg.solve_apply)), G, res)[0]
+    out["solve_triangular"] = timer(jax.jit(lambda G, r: solve(G, r, "triangular")), G, res)[0]
     return out
+
+
+#: the flop-rate probe of :func:`bandwidth_study`: one float32 product of two GEMM_N x GEMM_N matrices
+GEMM_N = 2048
+
+
+def bandwidth_study(n: int, m: int, d: int, cfg: Config, seed: int) -> dict:
+    """Streaming bandwidth and flop rate of this machine beside the memory-bound work of the steps,
+    timed in ``cfg.bandwidth_rounds`` interleaved rounds (after a warm-up call of each; BLAS pinned,
+    :func:`fasttrain.core.timing.interleaved`) in one process, float32, at size (n, m, d).
+
+    Probes over an array of the pattern's size (n x m): ``read`` (sum of the pattern ``P^T``:
+    4nm bytes read), ``write`` (fill a fresh n x m array: 4nm bytes written, page first-touch
+    included, as for every array XLA allocates); ``gemm`` (a GEMM_N³ product, 2 GEMM_N³ flops).
+    Work of the steps: ``pattern`` (f and ``P^T`` from ``W X^T``: writes 4nm bytes), ``matvec`` (``G
+    p = J (J^T p)``: two passes over ``P^T``, 8nm bytes read), ``precond`` (one application of the
+    preconditioner ``(R^T R)^{-1}`` by the steps' route ``cfg.precond_apply``, its once-per-step
+    work done beforehand: :func:`precond_bytes`), ``precond_setup`` (that once-per-step work: the
+    blocks, or R⁻¹ for ``inverse``), ``cg_iter`` (one PCG iteration's heavy work: ``matvec`` +
+    ``precond``), and the previous edition's route for comparison: ``precond_triangular`` (two
+    ``solve_triangular`` calls, each reading the triangle: 4n² bytes) and ``cg_iter_triangular``,
+    and the other once-per-step route (``precond_inverse`` or ``precond_blocked`` and its
+    ``precond_setup_*``). ``R`` is a well-conditioned random upper-triangular matrix (the routes'
+    cost does not depend on its values). Returns ``{"n", "m", "d", "route", "times": {name: [s per
+    round]}, "bytes": {name: bytes}, "flops": {"gemm": flops}, "load": [...], "rounds"}``.
+    """
+    W, a, X, y = problem32(n, m, d, seed)
+    pattern = jax.jit(gn._forward_and_pattern)
+    f, PT = pattern(W, a, X)
+    z = f - y
+    kr = jax.random.key(seed + 11)
+    R = jnp.triu(jax.random.normal(kr, (n, n), jnp.float32)) / math.sqrt(n) + 2 * jnp.eye(n)
+    A = jax.random.normal(kr, (GEMM_N, GEMM_N), jnp.float32)
+
+    how = cfg.precond_apply
+    # the route's once-per-step work (R^{-1}, or the blocks), done outside the timed applications
+    setups = {
+        h: jax.jit(lambda R, h=h: gn.spd_solver_parts(R, False, h))
+        for h in gn.PRECOND_APPLY
+        if h != "triangular"
+    }
+    parts = {h: f(R) for h, f in setups.items()}
+
+    def precond(parts, r, how=how):
+        return gn.spd_solver_from_parts(parts, False, how)(r)
+
+    def precond_old(R, r):
+        return gn.spd_solver(R, False, "triangular")(r)
+
+    def cg_iter(PT, X, parts, p):
+        return precond(parts, gn.gram_matvec(PT, X, p))
+
+    def cg_iter_old(PT, X, R, p):
+        return precond_old(R, gn.gram_matvec(PT, X, p))
+
+    probe = {
+        "read": (jax.jit(jnp.sum), (PT,)),
+        "write": (jax.jit(lambda c: jnp.full((m, n), c, jnp.float32)), (jnp.float32(1.0),)),
+        "gemm": (jax.jit(lambda A: A @ A), (A,)),
+        "pattern": (pattern, (W, a, X)),
+        "matvec": (jax.jit(gn.gram_matvec), (PT, X, z)),
+        "precond": (jax.jit(precond), (parts[how], z)),
+        "precond_setup": (setups[how], (R,)),
+        "cg_iter": (jax.jit(cg_iter), (PT, X, parts[how], z)),
+        "precond_triangular": (jax.jit(precond_old), (R, z)),
+        "cg_iter_triangular": (jax.jit(cg_iter_old), (PT, X, R, z)),
+    }
+    for h in setups:  # the other once-per-step route, for comparison
+        if h != how:
+            pre = jax.jit(lambda p, r, h=h: precond(p, r, h))
+            probe |= {f"precond_{h}": (pre, (parts[h], z)), f"precond_setup_{h}": (setups[h], (R,))}
+    timed = interleaved(
+        {k: (lambda f=f, args=args: f(*args)) for k, (f, args) in probe.items()},
+        rounds=cfg.bandwidth_rounds,
+        warmup=1,
+    )
+    nm, pb, nn = 4 * n * m, precond_bytes(n, how), precond_bytes(n, "triangular")
+    return {
+        "n": n,
+        "m": m,
+        "d": d,
+        "route": how,
+        "times": timed["times"],
+        "bytes": {
+            "read": nm,
+            "write": nm,
+            "pattern": nm,
+            "matvec": 2 * nm,
+            "precond": pb,
+            "cg_iter": 2 * nm + pb,
+            "precond_triangular": nn,
+            "cg_iter_triangular": 2 * nm + nn,
+        }
+        | {f"precond_{h}": precond_bytes(n, h) for h in setups if h != how},
+        "flops": {"gemm": 2 * GEMM_N**3},
+        "load": timed["load"],
+        "rounds": timed["rounds"],
+    }
+
+
+#: which probe bounds each memory-bound piece of work of :func:`bandwidth_study`
+BANDWIDTH_PROBE = {
+    "pattern": "write",
+    "matvec": "read",
+    "precond": "read",
+    "cg_iter": "read",
+    "precond_triangular": "read",
+    "cg_iter_triangular": "read",
+    "precond_inverse": "read",
+}
+
+
+def precond_bytes(n: int, how: str, block: int = gn.TRI_BLOCK) -> int:
+    """Bytes (float32) one application of the preconditioner reads by route ``how``
+    (:data:`fasttrain.methods.gauss_newton.PRECOND_APPLY`): ``triangular`` reads the triangle of
+    ``R`` twice (4n²), ``inverse`` the dense n x n ``R⁻¹`` twice (8n²), ``blocked`` the blocks
+    above the diagonal twice and the inverted diagonal blocks twice (4n² + 4nb, b the block)."""
+    if how not in gn.PRECOND_APPLY:
+        raise ValueError(f"unknown route {how!r}: choose one of {', '.join(gn.PRECOND_APPLY)}")
+    tri = 4 * n * n
+    return {"triangular": tri, "inverse": 2 * tri, "blocked": tri + 4 * n * min(block, n)}[how]
+
+
+def bandwidth_fractions(study: dict, work: str) -> list[float]:
+    """Per round: achieved bytes/s of ``work`` over the bytes/s of its probe
+    (:data:`BANDWIDTH_PROBE`) in the same interleaved round of :func:`bandwidth_study`."""
+    probe = BANDWIDTH_PROBE[work]
+    t, b = study["times"], study["bytes"]
+    return [(b[work] / tw) / (b[probe] / tp) for tw, tp in zip(t[work], t[probe], strict=True)]
+
+
+def stage_rates(bd_row: dict, study: dict) -> list[dict]:
+    """Bytes and flops of each stage of one :func:`fast_step_breakdown` row, derived from the
+    algorithm (float32), beside the rates achieved and the machine's rates measured by the
+    :func:`bandwidth_study` of the same size (medians over its rounds).
+
+    Memory-bound stages (``kind="memory"``): the pattern (writes ``P^T``, 4nm bytes) and the PCG
+    solves (k iterations of two passes over ``P^T`` and k + 1 applications of the preconditioner by
+    the study's route: 8nmk + (k + 1) :func:`precond_bytes` bytes); compute-bound
+    (``kind="compute"``): the factors (2sn² + n³/3; the Kronecker one + n²d), exact GN's Gram (2n²m)
+    and solve (n³/3).
+    """
+    n, m, d, s, sk = (bd_row[k] for k in ("n", "m", "d", "s", "s_kron"))
+    med = {k: float(np.median(v)) for k, v in study["times"].items()}
+    bw = {p: study["bytes"][p] / med[p] for p in ("read", "write")}
+    peak = study["flops"]["gemm"] / med["gemm"]
+    nm, nn = 4 * n * m, precond_bytes(n, study.get("route", "triangular"))
+    work = {"pattern": ("memory", "write", nm, 2 * n * m * d)}
+    for stage, iters in (("cg", "cg_iters"), ("kron_cg", "kron_cg_iters")):
+        k = int(bd_row[iters])
+        work[stage] = ("memory", "read", 2 * nm * k + nn * (k + 1), k * (4 * n * m * d + 2 * n * n))
+    work |= {
+        "cholesky": ("compute", None, None, 2 * s * n**2 + n**3 / 3),
+        "kron_factor": ("compute", None, None, 2 * sk * n**2 + n**2 * d + n**3 / 3),
+        "gram": ("compute", None, None, 2 * n**2 * m),
+        "solve": ("compute", None, None, n**3 / 3),
+    }
+    rows = []
+    for stage, (kind, probe, nbytes, flops) in work.items():
+        t = float(bd_row[stage])
+        row = {"n": n, "stage": stage, "kind": kind, "seconds": t, "bytes": nbytes, "flops": flops}
+        row["gbps"] = nbytes / t / 1e9 if nbytes else None
+        row["bw_fraction"] = nbytes / t / bw[probe] if probe else None
+        row["gflops"] = flops / t / 1e9 if flops else None
+        row["flop_fraction"] = flops / t / peak if kind == "compute" else None
+        rows.append(row)
+    return rows
 
 
 def stage_exponents(rows, min_n: int) -> list[dict]:
