@@ -742,6 +742,21 @@ def test_train_seeds_equals_train_per_seed():
         rb.train_seeds(model, data, method, seeds=(1,), epochs=1, eval_epochs=(3,))
 
 
+def test_train_scores_only_at_eval_epochs_and_is_the_same_run():
+    cfg = S.config("smoke")
+    study = S.Study(cfg, 0)
+    data = study.data(n_train=128)
+    model = study.model("fc")
+    method = rb.SGD(0.125)
+    every = rb.train(model, data, method, epochs=3, seed=2)
+    some = rb.train(model, data, method, epochs=3, seed=2, eval_epochs=(1,))
+    assert some.evaluated == (0, 1, 3) and len(some.test_accuracy) == 3
+    np.testing.assert_array_equal(every.loss, some.loss)
+    assert list(some.test_accuracy) == [every.test_accuracy[e] for e in (0, 1, 3)]
+    with pytest.raises(ValueError, match="eval_epochs"):
+        rb.train(model, data, method, epochs=1, eval_epochs=(2,))
+
+
 def test_study_run_memoises_and_fresh_reruns_identically():
 
     cfg = S.config("smoke")

@@ -1218,12 +1218,15 @@ def train(
     progress: bool = False,
     loop: str = "auto",
     mesh=None,
+    eval_epochs=None,
 ) -> TrainResult:
     """Minibatch training of ``model`` on ``data`` (a :class:`fasttrain.core.data.Dataset`) with ``method``.
 
     Each epoch visits a fresh permutation of the training set in
     ``n // batch_size`` steps (an NES step with ``per_member`` uses
-    ``population`` batches); test accuracy is measured after each epoch.
+    ``population`` batches); test accuracy is measured after each epoch, or with
+    ``eval_epochs`` only after the epochs it lists (epoch 0 and the last always; a long CNN run
+    scores a 10 000-image test set in about a second, so checkpoints only).
     ``switch_at`` / ``then``: from global step ``switch_at`` on, use the
     method ``then`` (RBD <-> SGD, the paper's switching experiment).
     ``loop``: ``"fori"`` runs jitted ``lax.fori_loop`` segments of
@@ -1233,6 +1236,7 @@ def train(
     Raises :class:`DivergenceError` when the loss stops being finite.
     """
     _check_train_args(method, then, switch_at, epochs, batch_size, loop, mesh)
+    evals = _eval_epochs(eval_epochs, epochs)
     x_train = jnp.asarray(data.x_train)
     y_train = jnp.asarray(data.y_train)
     n = x_train.shape[0]
@@ -1263,7 +1267,15 @@ def train(
         params, aux = jax.tree.map(jnp.copy, (params, aux))
     schedule = (epochs, steps_per_epoch, seg)
     params, metrics, accs, run_time, t = _run_epochs(
-        compiled, (params, aux), (x_train, y_train), perm_key, schedule, name, progress, score
+        compiled,
+        (params, aux),
+        (x_train, y_train),
+        perm_key,
+        schedule,
+        name,
+        progress,
+        score,
+        evals,
     )
     m = np.concatenate(metrics, axis=1)
     return TrainResult(
@@ -1280,7 +1292,18 @@ def train(
         compile_time=compile_time,
         wall_time=time.perf_counter() - t_wall,
         switch_at=switch_at,
+        eval_epochs=None if eval_epochs is None else tuple(evals),
     )
+
+
+def _eval_epochs(eval_epochs, epochs: int) -> list[int]:
+    """The sorted epochs to score: every epoch (``eval_epochs`` None) or the listed ones, with 0
+    and ``epochs`` always; raises ``ValueError`` for an epoch outside ``[0, epochs]``."""
+    chosen = range(1, epochs + 1) if eval_epochs is None else eval_epochs
+    evals = sorted({0, epochs} | {int(e) for e in chosen})
+    if evals[0] < 0 or evals[-1] > epochs:
+        raise ValueError(f"eval_epochs must lie in [0, {epochs}], got {eval_epochs}")
+    return evals
 
 
 def train_seeds(
@@ -1324,9 +1347,7 @@ def train_seeds(
         raise ValueError(
             f"{n} training images are fewer than the {batch_size * batches} one step needs"
         )
-    evals = sorted({0, epochs} | set(range(1, epochs + 1) if eval_epochs is None else eval_epochs))
-    if evals[0] < 0 or evals[-1] > epochs:
-        raise ValueError(f"eval_epochs must lie in [0, {epochs}], got {eval_epochs}")
+    evals = _eval_epochs(eval_epochs, epochs)
     template = model.init(_stream_key(seeds[0], 4), shape)
     if _python_loop(template):
         raise ValueError("train_seeds is for models without convolutions; use train per seed")
@@ -1535,11 +1556,11 @@ def _compile(one, python_loop, seg, dtype, args):
     return compiled
 
 
-def _run_epochs(compiled, state, xy, perm_key, schedule, name, progress, score):
+def _run_epochs(compiled, state, xy, perm_key, schedule, name, progress, score, evals=None):
     """Run ``schedule = (epochs, steps_per_epoch, seg)`` in segments of ``seg`` steps.
 
     ``state = (params, aux)``, ``xy = (x_train, y_train)``; the parameters are
-    scored after each epoch.
+    scored after each epoch (``evals``: after the epochs it lists only).
 
     Returns ``(params, metrics, accuracies, run_time, steps)``: the per-segment
     (3, count) metric arrays, ``score(params)`` after each epoch, the time
@@ -1566,7 +1587,8 @@ def _run_epochs(compiled, state, xy, perm_key, schedule, name, progress, score):
                 bar.set_postfix(loss=f"{np.nanmean(buf[0]):.3f}")
                 _check_finite(buf[0], name, t)
                 t += count
-            accs.append(score(params))
+            if evals is None or epoch + 1 in evals:
+                accs.append(score(params))
     finally:
         bar.close()
     return params, metrics, accs, run_time, t
