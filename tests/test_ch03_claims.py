@@ -234,3 +234,13 @@ def test_structured_step_facts_say_what_was_counted_and_changed():
     assert "not counted" in S.structured_step_facts({})
     expected = "changed the structured step" if S.STRUCTURED_STEP_CHANGES else "no change"
     assert expected in txt
+
+
+def test_xla_flags_are_refused_once_jax_has_started(monkeypatch):
+    import jax.numpy as jnp
+
+    jnp.zeros(1).block_until_ready()  # JAX's backend is up
+    monkeypatch.setenv("XLA_FLAGS", "")
+    assert S.use_xla_flags(S.config("book")) == ""  # nothing asked: nothing to refuse
+    with pytest.raises(RuntimeError, match="before JAX starts"):
+        S.use_xla_flags(S.config("smoke"))

@@ -113,6 +113,9 @@ class Config:
     seed); the first seed's ``cnn_epochs`` result is read off its long run (constant learning
     rate, same batches: the same run).  ``count_kernels``: count the fused kernels of one compiled
     SGD and RBD step (:func:`fused_kernels`; two compilations, skipped at smoke scale).
+    ``xla_flags``: flags :func:`use_xla_flags` adds to ``XLA_FLAGS`` before JAX starts (smoke:
+    XLA's backend optimisation off: its runs are a few hundred steps, where compiling the ~60
+    programs costs most of the time; results and timings at that scale are for regression only).
     ``trained_epochs``: Table 2's longer budget (Gaussian directions once, seed 0; the Hadamard
     variants over ``dense_seeds``); ``slow_seeds`` (0: all): how many of ``dense_seeds`` the
     variants drawing a random word per entry (Gaussian, uniform: about 30 s an epoch) run.
@@ -177,6 +180,7 @@ class Config:
     cnn_long_evals: tuple[int, ...] = ()
     cnn_long_seeds: tuple[int, ...] = (0,)
     count_kernels: bool = True
+    xla_flags: tuple[str, ...] = ()
     val_size: int = 1000
     select_seeds: tuple[int, ...] = (0,)
     trained_epochs: int = 5
@@ -231,6 +235,7 @@ CONFIGS = {
         mp_rbd_args=mps.SMOKE_RBD,
         mp_allgather_args=mps.SMOKE_ALLGATHER,
         count_kernels=False,
+        xla_flags=("--xla_backend_optimization_level=0",),
     ),
     "book": Config(
         scale="book",
@@ -329,6 +334,23 @@ CONFIGS = {
 def config(scale: str) -> Config:
     """The chapter-03 configuration for ``scale`` (smoke, book or paper)."""
     return pick(CONFIGS, scale)
+
+
+def use_xla_flags(cfg: Config) -> str:
+    """Append ``cfg.xla_flags`` to the ``XLA_FLAGS`` environment variable (read once, when JAX
+    starts its CPU backend; subprocesses inherit it) and return the result.  Raises
+    ``RuntimeError`` if flags are asked for after JAX's backend has started (too late)."""
+    if not cfg.xla_flags:
+        return os.environ.get("XLA_FLAGS", "")
+    from jax._src import xla_bridge
+
+    if xla_bridge.backends_are_initialized():
+        raise RuntimeError(
+            f"XLA flags {cfg.xla_flags} must be set before JAX starts; call use_xla_flags first"
+        )
+    have = os.environ.get("XLA_FLAGS", "").split()
+    os.environ["XLA_FLAGS"] = " ".join(have + [f for f in cfg.xla_flags if f not in have])
+    return os.environ["XLA_FLAGS"]
 
 
 def load_data(cfg: Config, seed: int = 0, download: bool = False):
