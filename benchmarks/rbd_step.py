@@ -16,6 +16,7 @@ Run it from the repository root under the shared lock (it computes for tens of s
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 import jax
@@ -64,7 +65,7 @@ def main():
     ap.add_argument("--d", type=int, default=ch.CONFIGS["book"].d)
     ap.add_argument("--chunk", type=int, default=ch.CONFIGS["book"].chunk)
     ap.add_argument("--distribution", default=ch.CONFIGS["book"].rbd_distribution)
-    ap.add_argument("--hlo", action="store_true", help="also write each loop's HLO to <method>.hlo")
+    ap.add_argument("--hlo", metavar="DIR", help="also write each loop's optimised HLO to DIR")
     args = ap.parse_args()
 
     cfg = ch.CONFIGS["book"]
@@ -83,7 +84,7 @@ def main():
         counts = hlo_counts(text)
         print(f"{name:24s} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         if args.hlo:
-            with open(f"{name.split()[0].lower()}.hlo", "w") as f:
+            with open(os.path.join(args.hlo, f"{name.split()[0].lower()}.hlo"), "w") as f:
                 f.write(text)
     timed = T.interleaved(fns, rounds=args.rounds, warmup=1)
     per_step = {n: np.array(ts) / args.inner for n, ts in timed["times"].items()}
