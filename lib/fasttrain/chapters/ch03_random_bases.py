@@ -2333,7 +2333,10 @@ def timing(study: Study, model: str = "fc") -> dict:
 
 #: what this edition changed in the structured (coset Hadamard) RBD step's implementation; empty:
 #: nothing (the 1.2× goal's reason names these facts, with the compiled kernel counts)
-STRUCTURED_STEP_CHANGES: tuple[str, ...] = ()
+STRUCTURED_STEP_CHANGES: tuple[str, ...] = (
+    "its random signs and rows are drawn by an unrolled Threefry (the same bits as jax.random, "
+    "without XLA:CPU's rolled loop) and materialised once, sign flips by an xor of the sign bit",
+)
 
 
 def fused_kernels(study: Study, model: str = "fc") -> dict:
