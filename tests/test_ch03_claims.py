@@ -220,7 +220,9 @@ def test_book_budget_reaches_the_papers_steps_and_the_cnn_grid_goes_beyond_64():
     steps_per_epoch = 5000 // book.batch_size
     assert max(book.budget_epochs) * steps_per_epoch >= 156_000
     assert book.budget_epochs[0] == book.epochs and len(book.budget_seeds) >= 3
-    assert book.cnn_long_epochs * steps_per_epoch >= 25_000
+    # the long CNN runs, when on, reach 25 000 steps (off in this edition: see the chapter)
+    assert max(book.cnn_long_evals) * steps_per_epoch >= 25_000
+    assert book.cnn_long_epochs in (0, max(book.cnn_long_evals))
     assert S.grid_for(book, "cnn") == (1, 4, 16, 64, 256)
     assert S.grid_for(book, "fc") == book.lr_grid
     assert S.grid_for(smoke, "cnn") == smoke.lr_grid
