@@ -18,7 +18,8 @@ def _acc(**kw):
 
 def test_claims_are_declared_with_kinds_and_quotes():
     ids = set(S.CLAIMS)
-    assert len(ids) == 38
+    assert len(ids) == 41
+    assert {f"table1-{k}-cnn-long" for k in ("order", "rbd-fraction", "fpd-fraction")} <= ids
     assert {"table1-order-fc-longest", "rbd-400x-mnist", "table2-trained"} <= ids
     assert {"step-cost-vs-d-gaussian", "step-cost-vs-d-structured", "goal-structured-1.2x"} <= ids
     for m in ("fc", "cnn"):
@@ -188,3 +189,60 @@ def test_scaling_claim_is_decided_by_measurements_and_smoke_is_cheap():
     assert smoke.mp_rbd_args == mps.SMOKE_RBD
     assert book.mp_processes == (1, 2, 4) and book.mp_rounds == 2
     assert book.mp_rbd_args == mps.BOOK_RBD
+
+
+def test_one_run_rules_widen_a_single_seed_by_the_declared_tolerance():
+    tol = S.SINGLE_RUN_TOL
+    assert tol == 0.02
+    band = S.one_run_band(E(0.9))
+    assert (band.lo, band.hi) == pytest.approx((0.88, 0.92))
+    several = SEEDS([0.9, 0.91, 0.92])
+    assert S.one_run_band(several) is several  # seeds keep their own interval
+    rule = S.fraction_one_run
+    assert rule(E(0.97), paper=0.98)[0] == "reproduced"
+    # 0.94 is within the ± 0.05 band, but not 0.02 inside it: one seed cannot decide
+    assert rule(E(0.94), paper=0.98)[0] == "inconclusive"
+    assert rule(E(0.85), paper=0.98)[0] == "partly"
+    assert rule(E(0.60), paper=0.89)[0] == "not reproduced"
+    assert "one seed" in rule(E(0.6), paper=0.89)[1]
+    order = S.ordering_one_run
+    acc = {"NES": None, "FPD": E(0.5), "RBD": E(0.8), "SGD": E(0.9)}
+    assert order(acc)[0] == "partly"  # NES not run: never more than partly
+    assert order({**acc, "RBD": E(0.53)})[0] == "inconclusive"  # 0.03 apart: within 2 × 0.02
+    assert order({**acc, "RBD": E(0.45)})[0] == "not reproduced"
+    for k in ("rbd", "fpd"):
+        assert S.CLAIMS[f"table1-{k}-fraction-cnn-long"].rule is S.fraction_one_run
+    assert S.CLAIMS["table1-order-cnn-long"].rule is S.ordering_one_run
+
+
+def test_book_budget_reaches_the_papers_steps_and_the_cnn_grid_goes_beyond_64():
+    book, smoke = S.config("book"), S.config("smoke")
+    steps_per_epoch = 5000 // book.batch_size
+    assert max(book.budget_epochs) * steps_per_epoch >= 156_000
+    assert book.budget_epochs[0] == book.epochs and len(book.budget_seeds) >= 3
+    # the long CNN runs, when on, reach 25 000 steps (off in this edition: see the chapter)
+    assert max(book.cnn_long_evals) * steps_per_epoch >= 25_000
+    assert book.cnn_long_epochs in (0, max(book.cnn_long_evals))
+    assert S.grid_for(book, "cnn") == (1, 4, 16, 64, 256)
+    assert S.grid_for(book, "fc") == book.lr_grid
+    assert S.grid_for(smoke, "cnn") == smoke.lr_grid
+    assert smoke.cnn_long_epochs == 0 and not smoke.count_kernels
+    assert S.config("paper").cnn_long_epochs == 0
+
+
+def test_structured_step_facts_say_what_was_counted_and_changed():
+    txt = S.structured_step_facts({"SGD": 22, "RBD hadamard-coset": 110})
+    assert "SGD 22" in txt and "110" in txt
+    assert "not counted" in S.structured_step_facts({})
+    expected = "changed the structured step" if S.STRUCTURED_STEP_CHANGES else "no change"
+    assert expected in txt
+
+
+def test_xla_flags_are_refused_once_jax_has_started(monkeypatch):
+    import jax.numpy as jnp
+
+    jnp.zeros(1).block_until_ready()  # JAX's backend is up
+    monkeypatch.setenv("XLA_FLAGS", "")
+    assert S.use_xla_flags(S.config("book")) == ""  # nothing asked: nothing to refuse
+    with pytest.raises(RuntimeError, match="before JAX starts"):
+        S.use_xla_flags(S.config("smoke"))

@@ -742,6 +742,21 @@ def test_train_seeds_equals_train_per_seed():
         rb.train_seeds(model, data, method, seeds=(1,), epochs=1, eval_epochs=(3,))
 
 
+def test_train_scores_only_at_eval_epochs_and_is_the_same_run():
+    cfg = S.config("smoke")
+    study = S.Study(cfg, 0)
+    data = study.data(n_train=128)
+    model = study.model("fc")
+    method = rb.SGD(0.125)
+    every = rb.train(model, data, method, epochs=3, seed=2)
+    some = rb.train(model, data, method, epochs=3, seed=2, eval_epochs=(1,))
+    assert some.evaluated == (0, 1, 3) and len(some.test_accuracy) == 3
+    np.testing.assert_array_equal(every.loss, some.loss)
+    assert list(some.test_accuracy) == [every.test_accuracy[e] for e in (0, 1, 3)]
+    with pytest.raises(ValueError, match="eval_epochs"):
+        rb.train(model, data, method, epochs=1, eval_epochs=(2,))
+
+
 def test_study_run_memoises_and_fresh_reruns_identically():
 
     cfg = S.config("smoke")
@@ -752,3 +767,131 @@ def test_study_run_memoises_and_fresh_reruns_identically():
     b = study.run("fc", method, 1, n_train=64, fresh=True)
     assert b is not a and np.array_equal(a.loss, b.loss)
     assert study.run("fc", method, 1, n_train=64) is a  # the memoised result is kept
+
+
+# ----------------------------------------------------------------- structured steps, fast route
+# The structured (Hadamard) step as it was before its random bits were drawn by an unrolled
+# Threefry (issue 11, item 5), copied verbatim as the reference: the fast route must give the same
+# coefficients and update for the same key (up to float32 rounding).
+def _reference_hadamard_parts(key, size, m, dtype, coset):
+    a, b = rb._hadamard_shape(size, m, coset)
+    k_sign, k_row = jax.random.split(key)
+    signs = rb._signs(k_sign, (a * b,), dtype)
+    bits = jax.random.bits(k_row, (3,), jnp.uint32)
+    alpha = bits[0] * jnp.uint32(2) + jnp.uint32(1)
+    r1 = ((bits[1] + alpha * jnp.arange(m, dtype=jnp.uint32)) % jnp.uint32(a)).astype(jnp.int32)
+    r2 = bits[2] % jnp.uint32(b)
+    parity = jax.lax.population_count(r2 & jnp.arange(b, dtype=jnp.uint32)) & jnp.uint32(1)
+    h_b = (1 - 2 * parity.astype(jnp.int32)).astype(dtype)
+    return signs, r1, h_b
+
+
+def _reference_hadamard_compartment(sub, j, key, layout, pieces=None, c=None, want_u=True):
+    size, dj = sub.sizes[j], sub.dims[j]
+    dtype = (pieces[0] if pieces is not None else c).dtype
+    inv = 1.0 / np.sqrt(sub.total)
+    coset = sub.distribution == "hadamard-coset"
+    signs, r1, h_b = _reference_hadamard_parts(key, size, dj, dtype, coset)
+    a, b = rb._hadamard_shape(size, dj, coset)
+    sh = signs.reshape(b, a) * h_b[:, None]
+
+    def rows(pos, length):
+        first, lead = divmod(pos, a)
+        return first, lead, -(-(lead + length) // a)
+
+    if pieces is not None:
+        v = jnp.zeros((a,), dtype)
+        for (pos, length), vec in zip(layout, pieces):
+            first, lead, n_rows = rows(pos, length)
+            block = jnp.pad(vec, (lead, n_rows * a - lead - length)).reshape(n_rows, a)
+            v = v + jnp.sum(sh[first : first + n_rows] * block, axis=0)
+        c = rb.fwht(v)[r1] * inv
+    if not want_u:
+        return c, None
+    w = rb.fwht(jnp.zeros((a,), dtype).at[r1].add(c)) * inv
+    out = []
+    for pos, length in layout:
+        first, lead, n_rows = rows(pos, length)
+        out.append((sh[first : first + n_rows] * w[None, :]).reshape(-1)[lead : lead + length])
+    return c, out
+
+
+def _reference_project_expand_tree(sub, key, g_tree):
+    leaves, treedef = jax.tree.flatten(g_tree)
+    starts = np.concatenate([[0], np.cumsum([leaf.size for leaf in leaves])]).tolist()
+    parts = [[] for _ in leaves]
+    cs = []
+    for j, (o, s) in enumerate(zip(sub.offsets, sub.sizes)):
+        layout, pieces, owners = [], [], []
+        for li, leaf in enumerate(leaves):
+            lo, hi = max(o, starts[li]), min(o + s, starts[li + 1])
+            if lo < hi:
+                layout.append((lo - o, hi - lo))
+                pieces.append(leaf.reshape(-1)[lo - starts[li] : hi - starts[li]])
+                owners.append(li)
+        c, us = _reference_hadamard_compartment(sub, j, jax.random.fold_in(key, j), layout, pieces)
+        cs.append(c)
+        for li, u in zip(owners, us):
+            parts[li].append(u)
+    update = [jnp.concatenate(p).reshape(leaf.shape) for p, leaf in zip(parts, leaves)]
+    return jnp.concatenate(cs), jax.tree.unflatten(treedef, update)
+
+
+_STRUCTURED_CASES = [
+    (dist, comp)
+    for dist in ("hadamard", "hadamard-coset")
+    for comp in (
+        rb.Compartments(),
+        rb.Compartments("leaf"),
+        rb.Compartments("chunk", size=50),
+        rb.Compartments("chunk", size=40, budget="each"),
+    )
+]
+
+
+@pytest.mark.parametrize("dist, compartments", _STRUCTURED_CASES)
+def test_structured_step_equals_the_reference_implementation(dist, compartments):
+    """project_expand_tree / project / expand / project_expand = the pre-optimisation formulas."""
+    params = _tiny_params()
+    flat, unravel = ravel_pytree(params)
+    sub = rb.subspace(params, 9, dist, compartments)
+    for seed, step in ((0, 0), (3, 17)):
+        key = jax.random.fold_in(rb.step_key(seed, step), 0)
+        c_ref, u_ref = jax.jit(lambda k, g: _reference_project_expand_tree(sub, k, g))(key, params)
+        c, u = jax.jit(lambda k, g: rb.project_expand_tree(sub, k, g))(key, params)
+        np.testing.assert_allclose(np.asarray(c), np.asarray(c_ref), rtol=1e-5, atol=1e-6)
+        u_ref_flat = np.asarray(ravel_pytree(u_ref)[0])
+        np.testing.assert_allclose(np.asarray(ravel_pytree(u)[0]), u_ref_flat, rtol=1e-5, atol=1e-6)
+        assert jax.tree.structure(u) == jax.tree.structure(params)
+        # the flat routes: every compartment is one piece
+        c_flat, u_flat = rb.project_expand(sub, key, flat)
+        np.testing.assert_allclose(np.asarray(c_flat), np.asarray(c_ref), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(u_flat), u_ref_flat, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(rb.project(sub, key, flat)), np.asarray(c_ref), rtol=1e-5, atol=1e-6
+        )
+        np.testing.assert_allclose(
+            np.asarray(rb.expand(sub, key, c_ref)), u_ref_flat, rtol=1e-5, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize("coset", [False, True])
+def test_structured_parts_equal_jax_random(coset):
+    """The unrolled Threefry draws exactly jax.random's signs and rows (any key impl)."""
+    parts = jax.jit(rb._hadamard_parts, static_argnums=(1, 2, 3, 4))
+    ref = jax.jit(_reference_hadamard_parts, static_argnums=(1, 2, 3, 4))
+    for key in (rb.step_key(5, 123), jax.random.key(7, impl="rbg")):
+        for size, m in ((171, 9), (1000, 250), (70, 70)):
+            got = parts(key, size, m, jnp.float32, coset)
+            want = ref(key, size, m, jnp.float32, coset)
+            for x, y in zip(got, want):
+                np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_unrolled_threefry_is_jax_random():
+    key = jax.random.fold_in(rb.step_key(2, 9), 4)
+    k1, k2 = jax.random.split(key)
+    for n1, n2 in ((1, 3), (4096, 3), (33, 2)):
+        a, b = jax.jit(rb._split_bits, static_argnums=(1, 2))(key, n1, n2)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(jax.random.bits(k1, (n1,))))
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(jax.random.bits(k2, (n2,))))

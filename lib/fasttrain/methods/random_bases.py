@@ -351,19 +351,116 @@ def _hadamard_parts(key, size, m, dtype, coset):
     """Signs (n,), row parts ``r1`` (m,) and the +-1 Hadamard row ``h_b[r2]`` (b,) of an SRHT draw.
 
     Rows ``r1_i = (beta + alpha i) mod a`` with alpha odd, beta uniform: distinct
-    for i < a and each uniform on [0, a).  ``r2`` is uniform on [0, b).
+    for i < a and each uniform on [0, a).  ``r2`` is uniform on [0, b).  The random
+    bits are those of ``k_sign, k_row = jax.random.split(key)``,
+    ``jax.random.bits(k_sign, (ceil(n / 32),))`` and ``jax.random.bits(k_row, (3,))``,
+    computed by :func:`_split_bits` (the same numbers, without jax's rolled loops on CPU).
     """
+    words, r1, parity = _hadamard_bits(key, size, m, coset)
     a, b = _hadamard_shape(size, m, coset)
-    k_sign, k_row = jax.random.split(key)
-    signs = _signs(k_sign, (a * b,), dtype)
-    bits = jax.random.bits(k_row, (3,), jnp.uint32)
+    signs = _signs_of_words(words, a * b, dtype)
+    h_b = (1 - 2 * parity.astype(jnp.int32)).astype(dtype)  # row r2 of H_b: (-1)^popcount(r2 & l)
+    return signs, r1, h_b
+
+
+def _hadamard_bits(key, size, m, coset):
+    """The sign words (ceil(n / 32),), ``r1`` (m,) and the parity bits of ``h_b[r2]`` (b,) (uint32)."""
+    a, b = _hadamard_shape(size, m, coset)
+    words, bits = _split_bits(key, -(-(a * b) // 32), 3)
     alpha = bits[0] * jnp.uint32(2) + jnp.uint32(1)  # odd, so i -> alpha i mod a is a bijection
     # uint32 arithmetic wraps mod 2^32, a multiple of a, so the result is exact mod a
     r1 = ((bits[1] + alpha * jnp.arange(m, dtype=jnp.uint32)) % jnp.uint32(a)).astype(jnp.int32)
     r2 = bits[2] % jnp.uint32(b)
     parity = jax.lax.population_count(r2 & jnp.arange(b, dtype=jnp.uint32)) & jnp.uint32(1)
-    h_b = (1 - 2 * parity.astype(jnp.int32)).astype(dtype)  # row r2 of H_b: (-1)^popcount(r2 & l)
-    return signs, r1, h_b
+    return words, r1, parity
+
+
+_UINT_OF_WIDTH = {2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint64}
+
+
+def _sign_mask(words, parity, a, b, dtype):
+    """The sign bits of ``S (h_b (x) 1_a)`` as a (b, a) mask of ``dtype``'s sign bit (unsigned ints).
+
+    Entry (r, l) has the sign bit set where ``signs[r * a + l] * h_b[r] = -1``; xor-ing it into a
+    float's bits multiplies the float by that +-1 exactly (see :func:`_flip`).
+    """
+    width = jnp.dtype(dtype).itemsize
+    if width not in _UINT_OF_WIDTH:
+        raise ValueError(f"structured directions need a float of 2, 4 or 8 bytes, got {dtype}")
+    bits = (words[:, None] >> jnp.arange(32, dtype=jnp.uint32)) & jnp.uint32(1)
+    neg = bits.reshape(-1)[: a * b].reshape(b, a) ^ parity[:, None]
+    uint = _UINT_OF_WIDTH[width]
+    return neg.astype(uint) << uint(8 * width - 1)
+
+
+def _flip(x, mask):
+    """``x * (-1)^sign(mask)``: the sign bit of ``mask`` xor-ed into x's (exact, one integer op)."""
+    uint = mask.dtype
+    return jax.lax.bitcast_convert_type(jax.lax.bitcast_convert_type(x, uint) ^ mask, x.dtype)
+
+
+def _signs_of_words(words, n, dtype):
+    """+-1 from the bits of uint32 ``words``, least significant bit first (as :func:`_signs`)."""
+    bits = (words[:, None] >> jnp.arange(32, dtype=jnp.uint32)) & jnp.uint32(1)
+    return (1 - 2 * bits.reshape(-1)[:n].astype(jnp.int32)).astype(dtype)
+
+
+# Threefry-2x32 written out.  jax.random's hash is the same function, but on XLA:CPU jax lowers it
+# as a rolled ``while`` loop of 5 iterations (to save compile time), a loop of small kernels per
+# call.  For FC-MNIST (n = 2^17 signs, 4096 random words a step) ``jax.random.bits`` cost about
+# 35 us a step against 7 us for the unrolled hash in one kernel (probe, 200 steps in a fori_loop),
+# next to an SGD step of about 90 us.  Only the split and the two draws of _hadamard_parts are
+# unrolled; the step's scalar fold_ins stay jax's (about 1 us together).  The numbers are jax's
+# own (``jax_threefry_partitionable``, jax's default since 0.5: counts are the iota split in a
+# high and a low word); ``tests/test_random_bases.py`` checks them against jax.random, and
+# :func:`_split_bits` calls jax.random itself for keys of any other PRNG implementation.
+_THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _threefry2x32(k1, k2, x1, x2):
+    """The Threefry-2x32 hash (20 rounds) of the counter words ``(x1, x2)`` under key ``(k1, k2)``."""
+    ks = (k1, k2, k1 ^ k2 ^ jnp.uint32(0x1BD11BDA))
+    x1, x2 = x1 + ks[0], x2 + ks[1]
+    for i in range(5):
+        for r in _THREEFRY_ROTATIONS[i % 2]:
+            x1 = x1 + x2
+            x2 = x1 ^ ((x2 << jnp.uint32(r)) | (x2 >> jnp.uint32(32 - r)))
+        x1 = x1 + ks[(i + 1) % 3]
+        x2 = x2 + ks[(i + 2) % 3] + jnp.uint32(i + 1)
+    return x1, x2
+
+
+def _threefry_native(key) -> bool:
+    """Whether ``key`` draws with partitionable Threefry-2x32 (what :func:`_threefry2x32` copies)."""
+    return str(jax.random.key_impl(key)) == "threefry2x32" and jax.config.jax_threefry_partitionable
+
+
+def _split_bits(key, n1, n2):
+    """``jax.random.bits(k, (n1,))`` and ``bits(k', (n2,))`` (uint32) with ``k, k' = split(key)``."""
+    if not _threefry_native(key):
+        k1, k2 = jax.random.split(key)
+        return jax.random.bits(k1, (n1,), jnp.uint32), jax.random.bits(k2, (n2,), jnp.uint32)
+
+    def draw(w):
+        zero = jnp.zeros((2,), jnp.uint32)
+        s1, s2 = _threefry2x32(w[0], w[1], zero, jnp.arange(2, dtype=jnp.uint32))
+        out = []
+        for i, n in enumerate((n1, n2)):
+            b1, b2 = _threefry2x32(
+                s1[i], s2[i], jnp.zeros((n,), jnp.uint32), jnp.arange(n, dtype=jnp.uint32)
+            )
+            out.append(b1 ^ b2)
+        return tuple(out)
+
+    def never(w):
+        return jnp.zeros((n1,), jnp.uint32), jnp.zeros((n2,), jnp.uint32)
+
+    # The draw runs as a branch of a conditional whose predicate is always true (w | 1 is never 0)
+    # but not known to XLA: the branch's results are materialised once.  Inlined, XLA:CPU fuses
+    # the integer hash (cheap by its cost model) into every consumer of every sign and recomputes
+    # it per element -- 3x slower than jax's rolled loop (measured).
+    w = jax.random.key_data(key)
+    return jax.lax.cond((w[0] | jnp.uint32(1)) != 0, draw, never, w)
 
 
 def _orthonormal(key, size, m, scale, dtype):
@@ -436,11 +533,11 @@ def _hadamard_compartment(sub, j, key, layout, pieces=None, c=None, want_u=True)
     dtype = (pieces[0] if pieces is not None else c).dtype
     inv = 1.0 / math.sqrt(sub.total)
     coset = sub.distribution == "hadamard-coset"
-    signs, r1, h_b = _hadamard_parts(key, size, dj, dtype, coset)
+    words, r1, parity = _hadamard_bits(key, size, dj, coset)
     a, b = _hadamard_shape(size, dj, coset)
-    sh = (
-        signs.reshape(b, a) * h_b[:, None]
-    )  # 2-D elementwise work fuses into single passes on XLA:CPU
+    # the +-1 factors S (h_b (x) 1_a) applied as sign flips: multiplying by +-1 is exact, so
+    # flipping the sign bit gives the same floats with one integer op and no float signs in memory
+    mask = _sign_mask(words, parity, a, b, dtype)
 
     def rows(pos, length):
         first, lead = divmod(pos, a)
@@ -453,7 +550,7 @@ def _hadamard_compartment(sub, j, key, layout, pieces=None, c=None, want_u=True)
             first, lead, n_rows = rows(pos, length)
             block = jnp.pad(vec, (lead, n_rows * a - lead - length)).reshape(n_rows, a)
             v = v + jnp.sum(
-                sh[first : first + n_rows] * block, axis=0
+                _flip(block, mask[first : first + n_rows]), axis=0
             )  # a sum, not a dot: one fused pass
         c = fwht(v)[r1] * inv
     if not want_u:
@@ -462,7 +559,8 @@ def _hadamard_compartment(sub, j, key, layout, pieces=None, c=None, want_u=True)
     out = []
     for pos, length in layout:
         first, lead, n_rows = rows(pos, length)
-        out.append((sh[first : first + n_rows] * w[None, :]).reshape(-1)[lead : lead + length])
+        u = _flip(jnp.broadcast_to(w, (n_rows, a)), mask[first : first + n_rows])
+        out.append(u.reshape(-1)[lead : lead + length])
     return c, out
 
 
@@ -1218,12 +1316,15 @@ def train(
     progress: bool = False,
     loop: str = "auto",
     mesh=None,
+    eval_epochs=None,
 ) -> TrainResult:
     """Minibatch training of ``model`` on ``data`` (a :class:`fasttrain.core.data.Dataset`) with ``method``.
 
     Each epoch visits a fresh permutation of the training set in
     ``n // batch_size`` steps (an NES step with ``per_member`` uses
-    ``population`` batches); test accuracy is measured after each epoch.
+    ``population`` batches); test accuracy is measured after each epoch, or with
+    ``eval_epochs`` only after the epochs it lists (epoch 0 and the last always; a long CNN run
+    scores a 10 000-image test set in about a second, so checkpoints only).
     ``switch_at`` / ``then``: from global step ``switch_at`` on, use the
     method ``then`` (RBD <-> SGD, the paper's switching experiment).
     ``loop``: ``"fori"`` runs jitted ``lax.fori_loop`` segments of
@@ -1233,6 +1334,7 @@ def train(
     Raises :class:`DivergenceError` when the loss stops being finite.
     """
     _check_train_args(method, then, switch_at, epochs, batch_size, loop, mesh)
+    evals = _eval_epochs(eval_epochs, epochs)
     x_train = jnp.asarray(data.x_train)
     y_train = jnp.asarray(data.y_train)
     n = x_train.shape[0]
@@ -1263,7 +1365,15 @@ def train(
         params, aux = jax.tree.map(jnp.copy, (params, aux))
     schedule = (epochs, steps_per_epoch, seg)
     params, metrics, accs, run_time, t = _run_epochs(
-        compiled, (params, aux), (x_train, y_train), perm_key, schedule, name, progress, score
+        compiled,
+        (params, aux),
+        (x_train, y_train),
+        perm_key,
+        schedule,
+        name,
+        progress,
+        score,
+        evals,
     )
     m = np.concatenate(metrics, axis=1)
     return TrainResult(
@@ -1280,7 +1390,18 @@ def train(
         compile_time=compile_time,
         wall_time=time.perf_counter() - t_wall,
         switch_at=switch_at,
+        eval_epochs=None if eval_epochs is None else tuple(evals),
     )
+
+
+def _eval_epochs(eval_epochs, epochs: int) -> list[int]:
+    """The sorted epochs to score: every epoch (``eval_epochs`` None) or the listed ones, with 0
+    and ``epochs`` always; raises ``ValueError`` for an epoch outside ``[0, epochs]``."""
+    chosen = range(1, epochs + 1) if eval_epochs is None else eval_epochs
+    evals = sorted({0, epochs} | {int(e) for e in chosen})
+    if evals[0] < 0 or evals[-1] > epochs:
+        raise ValueError(f"eval_epochs must lie in [0, {epochs}], got {eval_epochs}")
+    return evals
 
 
 def train_seeds(
@@ -1324,9 +1445,7 @@ def train_seeds(
         raise ValueError(
             f"{n} training images are fewer than the {batch_size * batches} one step needs"
         )
-    evals = sorted({0, epochs} | set(range(1, epochs + 1) if eval_epochs is None else eval_epochs))
-    if evals[0] < 0 or evals[-1] > epochs:
-        raise ValueError(f"eval_epochs must lie in [0, {epochs}], got {eval_epochs}")
+    evals = _eval_epochs(eval_epochs, epochs)
     template = model.init(_stream_key(seeds[0], 4), shape)
     if _python_loop(template):
         raise ValueError("train_seeds is for models without convolutions; use train per seed")
@@ -1535,11 +1654,11 @@ def _compile(one, python_loop, seg, dtype, args):
     return compiled
 
 
-def _run_epochs(compiled, state, xy, perm_key, schedule, name, progress, score):
+def _run_epochs(compiled, state, xy, perm_key, schedule, name, progress, score, evals=None):
     """Run ``schedule = (epochs, steps_per_epoch, seg)`` in segments of ``seg`` steps.
 
     ``state = (params, aux)``, ``xy = (x_train, y_train)``; the parameters are
-    scored after each epoch.
+    scored after each epoch (``evals``: after the epochs it lists only).
 
     Returns ``(params, metrics, accuracies, run_time, steps)``: the per-segment
     (3, count) metric arrays, ``score(params)`` after each epoch, the time
@@ -1566,7 +1685,8 @@ def _run_epochs(compiled, state, xy, perm_key, schedule, name, progress, score):
                 bar.set_postfix(loss=f"{np.nanmean(buf[0]):.3f}")
                 _check_finite(buf[0], name, t)
                 t += count
-            accs.append(score(params))
+            if evals is None or epoch + 1 in evals:
+                accs.append(score(params))
     finally:
         bar.close()
     return params, metrics, accs, run_time, t
