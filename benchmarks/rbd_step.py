@@ -20,7 +20,6 @@ import os
 import re
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from fasttrain.chapters import ch03_random_bases as ch
@@ -29,22 +28,9 @@ from fasttrain.methods import random_bases as rb
 
 
 def runner(model, method, x, y, seed: int, inner: int):
-    """``(fn, compiled_text)``: the chapter's ``_steps_runner`` loop, built the same way here so that
-    its compiled program can be inspected (``fn()`` runs ``inner`` steps)."""
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    params = model.init(rb._stream_key(seed, 4), tuple(x.shape[1:]))
-    init, step = rb._build(method, rb.make_loss(model.apply), params, seed)
-    aux = init(params)
-
-    @jax.jit
-    def many(p, a):
-        def body(i, carry):
-            q, b = carry
-            q, b, _ = step(q, b, x, y, i)
-            return q, b
-
-        return jax.lax.fori_loop(0, inner, body, (p, a))
-
+    """``(fn, compiled_text)``: the chapter's step loop (``fn()`` runs ``inner`` steps) and its
+    compiled program."""
+    many, params, aux = ch._steps_loop(model, method, x, y, seed, inner)
     return (lambda: many(params, aux)), many.lower(params, aux).compile().as_text()
 
 

@@ -2262,12 +2262,12 @@ def switch_summary(runs: dict) -> list[dict]:
 
 
 # ===================================================================== timing
-def _steps_runner(model: M.Model, method, x, y, seed: int, inner: int):
-    """A zero-argument function that runs ``inner`` training steps of ``method`` on ``(x, y)``.
+def _steps_loop(model: M.Model, method, x, y, seed: int, inner: int):
+    """``(many, params, aux)``: the jitted loop of ``inner`` training steps and its arguments.
 
     The same construction as :func:`fasttrain.methods.random_bases.time_step` (one jitted
-    ``lax.fori_loop`` of ``inner`` steps from the same initial network), but returned as a callable so
-    that :func:`fasttrain.core.timing.interleaved` can alternate methods round by round.
+    ``lax.fori_loop`` of ``inner`` steps from the same initial network); ``benchmarks/rbd_step.py``
+    lowers ``many`` to inspect its compiled program.
     """
     import jax
     import jax.numpy as jnp
@@ -2286,6 +2286,13 @@ def _steps_runner(model: M.Model, method, x, y, seed: int, inner: int):
 
         return jax.lax.fori_loop(0, inner, body, (p, a))
 
+    return many, params, aux
+
+
+def _steps_runner(model: M.Model, method, x, y, seed: int, inner: int):
+    """A zero-argument function that runs :func:`_steps_loop`'s ``inner`` training steps, so that
+    :func:`fasttrain.core.timing.interleaved` can alternate methods round by round."""
+    many, params, aux = _steps_loop(model, method, x, y, seed, inner)
     return lambda: many(params, aux)
 
 
