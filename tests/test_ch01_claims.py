@@ -201,3 +201,21 @@ def test_gd_sweep_and_route_time_on_a_tiny_problem():
     assert secs > 0 and agrees
     with pytest.raises(ValueError):
         S.route_time(su, 0.1, "BDF", 0.8, 500.0, 1e-3, 1e-6, 10.0, ode.t_event)
+
+
+def test_crossing_words_read_as_a_phrase_with_and_without_a_crossing():
+    grid = (0.001, 0.01, 10.0)
+    none = S.crossing_words([], [0, 1, 2], 3, grid)
+    assert none == "no rate of the grid (η = 0.001–10) on any of the 3 seeds"
+    assert S.crossing_words([], [0], 1, grid) == "no rate of the grid (η = 0.001–10) on this seed"
+    assert S.crossing_words([0.0123], [], 1, grid) == "η ≈ 0.012"
+    some = S.crossing_words([0.1, 0.2], [3], 3, grid, text="0.15 ± 0.07")
+    assert some == "η ≈ 0.15 ± 0.07 (2/3 seeds; none inside the grid on seed 3)"
+    assert "none inside" not in S.crossing_words([0.1, 0.2], [], 2, grid, text="x")
+    with pytest.raises(ValueError, match="for 4 seeds"):
+        S.crossing_words([0.1], [1], 4, grid)
+
+
+def test_pair_words_merges_equal_phrases_only():
+    assert S.pair_words("1.5×", "w", "2.5×", "w") == "1.5× and 2.5× at w"
+    assert S.pair_words("1.5×", "u", "2.5×", "w", " and ") == "1.5× at u and 2.5× at w"

@@ -1477,3 +1477,34 @@ def ties_of(lrs, gd_times, bdf_s: float | None, fast_s: float | None) -> dict:
         "lr_15": crossing(xs, sp, 1.5),
         "lr_25": crossing(xs, sp, 2.5),
     }
+
+
+def crossing_words(values, seeds_without, n_seeds: int, grid, text: str | None = None) -> str:
+    """Words for an interpolated learning rate over seeds, to follow "at": the mean ± sd
+    [interval] (``text``, else the one value) with how many seeds crossed inside the grid, or,
+    when none did, "no rate of the grid (η = a–b) on any of the n seeds" (one seed: "on this
+    seed")."""
+    if n_seeds < 1 or len(values) + len(seeds_without) != n_seeds:
+        raise ValueError(
+            f"{len(values)} crossings and {len(seeds_without)} seeds without one for {n_seeds} seeds"
+        )
+    lo, hi = min(grid), max(grid)
+    if not values:
+        where = "on this seed" if n_seeds == 1 else f"on any of the {n_seeds} seeds"
+        return f"no rate of the grid (η = {lo:g}–{hi:g}) {where}"
+    shown = text if text is not None else f"{values[0]:.2g}"
+    if n_seeds == 1:
+        return f"η ≈ {shown}"
+    where = f"{len(values)}/{n_seeds} seeds"
+    if seeds_without:
+        s = "s" if len(seeds_without) > 1 else ""
+        where += f"; none inside the grid on seed{s} " + ", ".join(str(x) for x in seeds_without)
+    return f"η ≈ {shown} ({where})"
+
+
+def pair_words(a: str, words_a: str, b: str, words_b: str, joiner: str = ", ") -> str:
+    """Two crossings in one phrase: "a and b at w" when both read the same, else
+    "a at wa<joiner>b at wb"."""
+    if words_a == words_b:
+        return f"{a} and {b} at {words_a}"
+    return f"{a} at {words_a}{joiner}{b} at {words_b}"
