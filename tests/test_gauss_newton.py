@@ -181,6 +181,16 @@ def test_kronecker_sketch_is_s_m_kron_identity_applied_to_jacobian_transpose():
                 np.testing.assert_allclose(R.T @ R, B + damping * np.eye(n), rtol=1e-9, atol=1e-10)
         with pytest.raises(ValueError, match="has 40 rows"):
             gn.sketch_pattern(gn.srht(jax.random.key(0), 41, 8), PT)
+        # the route the step takes: the pattern recomputed from W batch by batch, same matrix
+        for batch_elems in (64, 1 << 18):  # 1 and all n columns per batch
+            np.testing.assert_allclose(
+                gn.sketch_pattern_from_weights(S, W, a, X, batch_elems=batch_elems),
+                QS,
+                rtol=1e-12,
+                atol=1e-12,
+            )
+        with pytest.raises(ValueError, match="W has 40 rows"):
+            gn.sketch_pattern_from_weights(gn.srht(jax.random.key(0), 41, 8), W, a, X)
         with pytest.raises(ValueError, match="unknown factor"):
             gn.kron_preconditioner(jnp.asarray(QS), X, m, 0.0, "lu")
 
@@ -365,7 +375,7 @@ def test_preconditioner_routes_give_the_same_pcg_iterates_and_step(sketch):
         s = 4 * n if sketch == "srht" else 2 * n
         key = jax.random.key(5)
         f, PT = gn._forward_and_pattern(W, a, X)
-        R = gn._sketched_factor(key, PT, X, s, 0.0, "cholesky", sketch)
+        R = gn._sketched_factor(key, W, a, PT, X, s, 0.0, "cholesky", sketch)
         solve = jax.jit(
             lambda R, res, how: gn.pcg(
                 lambda p: gn.gram_matvec(PT, X, p),
