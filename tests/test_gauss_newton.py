@@ -677,6 +677,36 @@ def test_time_size_reports_both_methods_at_equal_contraction():
     assert rows[1]["s"] == 4 * 16 and rows[2]["s"] == cfg.kron_sketch_factor * 16
 
 
+@pytest.mark.parametrize(
+    ("kron_seconds", "chosen"),
+    [
+        ({1.0: 1.00, 1.25: 1.10, 1.5: 1.10, 2.0: 1.02}, 2.0),  # 2n within 3 % of the best: tie
+        ({1.0: 1.00, 1.25: 1.02, 1.5: 1.10, 2.0: 1.05}, 1.25),  # 2n 5 % slower: the tie is 1.25
+        ({1.0: 1.20, 1.25: 1.10, 1.5: 1.00, 2.0: 1.30}, 1.5),
+    ],
+)
+def test_kron_sketch_factor_rule_takes_the_fastest_and_breaks_ties_to_larger_s(
+    monkeypatch, kron_seconds, chosen
+):
+    """The declared rule of select_kron_sketch_factor on real steps (n = 32) with the round times
+    replaced: lowest seconds per decade, ties within KRON_SELECTION_TIE to the larger s."""
+
+    def fake(fns, rounds, warmup):
+        for fn in fns.values():
+            fn()  # the real steps run once: their contraction and PCG iterations are real
+        times = {k: [2.0] * rounds if k[0] == "gn" else [kron_seconds[k[1]]] * rounds for k in fns}
+        return {"times": times, "load": [0.0, 0.0]}
+
+    monkeypatch.setattr(study, "interleaved", fake)
+    sel = study.select_kron_sketch_factor(32, 512, 4, study.config("smoke"), 0, rounds=2)
+    assert sel["chosen"] == chosen
+    gn_row, *kron = sel["rows"]
+    assert gn_row["method"] == "gn" and [r["s_over_n"] for r in kron] == list(kron_seconds)
+    for r in kron:  # every candidate takes the Gauss-Newton step (CG to 1e-5 in float32)
+        assert r["contraction"] == pytest.approx(gn_row["contraction"], rel=1e-2)
+        assert r["cg_iters"] > 0
+
+
 def test_real_data_on_the_unit_sphere():
     X, y = study.mnist_sphere(40, seed=1)
     assert X.shape == (40, 16)
