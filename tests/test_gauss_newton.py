@@ -181,6 +181,16 @@ def test_kronecker_sketch_is_s_m_kron_identity_applied_to_jacobian_transpose():
                 np.testing.assert_allclose(R.T @ R, B + damping * np.eye(n), rtol=1e-9, atol=1e-10)
         with pytest.raises(ValueError, match="has 40 rows"):
             gn.sketch_pattern(gn.srht(jax.random.key(0), 41, 8), PT)
+        # the route the step takes: the pattern recomputed from W batch by batch, same matrix
+        for batch_elems in (64, 1 << 18):  # 1 and all n columns per batch
+            np.testing.assert_allclose(
+                gn.sketch_pattern_from_weights(S, W, a, X, batch_elems=batch_elems),
+                QS,
+                rtol=1e-12,
+                atol=1e-12,
+            )
+        with pytest.raises(ValueError, match="W has 40 rows"):
+            gn.sketch_pattern_from_weights(gn.srht(jax.random.key(0), 41, 8), W, a, X)
         with pytest.raises(ValueError, match="unknown factor"):
             gn.kron_preconditioner(jnp.asarray(QS), X, m, 0.0, "lu")
 
@@ -365,7 +375,7 @@ def test_preconditioner_routes_give_the_same_pcg_iterates_and_step(sketch):
         s = 4 * n if sketch == "srht" else 2 * n
         key = jax.random.key(5)
         f, PT = gn._forward_and_pattern(W, a, X)
-        R = gn._sketched_factor(key, PT, X, s, 0.0, "cholesky", sketch)
+        R = gn._sketched_factor(key, W, a, PT, X, s, 0.0, "cholesky", sketch)
         solve = jax.jit(
             lambda R, res, how: gn.pcg(
                 lambda p: gn.gram_matvec(PT, X, p),
@@ -665,6 +675,36 @@ def test_time_size_reports_both_methods_at_equal_contraction():
         assert fast["cg_iters"] > 0
     assert rows[0]["cg_iters"] == 0 and rows[0]["s"] is None
     assert rows[1]["s"] == 4 * 16 and rows[2]["s"] == cfg.kron_sketch_factor * 16
+
+
+@pytest.mark.parametrize(
+    ("kron_seconds", "chosen"),
+    [
+        ({1.0: 1.00, 1.25: 1.10, 1.5: 1.10, 2.0: 1.02}, 2.0),  # 2n within 3 % of the best: tie
+        ({1.0: 1.00, 1.25: 1.02, 1.5: 1.10, 2.0: 1.05}, 1.25),  # 2n 5 % slower: the tie is 1.25
+        ({1.0: 1.20, 1.25: 1.10, 1.5: 1.00, 2.0: 1.30}, 1.5),
+    ],
+)
+def test_kron_sketch_factor_rule_takes_the_fastest_and_breaks_ties_to_larger_s(
+    monkeypatch, kron_seconds, chosen
+):
+    """The declared rule of select_kron_sketch_factor on real steps (n = 32) with the round times
+    replaced: lowest seconds per decade, ties within KRON_SELECTION_TIE to the larger s."""
+
+    def fake(fns, rounds, warmup):
+        for fn in fns.values():
+            fn()  # the real steps run once: their contraction and PCG iterations are real
+        times = {k: [2.0] * rounds if k[0] == "gn" else [kron_seconds[k[1]]] * rounds for k in fns}
+        return {"times": times, "load": [0.0, 0.0]}
+
+    monkeypatch.setattr(study, "interleaved", fake)
+    sel = study.select_kron_sketch_factor(32, 512, 4, study.config("smoke"), 0, rounds=2)
+    assert sel["chosen"] == chosen
+    gn_row, *kron = sel["rows"]
+    assert gn_row["method"] == "gn" and [r["s_over_n"] for r in kron] == list(kron_seconds)
+    for r in kron:  # every candidate takes the Gauss-Newton step (CG to 1e-5 in float32)
+        assert r["contraction"] == pytest.approx(gn_row["contraction"], rel=1e-2)
+        assert r["cg_iters"] > 0
 
 
 def test_real_data_on_the_unit_sphere():

@@ -116,6 +116,7 @@ __all__ = [
     "srht_apply",
     "sketch_jacobian_t",
     "sketch_pattern",
+    "sketch_pattern_from_weights",
     "kron_preconditioner",
     "SKETCHES",
     "sketch_preconditioner",
@@ -519,6 +520,31 @@ def _sketch_pattern(S: SRHT, PT, batch_elems: int = 1 << 18):
     return jax.lax.map(lambda p: srht_apply(S, p), PT.T, batch_size=batch)
 
 
+@partial(jax.jit, static_argnames=("batch_elems",))
+def sketch_pattern_from_weights(S: SRHT, W, a, X, batch_elems: int = 1 << 18):
+    """The same ``(S_m P^T)^T`` (n x s) as :func:`sketch_pattern`, without reading ``P^T``.
+
+    Each cache-sized batch of points recomputes its pattern columns ``p_i = a o 1[W x_i >= 0]``
+    from ``W`` (m x d) and ``x_i`` (O(m d) flops per column, the pattern pass's own work) and
+    sketches them at once, so the m x n pattern is neither read nor transposed for the sketch
+    (:func:`sketch_pattern` takes the columns of the row-major ``P^T``, a strided pass over
+    n m floats).  Chapter 02 measured this route faster than :func:`sketch_pattern` inside the
+    Kronecker fast step (n = 2048, m = 32768, d = 4: 0.68 s against 0.98 s per step).
+    """
+    if S.dim != W.shape[0]:
+        raise ValueError(
+            f"sketch_pattern_from_weights: sketch is for dimension {S.dim}, W has {W.shape[0]} rows"
+        )
+    return _sketch_pattern_wx(S, W, a, X, batch_elems)
+
+
+def _sketch_pattern_wx(S: SRHT, W, a, X, batch_elems: int = 1 << 18):
+    n = X.shape[0]
+    batch = max(1, min(n, batch_elems // S.padded_dim))
+    zero = jnp.zeros((), a.dtype)
+    return jax.lax.map(lambda x: srht_apply(S, jnp.where(W @ x >= 0, a, zero)), X, batch_size=batch)
+
+
 def kron_preconditioner(QS, X, m: int, damping=0.0, factor: str = "cholesky"):
     """Upper-triangular ``R`` with ``R^T R = B + damping I`` for the Kronecker sketch.
 
@@ -545,12 +571,13 @@ def _kron_preconditioner(QS, X, m, damping, factor):
     return _preconditioner_from_js(JS, damping, "qr")
 
 
-def _sketched_factor(key, PT, X, sketch_size, damping, factor, sketch):
-    """The preconditioner's ``R`` of one fresh sketch of kind ``sketch`` (:data:`SKETCHES`)."""
+def _sketched_factor(key, W, a, PT, X, sketch_size, damping, factor, sketch):
+    """The preconditioner's ``R`` of one fresh sketch of kind ``sketch`` (:data:`SKETCHES`); the
+    Kronecker sketch recomputes the pattern from ``W``, ``a`` (:func:`sketch_pattern_from_weights`)."""
     m, d = PT.shape[0], X.shape[1]
     if sketch == "kron":
         S = srht(key, m, sketch_size, dtype=X.dtype)
-        return _kron_preconditioner(_sketch_pattern(S, PT), X, m, damping, factor)
+        return _kron_preconditioner(_sketch_pattern_wx(S, W, a, X), X, m, damping, factor)
     if sketch != "srht":
         raise ValueError(f"unknown sketch {sketch!r}: choose one of {', '.join(SKETCHES)}")
     S = srht(key, m * d, sketch_size, dtype=X.dtype)
@@ -838,7 +865,7 @@ def fast_gauss_newton_step(
     """
     f, PT = _forward_and_pattern(W, a, X)
     res = f - y
-    R = _sketched_factor(key, PT, X, sketch_size, damping, factor, sketch)
+    R = _sketched_factor(key, W, a, PT, X, sketch_size, damping, factor, sketch)
     precond = spd_solver(R, lower=False, how=precond_apply)
 
     def matvec(p):
@@ -1218,7 +1245,7 @@ def preconditioned_condition_number(
 @partial(jax.jit, static_argnums=(4, 5, 6, 7))
 def _preconditioned_cond(W, a, X, key, s, damping, factor, sketch):
     PT = activation_pattern_t(W, a, X)
-    R = _sketched_factor(key, PT, X, s, damping, factor, sketch)
+    R = _sketched_factor(key, W, a, PT, X, s, damping, factor, sketch)
     G = gram(W, a, X) + damping * jnp.eye(X.shape[0], dtype=X.dtype)
     B = solve_triangular(
         R, solve_triangular(R, G, trans="T", lower=False).T, trans="T", lower=False
