@@ -21,6 +21,7 @@ import scipy.linalg
 from jax.flatten_util import ravel_pytree
 
 from fasttrain.chapters import ch03_random_bases as S
+from fasttrain.core import claims as C
 from fasttrain.core import models
 from fasttrain.core.data import Dataset
 from fasttrain.methods import random_bases as rb
@@ -895,3 +896,81 @@ def test_unrolled_threefry_is_jax_random():
         a, b = jax.jit(rb._split_bits, static_argnums=(1, 2))(key, n1, n2)
         np.testing.assert_array_equal(np.asarray(a), np.asarray(jax.random.bits(k1, (n1,))))
         np.testing.assert_array_equal(np.asarray(b), np.asarray(jax.random.bits(k2, (n2,))))
+
+
+def test_a_diverging_run_can_stop_and_be_kept_as_a_result():
+    data, model = _tiny_data(), models.fc(n_classes=4, hidden=16)
+    r = rb.train(model, data, rb.SGD(1e30), epochs=2, batch_size=16, on_divergence="stop")
+    # the loss is finite at step 0 (before any update) and not after the absurd first step
+    assert r.diverged_at is not None and 0 < r.diverged_at < 2 * r.steps_per_epoch
+    assert r.steps == r.diverged_at and not np.isfinite(r.loss[r.diverged_at])
+    assert np.all(np.isfinite(r.loss[: r.diverged_at]))
+    # only the checkpoints reached with finite parameters are scored (here: the initialisation)
+    assert r.evaluated == (0,) and len(r.test_accuracy) == 1
+    ok = rb.train(model, data, rb.SGD(0.5), epochs=2, batch_size=16, on_divergence="stop")
+    same = rb.train(model, data, rb.SGD(0.5), epochs=2, batch_size=16)
+    assert ok.diverged_at is None and ok.evaluated == (0, 1, 2)
+    np.testing.assert_array_equal(ok.loss, same.loss)
+    with pytest.raises(ValueError, match="on_divergence"):
+        rb.train(model, data, rb.SGD(0.5), epochs=1, batch_size=16, on_divergence="ignore")
+
+
+def test_long_runs_fall_back_down_the_grid_when_they_diverge():
+    """The declared divergence protocol on a tiny FC: an absurd selected rate diverges, is kept as
+    a result, and the method trains again from the start at the next smaller candidate."""
+    from dataclasses import replace
+
+    cfg = replace(
+        S.config("smoke"), n_train=128, cnn_long_epochs=2, cnn_long_evals=(1,), cnn_epochs=1
+    )
+    study = S.Study(cfg, 0)
+    grid = (1, 1e12, 1e20)
+    assert S.fallback_factors(grid, 1e20) == [1e20, 1e12, 1]
+    with pytest.raises(ValueError, match="not a candidate"):
+        S.fallback_factors(grid, 4)
+    out = S.long_protocol(study, "fc", {"RBD": 1, "FPD": 1, "SGD": 1e20}, grid)
+    sgd = [a for a in out["attempts"] if a["method"] == "SGD"]
+    assert [(a["factor"], a["status"]) for a in sgd] == [
+        (1e20, "diverged"),
+        (1e12, "diverged"),
+        (1, "completed"),
+    ]
+    assert all(a["diverged_at"] is not None and a["last_epoch"] == 0 for a in sgd[:2])
+    assert out["runs"][("SGD", 0)][0] == 1 and out["runs"][("SGD", 0)][1].diverged_at is None
+    assert S.long_protocol(study, "fc", {"RBD": 1, "FPD": 1, "SGD": 1e20}, grid) is out
+    rows = S.long_rows(study, out)
+    assert {(r["method"], r["epochs"]) for r in rows} == {
+        (m, e) for m in ("RBD", "FPD", "SGD") for e in (1, 2)
+    }
+    sgd_row = next(r for r in rows if r["method"] == "SGD" and r["epochs"] == 2)
+    assert sgd_row["fallback"] and sgd_row["factor"] == 1 and sgd_row["fractions"] == [1.0]
+    lm = S.long_measurements(rows, out["attempts"])
+    at = sgd[0]["diverged_at"], sgd[1]["diverged_at"]
+    assert lm["rates"] == (
+        f"RBD 1×, FPD 1×, SGD 1× (1e+20× diverged at step {at[0]}; 1e+12× diverged at step {at[1]})"
+    )
+    # the claims' rules decide on the completed runs
+    verdict, _ = S.CLAIMS["table1-rbd-fraction-cnn-long"].rule(lm["fraction"]["RBD"], paper=0.98)
+    assert verdict in C.VERDICTS and lm["missing"] == []
+
+
+def test_the_background_thread_trains_the_same_runs(monkeypatch):
+    """start_background runs the long model's selection and long runs in a thread; lr_selection
+    waits for it and returns what a foreground study computes."""
+    from dataclasses import replace
+
+    monkeypatch.setattr(S, "LONG_MODEL", "fc")
+    cfg = replace(
+        S.config("smoke"), n_train=256, val_size=64, cnn_long_epochs=2, cnn_long_evals=(1,)
+    )
+    back, fore = S.Study(cfg, 0), S.Study(cfg, 0)
+    assert S.start_background(back) and back._background is not None
+    a, b = S.lr_selection(back), S.lr_selection(fore)
+    assert back._background.done() and fore._background is None
+
+    def timeless(rows):
+        return [{k: v for k, v in r.items() if k != "step_ms"} for r in rows]
+
+    assert timeless(a["long"]) == timeless(b["long"]) and a["selected"] == b["selected"]
+    assert [r["method"] for r in a["attempts"]] == ["RBD", "FPD", "SGD"]
+    assert not S.start_background(S.Study(S.config("smoke"), 0))  # smoke: no long runs

@@ -32,7 +32,9 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -110,8 +112,9 @@ class Config:
     ``cnn_long_epochs``/``cnn_long_evals``/``cnn_long_seeds``: the CNN's long runs at the selected
     learning rates (0: none; book 161 epochs of the 5 000 images = 25 116 steps, scored after the
     listed epochs, one seed: a CNN step costs 7-8 ms here, so a run is 3-4 minutes per method and
-    seed); the first seed's ``cnn_epochs`` result is read off its long run (constant learning
-    rate, same batches: the same run).  ``count_kernels``: count the fused kernels of one compiled
+    seed), under :data:`DIVERGENCE_PROTOCOL` (:func:`long_protocol`), in a background thread
+    (:func:`start_background`); the first seed's ``cnn_epochs`` result is read off its long run
+    (constant learning rate, same batches: the same run).  ``count_kernels``: count the fused kernels of one compiled
     SGD and RBD step (:func:`fused_kernels`; two compilations, skipped at smoke scale).
     ``xla_flags``: flags :func:`use_xla_flags` adds to ``XLA_FLAGS`` before JAX starts (smoke:
     XLA's backend optimisation off: its runs are a few hundred steps, where compiling the ~60
@@ -278,10 +281,9 @@ CONFIGS = {
         ablation_seeds=(0, 1, 2, 3, 4),
         select_seeds=(0, 1, 2),
         cnn_lr_grid=(1, 4, 16, 64, 256),
-        # the long CNN runs (161 epochs, 25 116 steps, about 10 minutes) are off in this edition: the
-        # first book run with them diverged (RBD at its selected rate, step 9 927) and a re-run did
-        # not fit the deadline; set cnn_long_epochs=161 to run them
-        cnn_long_epochs=0,
+        # the CNN's long runs: 161 epochs = 25 116 steps, one seed, under DIVERGENCE_PROTOCOL, in a
+        # background thread while the FC sections run (start_background)
+        cnn_long_epochs=161,
         cnn_long_evals=(5, 10, 20, 40, 80, 120, 161),
         cnn_long_seeds=(0,),
         budget_epochs=(20, 50, 100, 250, 500, 1000),
@@ -1417,6 +1419,16 @@ class Study:
     _data: dict = field(default_factory=dict, repr=False)
     _models: dict = field(default_factory=dict, repr=False)
     runs: dict = field(default_factory=dict, repr=False)
+    #: per model, the learning-rate selection's ``(candidate records, {method: (factor, val acc)})``
+    selections: dict = field(default_factory=dict, repr=False)
+    #: per model, :func:`long_protocol`'s outcome at the selected rates
+    longs: dict = field(default_factory=dict, repr=False)
+    _background: Future | None = field(default=None, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def _progress(self) -> bool:
+        """Progress bars: the study's setting, never in the background thread (:func:`start_background`)."""
+        return self.progress and not getattr(self._local, "quiet", False)
 
     def data(self, dataset: str | None = None, n_train: int | None = None, split: str = "test"):
         """The training/test data (``n_train``: the first images of the configured training set).
@@ -1499,7 +1511,7 @@ class Study:
                 switch_at=switch_at,
                 then=then,
                 eval_batch=self.cfg.eval_batch,
-                progress=self.progress,
+                progress=self._progress(),
                 **kw,
             )
             self.runs.setdefault(key, result)
@@ -1589,7 +1601,7 @@ class Study:
                 then=then,
                 eval_epochs=ev,
                 eval_batch=self.cfg.eval_batch,
-                progress=self.progress,
+                progress=self._progress(),
             )
             for s, r in zip(missing, results):
                 self.runs[keys[s]] = r
@@ -1601,9 +1613,18 @@ class Study:
         return tuple(sorted({*c.cnn_long_evals, c.cnn_epochs, c.cnn_long_epochs}))
 
     def run_long(self, model: str, method, seed: int) -> rb.TrainResult:
-        """The long run (``Config.cnn_long_epochs``, checkpoints :meth:`long_evals`), memoised."""
+        """The long run (``Config.cnn_long_epochs``, checkpoints :meth:`long_evals`), memoised.
+
+        A loss that stops being finite ends the run and is kept as its result
+        (``on_divergence="stop"``: ``diverged_at`` set, the checkpoints reached before it scored);
+        :func:`long_protocol` decides what follows."""
         return self.run(
-            model, method, self.cfg.cnn_long_epochs, seed=seed, eval_epochs=self.long_evals()
+            model,
+            method,
+            self.cfg.cnn_long_epochs,
+            seed=seed,
+            eval_epochs=self.long_evals(),
+            on_divergence="stop",
         )
 
     def long_run(self, model: str, method, seed: int) -> rb.TrainResult | None:
@@ -1619,7 +1640,7 @@ class Study:
             None,
             int(seed),
             "test",
-            {"eval_epochs": self.long_evals()},
+            {"eval_epochs": self.long_evals(), "on_divergence": "stop"},
         )
         return self.runs.get(key)
 
@@ -1725,79 +1746,108 @@ def grid_for(cfg: Config, model: str) -> tuple[float, ...]:
     return cfg.cnn_lr_grid if model == "cnn" and cfg.cnn_lr_grid else cfg.lr_grid
 
 
-def lr_selection(study: Study, grid=None) -> dict:
-    """The declared learning-rate protocol (beyond the paper): select on validation, test once.
-
-    For each model and each of RBD, FPD and SGD: the paper's learning rate times each factor of
-    ``grid`` (default :func:`grid_for`: ``Config.lr_grid``, the CNN's ``cnn_lr_grid``; the same
-    candidates and budget for every method) trains
-    for the model's Table 1 epochs on the training set less ``Config.val_size`` held-out images
-    (:meth:`Study.data` with ``split="val"``), over ``Config.select_seeds`` (FC; the CNN on the
-    first of them: a CNN run costs seconds); a candidate whose loss stops being finite is kept
-    as diverged and never chosen.  The candidate of highest mean validation accuracy is selected
-    (ties: the smaller factor); the test set is not looked at.  The selected rate then trains on
-    the whole training set over Table 1's seeds (FC ``seeds``, CNN ``cnn_seeds``) and is scored
-    once on the test set; ``fractions`` are per seed, of the same seed's selected-SGD accuracy.
-    With ``Config.cnn_long_epochs`` the CNN's selected rates also train that long over
-    ``cnn_long_seeds`` (:func:`_long_runs`, scored after ``cnn_long_evals``): the same selection,
-    a 32 times longer budget; the first test seed's short result is read off its long run.
-
-    Returns ``{"candidates": [...], "selected": [...], "long": [...]}`` (plain records; "long"
-    one per method and checkpoint, fractions of the same seed's selected SGD).
-    """
-    cfg = study.cfg
+def _check_grids(cfg: Config, grid) -> None:
     for g in [grid] if grid is not None else [grid_for(cfg, m) for m in cfg.models]:
         if not g or any(not f > 0 for f in g):
             raise ValueError(f"learning-rate factors must be positive, got {g}")
-    cands, chosen, longs = [], [], []
+
+
+def select_rates(study: Study, model: str, grid=None) -> tuple[list[dict], dict]:
+    """The candidates of ``model`` on the validation split: ``(records, {method: (factor, mean
+    validation accuracy)})``, memoised per model and grid in ``Study.selections``.
+
+    Every method of :data:`SELECTED` tries the paper's rate times each factor of ``grid``
+    (default :func:`grid_for`) for the model's Table 1 epochs on the training set less
+    ``Config.val_size`` images, over ``Config.select_seeds`` (FC; the CNN on the first); a
+    candidate whose loss stops being finite is kept as diverged and never chosen; the highest
+    mean validation accuracy wins (ties: the smaller factor).  Raises
+    :class:`fasttrain.methods.random_bases.DivergenceError` if every candidate of a method diverged.
+    """
+    cfg = study.cfg
+    mgrid = grid_for(cfg, model) if grid is None else tuple(grid)
+    _check_grids(cfg, mgrid)
+    if (model, mgrid) in study.selections:
+        return study.selections[(model, mgrid)]
+    lr = learning_rates(model, cfg.dataset)
+    sel_seeds = study.seeds("select_seeds")
+    sel_seeds = sel_seeds if model == "fc" else sel_seeds[:1]
+    D = study.dim(model)
+    cands, best = [], {}
+    for name in SELECTED:
+        base = lr[name.lower()]
+        for f in mgrid:
+            method = _method_at(name, base * f, cfg)
+            row = {
+                "model": model,
+                "method": name,
+                "factor": f,
+                "lr": base * f,
+                "seeds": len(sel_seeds),
+                "expected_step_vs_sgd": (base * f * (cfg.d / D if name == "RBD" else 1))
+                / lr["sgd"],
+            }
+            try:
+                runs = study.over(model, method, study.epochs_for(model), sel_seeds, split="val")
+            except rb.DivergenceError as exc:
+                cands.append({**row, "status": f"diverged: {exc}", "val_accuracy": None})
+                continue
+            va = [r.final_accuracy for r in runs]
+            cands.append(
+                {**row, "status": "run", "val_accuracy": float(np.mean(va)), "val_seeds": va}
+            )
+            if name not in best or np.mean(va) > best[name][1]:
+                best[name] = (f, float(np.mean(va)))
+    for name in SELECTED:
+        if name not in best:
+            raise rb.DivergenceError(f"every candidate learning rate of {name} diverged")
+    study.selections[(model, mgrid)] = (cands, best)
+    return cands, best
+
+
+def lr_selection(study: Study, grid=None) -> dict:
+    """The declared learning-rate protocol (beyond the paper): select on validation, test once.
+
+    For each model :func:`select_rates` picks each method's rate on the validation split (the
+    same candidates and budget for every method; the test set is not looked at).  The selected
+    rate then trains on the whole training set over Table 1's seeds (FC ``seeds``, CNN
+    ``cnn_seeds``) and is scored once on the test set; ``fractions`` are per seed, of the same
+    seed's selected-SGD accuracy.  With ``Config.cnn_long_epochs`` the CNN's selected rates also
+    train that long over ``cnn_long_seeds`` under the declared divergence protocol
+    (:func:`long_protocol`, scored after ``cnn_long_evals``; started early in a background thread
+    by :func:`start_background`, which this waits for); a seed's short result is read off its long
+    run at the selected rate when that run reached the short budget's checkpoint.
+
+    Returns ``{"candidates", "selected", "long", "attempts"}`` (plain records; "long": one per
+    method and checkpoint of the completed long runs (:func:`long_rows`), "attempts": every long
+    run, diverged ones included).
+    """
+    cfg = study.cfg
+    _check_grids(cfg, grid)
+    cands, chosen, longs, attempts = [], [], [], []
     for model in cfg.models:
         mgrid = grid_for(cfg, model) if grid is None else tuple(grid)
+        if model == LONG_MODEL:
+            wait_background(study)
+        mc, best = select_rates(study, model, mgrid)
+        cands += mc
         lr = learning_rates(model, cfg.dataset)
-        sel_seeds = study.seeds("select_seeds")
-        sel_seeds = sel_seeds if model == "fc" else sel_seeds[:1]
         test_seeds = study.seeds("seeds" if model == "fc" else "cnn_seeds")
-        D = study.dim(model)
-        best = {}
-        for name in SELECTED:
-            base = lr[name.lower()]
-            for f in mgrid:
-                method = _method_at(name, base * f, cfg)
-                row = {
-                    "model": model,
-                    "method": name,
-                    "factor": f,
-                    "lr": base * f,
-                    "seeds": len(sel_seeds),
-                    "expected_step_vs_sgd": (base * f * (cfg.d / D if name == "RBD" else 1))
-                    / lr["sgd"],
-                }
-                try:
-                    runs = study.over(
-                        model, method, study.epochs_for(model), sel_seeds, split="val"
-                    )
-                except rb.DivergenceError as exc:
-                    cands.append({**row, "status": f"diverged: {exc}", "val_accuracy": None})
-                    continue
-                va = [r.final_accuracy for r in runs]
-                cands.append(
-                    {**row, "status": "run", "val_accuracy": float(np.mean(va)), "val_seeds": va}
-                )
-                if name not in best or np.mean(va) > best[name][1]:
-                    best[name] = (f, float(np.mean(va)))
-        picked = {}
-        for name in SELECTED:
-            if name not in best:
-                raise rb.DivergenceError(f"every candidate learning rate of {name} diverged")
-            picked[name] = _method_at(name, lr[name.lower()] * best[name][0], cfg)
-        long = model == "cnn" and cfg.cnn_long_epochs > 0
+        picked = {
+            name: _method_at(name, lr[name.lower()] * best[name][0], cfg) for name in SELECTED
+        }
+        long = model == LONG_MODEL and cfg.cnn_long_epochs > 0
         if long:
-            longs += _long_runs(study, model, picked, len(mgrid))
+            out = long_protocol(study, model, {n: best[n][0] for n in SELECTED}, mgrid)
+            longs += long_rows(study, out)
+            attempts += out["attempts"]
         epochs = study.epochs_for(model)
         acc_of = {}
         for name, method in picked.items():
-            # a long run of the same seed holds the short run's result (same batches, constant η)
+            # a long run of the same seed and rate holds the short run's result (same batches,
+            # constant η) if it reached the short budget's checkpoint
             ahead = {s: study.long_run(model, method, s) for s in test_seeds} if long else {}
-            rest = [s for s in test_seeds if ahead.get(s) is None]
+            ahead = {s: r for s, r in ahead.items() if r is not None and epochs in r.evaluated}
+            rest = [s for s in test_seeds if s not in ahead]
             short = dict(zip(rest, study.over(model, method, epochs, rest)))
             acc_of[name] = [
                 short[s].final_accuracy
@@ -1826,44 +1876,200 @@ def lr_selection(study: Study, grid=None) -> dict:
                     "candidates": len(mgrid),
                 }
             )
-    return {"candidates": cands, "selected": chosen, "long": longs}
+    return {"candidates": cands, "selected": chosen, "long": longs, "attempts": attempts}
 
 
-def _long_runs(study: Study, model: str, picked: dict, n_candidates: int) -> list[dict]:
-    """``picked`` methods (selected rates) for ``Config.cnn_long_epochs`` over ``cnn_long_seeds``,
-    scored after each of ``cnn_long_evals`` (and after ``cnn_epochs``, so the short test run of
-    the first seed is read off the long one): one record per method and checkpoint with the
-    per-seed accuracies and fractions of the same seed's SGD at the same checkpoint."""
+# ===================================================================== the CNN's long runs
+#: the model whose selected rates also run long (``Config.cnn_long_epochs``)
+LONG_MODEL = "cnn"
+
+#: The divergence protocol of the long runs, declared before this edition's book run (and after
+#: the previous edition's first attempt diverged: RBD at its selected 64x, step 9 927 of 25 116,
+#: which stopped that chapter).  The same rule for every method and seed.
+DIVERGENCE_PROTOCOL = (
+    "A long run whose loss stops being finite is kept as a result (the step at which it diverged, "
+    "its test accuracy at the last checkpoint before that) and the method is trained again from "
+    "the start at the next smaller candidate of its learning-rate grid, down the grid until a run "
+    "completes; the claims use the completed run and name its rate."
+)
+
+
+def fallback_factors(grid, selected: float) -> list[float]:
+    """The factors :data:`DIVERGENCE_PROTOCOL` tries in turn: ``selected``, then every smaller
+    candidate of ``grid``, largest first."""
+    if selected not in grid:
+        raise ValueError(f"the selected factor {selected} is not a candidate of {tuple(grid)}")
+    return [selected] + sorted((f for f in grid if f < selected), reverse=True)
+
+
+def long_protocol(study: Study, model: str, picked: dict, grid) -> dict:
+    """The long runs at the selected factors ``picked`` (``{method: factor}``) under
+    :data:`DIVERGENCE_PROTOCOL`, over ``Config.cnn_long_seeds`` (:meth:`Study.run_long`, never
+    raising on divergence); memoised per model and picks in ``Study.longs``.
+
+    Returns ``{"attempts": [...], "runs": {(method, seed): (factor, TrainResult)}, "picked",
+    "seeds"}``: one attempt record per run (completed or diverged: the divergence step, the last
+    checkpoint reached and its test accuracy), ``runs`` the completed one of each method and seed
+    (absent when every candidate down the grid diverged).
+    """
     cfg = study.cfg
+    key = (model, tuple(sorted(picked.items())), tuple(grid))
+    if key in study.longs:
+        return study.longs[key]
+    lr = learning_rates(model, cfg.dataset)
     seeds = study.seeds("cnn_long_seeds")
-    runs = {
-        name: [study.run_long(model, method, s) for s in seeds] for name, method in picked.items()
-    }
+    attempts, done = [], {}
+    for name, f0 in picked.items():
+        for s in seeds:
+            for f in fallback_factors(grid, f0):
+                method = _method_at(name, lr[name.lower()] * f, cfg)
+                r = study.run_long(model, method, s)
+                ev = r.evaluated
+                attempts.append(
+                    {
+                        "model": model,
+                        "method": name,
+                        "seed": s,
+                        "factor": f,
+                        "lr": method.lr,
+                        "selected": f == f0,
+                        "status": "completed" if r.diverged_at is None else "diverged",
+                        "diverged_at": r.diverged_at,
+                        "last_epoch": int(ev[-1]),
+                        "last_step": int(ev[-1]) * r.steps_per_epoch,
+                        "last_accuracy": float(r.test_accuracy[-1]),
+                        "checkpoint_steps": [int(e) * r.steps_per_epoch for e in ev],
+                        "checkpoint_accuracy": [float(a) for a in r.test_accuracy],
+                        "step_ms": 1e3 * r.step_time,
+                    }
+                )
+                if r.diverged_at is None:
+                    done[(name, s)] = (f, r)
+                    break
+    out = {"attempts": attempts, "runs": done, "picked": dict(picked), "seeds": list(seeds)}
+    study.longs[key] = out
+    return out
+
+
+def long_rows(study: Study, out: dict) -> list[dict]:
+    """Per method whose long runs completed for every seed, and per checkpoint: the accuracies,
+    the fractions of the same seed's completed SGD run at the same checkpoint (when SGD
+    completed), the factor used and whether it is a fallback."""
+    seeds = out["seeds"]
+    runs = out["runs"]
+    names = [n for n in SELECTED if all((n, s) in runs for s in seeds)]
+    if not names:
+        return []
+    evals = runs[(names[0], seeds[0])][1].evaluated
     rows = []
-    for e in sorted({*cfg.cnn_long_evals, cfg.cnn_long_epochs}):
+    for e in evals[1:]:
         acc = {
-            name: [float(r.test_accuracy[r.evaluated.index(e)]) for r in rs]
-            for name, rs in runs.items()
+            n: [
+                float(runs[(n, s)][1].test_accuracy[runs[(n, s)][1].evaluated.index(e)])
+                for s in seeds
+            ]
+            for n in names
         }
-        for name, method in picked.items():
-            fr = [a / b for a, b in zip(acc[name], acc["SGD"])]
+        for n in names:
+            r0 = runs[(n, seeds[0])][1]
+            factors = [runs[(n, s)][0] for s in seeds]
+            fr = [a / b for a, b in zip(acc[n], acc["SGD"])] if "SGD" in acc else None
             rows.append(
                 {
-                    "model": model,
-                    "method": name,
-                    "lr": method.lr,
-                    "epochs": e,
-                    "steps": e * runs[name][0].steps_per_epoch,
+                    "model": out["attempts"][0]["model"],
+                    "method": n,
+                    "factor": factors[0],
+                    "factors": factors,
+                    "fallback": any(f != out["picked"][n] for f in factors),
+                    "lr": next(
+                        a["lr"]
+                        for a in out["attempts"]
+                        if a["method"] == n and a["seed"] == seeds[0] and a["status"] == "completed"
+                    ),
+                    "epochs": int(e),
+                    "steps": int(e) * r0.steps_per_epoch,
                     "seeds": list(seeds),
-                    "per_seed": acc[name],
-                    "accuracy": float(np.mean(acc[name])),
+                    "per_seed": acc[n],
+                    "accuracy": float(np.mean(acc[n])),
                     "fractions": fr,
-                    "fraction": float(np.mean(fr)),
-                    "candidates": n_candidates,
-                    "step_ms": 1e3 * float(np.median([r.step_time for r in runs[name]])),
+                    "fraction": None if fr is None else float(np.mean(fr)),
+                    "step_ms": 1e3 * float(np.median([runs[(n, s)][1].step_time for s in seeds])),
                 }
             )
     return rows
+
+
+def long_measurements(rows: list[dict], attempts: list[dict]) -> dict:
+    """The long-run claims' inputs at the last checkpoint: ``accuracy`` (``{method: Measurement
+    or None}``, None: not run (NES) or no completed run), ``fraction`` (``{RBD/FPD: Measurement or
+    None}``), ``missing`` (methods without a completed run) and ``rates``: each method's rate in
+    words, with the diverged attempts before it (e.g. ``RBD 16× (64× diverged at step 9927)``)."""
+    top = max((r["epochs"] for r in rows), default=None)
+    at = {r["method"]: r for r in rows if r["epochs"] == top}
+    acc = {m: over_seeds(at[m]["per_seed"]) if m in at else None for m in METHODS}
+    frac = {
+        m: over_seeds(at[m]["fractions"]) if m in at and at[m]["fractions"] is not None else None
+        for m in ("RBD", "FPD")
+    }
+    rates = []
+    for m in SELECTED:
+        tried = [a for a in attempts if a["method"] == m]
+        bad = [
+            f"{a['factor']:g}× diverged at step {a['diverged_at']}"
+            for a in tried
+            if a["status"] == "diverged"
+        ]
+        good = sorted({a["factor"] for a in tried if a["status"] == "completed"})
+        head = f"{m} {', '.join(f'{f:g}×' for f in good)}" if good else f"{m}: no completed run"
+        rates.append(head + (f" ({'; '.join(bad)})" if bad else ""))
+    return {
+        "accuracy": acc,
+        "fraction": frac,
+        "missing": [m for m in SELECTED if m not in at],
+        "rates": ", ".join(rates),
+        "steps": at["SGD"]["steps"] if "SGD" in at else None,
+    }
+
+
+def _background_job(study: Study) -> bool:
+    study._local.quiet = True  # no progress bars from this thread
+    grid = grid_for(study.cfg, LONG_MODEL)
+    _, best = select_rates(study, LONG_MODEL, grid)
+    long_protocol(study, LONG_MODEL, {n: best[n][0] for n in SELECTED}, grid)
+    return True
+
+
+def start_background(study: Study) -> bool:
+    """Start the CNN's learning-rate selection (:func:`select_rates`) and its long runs
+    (:func:`long_protocol`) in a background thread; True if started (or running), False when the
+    configuration has no long runs.
+
+    Why: one CNN run and one vectorised FC run each keep about one of this machine's two cores
+    busy (XLA runs their small kernels on one thread), so the CNN's long runs can go on while the
+    FC sections train.  They are the same runs as in the foreground (every run is deterministic,
+    memoised in the study, and the two threads never train the same configuration); only their
+    wall times per step are those of a shared machine.  :func:`wait_background` joins it
+    (:func:`lr_selection` and every timing measurement call it first, so no timing overlaps it).
+    """
+    cfg = study.cfg
+    if study._background is not None:
+        return True
+    if LONG_MODEL not in cfg.models or cfg.cnn_long_epochs <= 0:
+        return False
+    # fill the caches both threads read before they start (data, validation split, model)
+    study.data()
+    study.data(split="val")
+    study.dim(LONG_MODEL)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="ch03-background")
+    study._background = pool.submit(_background_job, study)
+    pool.shutdown(wait=False)
+    return True
+
+
+def wait_background(study: Study) -> None:
+    """Wait for :func:`start_background`'s thread (if any) and re-raise its error, if it failed."""
+    if study._background is not None:
+        study._background.result()
 
 
 # ===================================================================== FC budget curve
@@ -2307,6 +2513,7 @@ def timing(study: Study, model: str = "fc") -> dict:
     """
     from ..core import timing as T
 
+    wait_background(study)  # no training in the background while timing
     cfg = study.cfg
     ds = study.data()
     x, y = ds.x_train[: cfg.batch_size], ds.y_train[: cfg.batch_size]
@@ -2407,6 +2614,7 @@ def timing_vs_d(study: Study, model: str = "fc") -> dict:
     """
     from ..core import timing as T
 
+    wait_background(study)  # no training in the background while timing
     cfg = study.cfg
     ds = study.data()
     x, y = ds.x_train[: cfg.batch_size], ds.y_train[: cfg.batch_size]

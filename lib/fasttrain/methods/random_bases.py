@@ -1232,6 +1232,9 @@ class TrainResult:
     :attr:`evaluated`); ``loss``/``train_accuracy``/``cos`` are per step on the
     (augmented) minibatch before the update; ``step_time`` is the mean wall
     time of a training step (data pipeline included, compilation excluded).
+    ``diverged_at``: None, or (``train(..., on_divergence="stop")``) the first step whose loss
+    was not finite; ``steps`` then counts the finite steps and ``test_accuracy`` the checkpoints
+    reached before it.
     """
 
     method: str
@@ -1248,6 +1251,7 @@ class TrainResult:
     wall_time: float
     switch_at: int | None = None
     eval_epochs: tuple[int, ...] | None = None
+    diverged_at: int | None = None
 
     @property
     def evaluated(self) -> tuple[int, ...]:
@@ -1317,6 +1321,7 @@ def train(
     loop: str = "auto",
     mesh=None,
     eval_epochs=None,
+    on_divergence: str = "raise",
 ) -> TrainResult:
     """Minibatch training of ``model`` on ``data`` (a :class:`fasttrain.core.data.Dataset`) with ``method``.
 
@@ -1331,9 +1336,15 @@ def train(
     ``segment`` steps, ``"python"`` calls a jitted step per step,
     ``"auto"`` picks by :func:`_python_loop`.  ``mesh``: run an RBD with
     ``n_groups`` = G on G devices (:func:`distributed_rbd_estimate`).
-    Raises :class:`DivergenceError` when the loss stops being finite.
+    ``on_divergence``: ``"raise"`` (default) raises :class:`DivergenceError` when the loss stops
+    being finite; ``"stop"`` ends the run there and returns it with ``diverged_at`` (the first
+    step whose loss is not finite), the losses up to the end of that segment and the test
+    accuracies of the checkpoints reached before it (``evaluated`` lists them): a caller can keep
+    a diverged run as a result.
     """
     _check_train_args(method, then, switch_at, epochs, batch_size, loop, mesh)
+    if on_divergence not in ("raise", "stop"):
+        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
     evals = _eval_epochs(eval_epochs, epochs)
     x_train = jnp.asarray(data.x_train)
     y_train = jnp.asarray(data.y_train)
@@ -1364,7 +1375,7 @@ def train(
     if python_loop:  # the donated buffers must not be the caller's
         params, aux = jax.tree.map(jnp.copy, (params, aux))
     schedule = (epochs, steps_per_epoch, seg)
-    params, metrics, accs, run_time, t = _run_epochs(
+    params, metrics, accs, run_time, t, diverged_at = _run_epochs(
         compiled,
         (params, aux),
         (x_train, y_train),
@@ -1374,8 +1385,13 @@ def train(
         progress,
         score,
         evals,
+        stop=on_divergence == "stop",
     )
     m = np.concatenate(metrics, axis=1)
+    scored = None if eval_epochs is None and diverged_at is None else tuple(evals)
+    if diverged_at is not None:
+        t = diverged_at
+        scored = tuple(evals[: 1 + len(accs)])  # epoch 0 and the checkpoints reached
     return TrainResult(
         method=name,
         params=params,
@@ -1390,7 +1406,8 @@ def train(
         compile_time=compile_time,
         wall_time=time.perf_counter() - t_wall,
         switch_at=switch_at,
-        eval_epochs=None if eval_epochs is None else tuple(evals),
+        eval_epochs=scored,
+        diverged_at=diverged_at,
     )
 
 
@@ -1654,15 +1671,20 @@ def _compile(one, python_loop, seg, dtype, args):
     return compiled
 
 
-def _run_epochs(compiled, state, xy, perm_key, schedule, name, progress, score, evals=None):
+def _run_epochs(
+    compiled, state, xy, perm_key, schedule, name, progress, score, evals=None, stop=False
+):
     """Run ``schedule = (epochs, steps_per_epoch, seg)`` in segments of ``seg`` steps.
 
     ``state = (params, aux)``, ``xy = (x_train, y_train)``; the parameters are
-    scored after each epoch (``evals``: after the epochs it lists only).
+    scored after each epoch (``evals``: after the epochs it lists only).  A loss that stops being
+    finite raises :class:`DivergenceError`, or with ``stop`` ends the run there (so do parameters
+    that are not finite when they are to be scored: that checkpoint is not scored).
 
-    Returns ``(params, metrics, accuracies, run_time, steps)``: the per-segment
-    (3, count) metric arrays, ``score(params)`` after each epoch, the time
-    spent in the segments and the number of steps taken.
+    Returns ``(params, metrics, accuracies, run_time, steps, diverged_at)``: the per-segment
+    (3, count) metric arrays, ``score(params)`` after each scored epoch, the time spent in the
+    segments, the number of steps taken and the first step whose loss (or, at a checkpoint, whose
+    resulting parameters) is not finite (None: the run finished).
     """
     (params, aux), (x_train, y_train) = state, xy
     epochs, steps_per_epoch, seg = schedule
@@ -1683,19 +1705,33 @@ def _run_epochs(compiled, state, xy, perm_key, schedule, name, progress, score, 
                 metrics.append(buf)
                 bar.update(count)
                 bar.set_postfix(loss=f"{np.nanmean(buf[0]):.3f}")
+                if stop and not np.all(np.isfinite(buf[0])):
+                    return params, metrics, accs, run_time, t + count, t + _first_bad(buf[0])
                 _check_finite(buf[0], name, t)
                 t += count
             if evals is None or epoch + 1 in evals:
+                if stop and not _all_finite(params):
+                    return params, metrics, accs, run_time, t, t
                 accs.append(score(params))
     finally:
         bar.close()
-    return params, metrics, accs, run_time, t
+    return params, metrics, accs, run_time, t, None
+
+
+def _first_bad(losses) -> int:
+    """Index of the first non-finite entry of ``losses``."""
+    return int(np.argmin(np.isfinite(losses)))
+
+
+def _all_finite(tree) -> bool:
+    """Whether every entry of every leaf of ``tree`` is finite."""
+    return all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(tree))
 
 
 def _check_finite(losses, name, t):
     """Raise :class:`DivergenceError` if a loss of the segment starting at step ``t`` is not finite."""
     if not np.all(np.isfinite(losses)):
-        first_bad = int(np.argmin(np.isfinite(losses)))
+        first_bad = _first_bad(losses)
         raise DivergenceError(
             f"{name} diverged at step {t + first_bad} (loss {losses[first_bad]}); "
             "use a smaller learning rate"
