@@ -818,24 +818,7 @@ def _reference_hadamard_compartment(sub, j, key, layout, pieces=None, c=None, wa
 
 
 def _reference_project_expand_tree(sub, key, g_tree):
-    leaves, treedef = jax.tree.flatten(g_tree)
-    starts = np.concatenate([[0], np.cumsum([leaf.size for leaf in leaves])]).tolist()
-    parts = [[] for _ in leaves]
-    cs = []
-    for j, (o, s) in enumerate(zip(sub.offsets, sub.sizes)):
-        layout, pieces, owners = [], [], []
-        for li, leaf in enumerate(leaves):
-            lo, hi = max(o, starts[li]), min(o + s, starts[li + 1])
-            if lo < hi:
-                layout.append((lo - o, hi - lo))
-                pieces.append(leaf.reshape(-1)[lo - starts[li] : hi - starts[li]])
-                owners.append(li)
-        c, us = _reference_hadamard_compartment(sub, j, jax.random.fold_in(key, j), layout, pieces)
-        cs.append(c)
-        for li, u in zip(owners, us):
-            parts[li].append(u)
-    update = [jnp.concatenate(p).reshape(leaf.shape) for p, leaf in zip(parts, leaves)]
-    return jnp.concatenate(cs), jax.tree.unflatten(treedef, update)
+    return rb._structured_tree(sub, key, g_tree, _reference_hadamard_compartment)
 
 
 _STRUCTURED_CASES = [

@@ -1510,32 +1510,20 @@ def step_function(
     gn._check_common(n, 1.0, damping, s if sketched else None, cg_tol, cg_maxiter, m * d, sketch, m)
     if factor not in gn.FACTORS:
         raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(gn.FACTORS)}")
-    for what, how in (("precond_apply", precond_apply), ("solve_apply", solve_apply)):
-        if how not in gn.PRECOND_APPLY:
-            raise ValueError(f"unknown {what} {how!r}: choose one of {', '.join(gn.PRECOND_APPLY)}")
-    if method == "gn":
-        return lambda W, a, X, y, key: gn.gauss_newton_step(W, a, X, y, 1.0, damping, solve_apply)
-    if sketched:
-        return lambda W, a, X, y, key: gn.fast_gauss_newton_step(
-            W,
-            a,
-            X,
-            y,
-            key,
-            s,
-            1.0,
-            float(damping),
-            cg_tol,
-            cg_maxiter,
-            factor,
-            sketch,
-            precond_apply,
-        )
-    if method == "cg":
-        return lambda W, a, X, y, key: gn.cg_gauss_newton_step(
-            W, a, X, y, 1.0, damping, cg_tol, cg_maxiter
-        )
-    return lambda W, a, X, y, key: gn.gd_step(W, a, X, y, 1.0)
+    gn._check_apply(precond_apply, "precond_apply")
+    gn._check_apply(solve_apply, "solve_apply")
+    return gn.step_fn(
+        "fast" if sketched else method,
+        step_size=1.0,
+        damping=damping,
+        sketch_size=s,
+        cg_tol=cg_tol,
+        cg_maxiter=cg_maxiter,
+        factor=factor,
+        sketch=sketch,
+        precond_apply=precond_apply,
+        solve_apply=solve_apply,
+    )
 
 
 def compile_step(method: str, W, a, X, y, key, **settings) -> CompiledStep:

@@ -134,6 +134,7 @@ __all__ = [
     "fast_gauss_newton_step",
     "cg_gauss_newton_step",
     "make_step",
+    "step_fn",
     "TrainResult",
     "train",
     "ntk_lambda_min",
@@ -945,6 +946,49 @@ class Step:
         return self.fn(W, key)
 
 
+def step_fn(
+    method: str,
+    *,
+    step_size: float,
+    damping: float,
+    sketch_size: int | None,
+    cg_tol: float,
+    cg_maxiter: int,
+    factor: str,
+    sketch: str,
+    precond_apply: str,
+    solve_apply: str,
+) -> Callable:
+    """``(W, a, X, y, key) -> (W_new, StepInfo)``: ``method``'s step with its settings bound and the
+    data left as arguments (one compilation per problem size, as chapter 02 times it).  No
+    checks: :func:`make_step` validates the settings against the data and binds it."""
+    if method == "gd":
+        return lambda W, a, X, y, key: gd_step(W, a, X, y, step_size)
+    if method == "gn":
+        return lambda W, a, X, y, key: gauss_newton_step(
+            W, a, X, y, step_size, damping, solve_apply
+        )
+    if method == "cg":
+        return lambda W, a, X, y, key: cg_gauss_newton_step(
+            W, a, X, y, step_size, damping, cg_tol, cg_maxiter
+        )
+    return lambda W, a, X, y, key: fast_gauss_newton_step(
+        W,
+        a,
+        X,
+        y,
+        key,
+        sketch_size,
+        step_size,
+        float(damping),
+        cg_tol,
+        cg_maxiter,
+        factor,
+        sketch,
+        precond_apply,
+    )
+
+
 def make_step(
     method: str,
     a,
@@ -998,28 +1042,19 @@ def make_step(
     if factor not in FACTORS:
         raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
     step_size = float(step_size)
-    if method == "gd":
-        fn = lambda W, key: gd_step(W, a, X, y, step_size)  # noqa: E731
-    elif method == "gn":
-        fn = lambda W, key: gauss_newton_step(W, a, X, y, step_size, damping, solve_apply)  # noqa: E731
-    elif method == "cg":
-        fn = lambda W, key: cg_gauss_newton_step(W, a, X, y, step_size, damping, cg_tol, cg_maxiter)  # noqa: E731
-    else:
-        fn = lambda W, key: fast_gauss_newton_step(  # noqa: E731
-            W,
-            a,
-            X,
-            y,
-            key,
-            sketch_size,
-            step_size,
-            float(damping),
-            cg_tol,
-            cg_maxiter,
-            factor,
-            sketch,
-            precond_apply,
-        )
+    unbound = step_fn(
+        method,
+        step_size=step_size,
+        damping=damping,
+        sketch_size=sketch_size,
+        cg_tol=cg_tol,
+        cg_maxiter=cg_maxiter,
+        factor=factor,
+        sketch=sketch,
+        precond_apply=precond_apply,
+        solve_apply=solve_apply,
+    )
+    fn = lambda W, key: unbound(W, a, X, y, key)  # noqa: E731
     return Step(method, fn, step_size, sketch_size if method == "fast" else None)
 
 

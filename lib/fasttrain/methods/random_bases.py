@@ -618,6 +618,13 @@ def project_expand_tree(sub: Subspace, key, g_tree):
         flat, unravel = ravel_pytree(g_tree)
         c, u = project_expand(sub, key, flat)
         return c, unravel(u)
+    return _structured_tree(sub, key, g_tree, _hadamard_compartment)
+
+
+def _structured_tree(sub: Subspace, key, g_tree, compartment):
+    """:func:`project_expand_tree`'s structured route: each compartment's pieces of the leaves go
+    to ``compartment`` (:func:`_hadamard_compartment`'s signature) and its update comes back in
+    the same pieces, leaf by leaf."""
     leaves, treedef = jax.tree.flatten(g_tree)
     starts = np.concatenate([[0], np.cumsum([leaf.size for leaf in leaves])]).tolist()
     parts: list[list] = [[] for _ in leaves]
@@ -630,7 +637,7 @@ def project_expand_tree(sub: Subspace, key, g_tree):
                 layout.append((lo - o, hi - lo))
                 pieces.append(leaf.reshape(-1)[lo - starts[li] : hi - starts[li]])
                 owners.append(li)
-        c, us = _hadamard_compartment(sub, j, jax.random.fold_in(key, j), layout, pieces)
+        c, us = compartment(sub, j, jax.random.fold_in(key, j), layout, pieces)
         cs.append(c)
         for li, u in zip(owners, us):
             parts[li].append(u)
