@@ -7,7 +7,7 @@ SCALE ?= book
 CH ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: book test chapter prose html fixtures summary venv clean help
+.PHONY: book test test-fast test-isa chapter prose html fixtures summary venv clean help
 
 help:
 	@echo "make book [SCALE=smoke|book|paper]   execute every chapter and build the HTML book"
@@ -16,7 +16,11 @@ help:
 	@echo "make prose CH=01                     copy edited narrative (markdown cells) into book/ without re-running"
 	@echo "make html [SCALE=...]                build the HTML without executing anything"
 	@echo "make test                            run the whole test suite"
-	@echo "make fixtures [CH=01]                refresh the nbval fixtures (notebooks/ at smoke scale)"
+	@echo "make test-fast                       unit tests only: no notebook, no HTML build, no browser (~1 min)"
+	@echo "make test-isa [ISA=SSE4_2]           nbval and the reference check with XLA capped at an older"
+	@echo "                                     instruction set: the fixtures must not depend on the CPU"
+	@echo "make fixtures [CH=01]                refresh the nbval fixtures (notebooks/ at smoke scale) and the"
+	@echo "                                     numeric references tests/reference/ (runs each chapter 3 times)"
 
 venv: $(STAMP)
 
@@ -50,6 +54,16 @@ summary: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# the quick unit tests: no chapter notebook, no kernel or process start, no training run over about a second,
+# no HTML build, no browser (make test runs them all)
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "not slow and not heavy and not after_notebooks"
+
+ISA ?= SSE4_2
+# the regression fixtures under an older instruction set: XLA vectorises and rounds like another CPU
+test-isa: $(STAMP)
+	XLA_FLAGS=--xla_cpu_max_isa=$(ISA) $(PY) -m pytest notebooks tests/test_reference.py
 
 clean:
 	rm -rf _build .pytest_cache test-artifacts

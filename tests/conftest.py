@@ -1,4 +1,4 @@
-"""Shared test set-up: CPU JAX, and results files kept out of the repository."""
+"""Shared test set-up: CPU JAX, results files kept out of the repository, reference checks last."""
 
 import os
 import shutil
@@ -12,6 +12,14 @@ _RESULTS_DIR = None
 if "FASTTRAIN_RESULTS_DIR" not in os.environ:
     _RESULTS_DIR = tempfile.mkdtemp(prefix="fasttrain-test-results-")
     os.environ["FASTTRAIN_RESULTS_DIR"] = _RESULTS_DIR
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the tests marked ``after_notebooks`` after nbval's notebook cells: they read the results
+    files the notebooks wrote (tests/test_reference.py)."""
+    late = [it for it in items if it.get_closest_marker("after_notebooks")]
+    if late:
+        items[:] = [it for it in items if not it.get_closest_marker("after_notebooks")] + late
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -72,6 +72,7 @@ def test_run_publishes_notebook_results_and_summary(tree):
     assert "Chapter 09" in summary and "toy claim" in summary
 
 
+@pytest.mark.heavy
 def test_failing_chapter_never_replaces_a_good_one(tree):
     nbs, bk = tree
     book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)

@@ -79,6 +79,7 @@ def test_speedups_by_threshold_needs_every_seed():
     assert m.values == (0.4, 0.4)
 
 
+@pytest.mark.heavy
 def test_gd_test_accuracy_is_taken_at_the_same_threshold():
     ds = S.load("banknote", 0, 60, 0.2)
     su = S.make_setup(ds, 16, "tanh", 0)
@@ -126,6 +127,7 @@ def test_crossing_is_log_log_and_none_outside():
     assert S.crossing([0.001, 0.01], [10.0, 5.0], 1.0) is None
 
 
+@pytest.mark.heavy
 def test_largest_lr_stable_on_every_seed_rejects_a_rate_that_diverges_on_one_seed():
     su = {s: S.make_setup(S.load("banknote", s, 60, 0.2), 16, "tanh", s) for s in (0, 1)}
     lr, per_seed, tried = S.largest_lr_stable_on_every_seed(su, (1e6, 0.1), 0.6, 200)
@@ -133,6 +135,7 @@ def test_largest_lr_stable_on_every_seed_rejects_a_rate_that_diverges_on_one_see
     assert tried and "1e+06" in tried[0] and "diverged" in tried[0]
 
 
+@pytest.mark.heavy
 def test_solver_study_routes_agree_on_a_tiny_problem():
     su = S.make_setup(S.load("banknote", 0, 40, 0.2), 16, "tanh", 0)
     rows, ratios, compile_s = S.solver_study(
@@ -164,6 +167,7 @@ def test_pick_reach_config_takes_the_best_stable_and_breaks_ties_by_width():
     assert S.pick_reach_config([rows[0]]) is None
 
 
+@pytest.mark.heavy
 def test_magic_reach_study_runs_the_chosen_configuration_on_the_other_seeds():
     def load(s):
         return S.load("magic", s, 80, 0.2)

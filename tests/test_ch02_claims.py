@@ -111,6 +111,7 @@ def test_round_exponents_and_decade_speedups():
         S.decade_speedups({"contraction": 1.5, "round_seconds": [1.0]}, fast_row)
 
 
+@pytest.mark.heavy
 def test_time_size_keeps_every_interleaved_round():
     cfg = S.config("smoke")
     rows = S.time_size(16, 512, 4, cfg, seed=0)
@@ -150,6 +151,7 @@ def test_stage_laws_rule_and_extrapolation():
     )
 
 
+@pytest.mark.heavy
 def test_rate_study_and_gd_exponent_on_a_tiny_problem():
     cfg = S.config("smoke")
     rows = S.rate_vs_n(cfg, seed=0)
@@ -175,6 +177,7 @@ def test_memory_limit_refuses_before_running():
         S.check_memory([step], 16, 512, 4, limit=step.peak_bytes - 1)
 
 
+@pytest.mark.heavy
 def test_bandwidth_rule_and_study():
     rule = S.memory_bound_at_bandwidth
     bw = lambda *f: S.BandwidthFractions(

@@ -55,6 +55,7 @@ def _alive(pid: int) -> bool:
 
 
 # ----------------------------------------------------------------- the launcher
+@pytest.mark.heavy
 def test_launcher_cli_runs_a_known_answer_allgather(tmp_path):
     """Process i contributes i + 1; every process receives [1, 2]; output lines are prefixed."""
     script = _script(
@@ -118,6 +119,7 @@ def test_launcher_fails_as_a_whole_and_leaves_nothing_behind(tmp_path):
         assert not _alive(pid), f"process {pid} survived the launcher"
 
 
+@pytest.mark.heavy
 def test_launcher_timeout_stops_everything(tmp_path):
     script = _script(tmp_path, "import time\nprint('started', flush=True)\ntime.sleep(60)\n")
     res = mp.launch(2, [sys.executable, script], timeout=2, env=_env(), stream=False)
@@ -229,6 +231,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.heavy
 def test_layer_parallel_mgrit_across_two_processes_equals_serial(tmp_path):
     """FCF two-level MGRIT with the 8 intervals on 2 processes: forward and adjoint equal
     serial propagation to 1e-12 in float64 once converged (N/(2c) = 4 V-cycles)."""
@@ -241,6 +244,7 @@ def test_layer_parallel_mgrit_across_two_processes_equals_serial(tmp_path):
         assert r["residual_drop"] < 1e-12
 
 
+@pytest.mark.heavy
 def test_interval_mgrit_in_one_process_follows_mgrit_iterate_by_iterate():
     import jax
     import jax.numpy as jnp
@@ -270,6 +274,7 @@ class _FakeMesh:
 
 
 # ----------------------------------------------------------------- random bases descent
+@pytest.mark.heavy
 def test_random_bases_across_two_processes_equals_the_single_process_run(tmp_path):
     """Each process a worker: the loss curve equals rbd_estimate(n_groups=2) in one process
     (to float32 round-off) and the compiled step all-gathers exactly d float32 coefficients."""

@@ -34,6 +34,7 @@ def _iterate(layers, u0, h, cfg, n):
     return out
 
 
+@pytest.mark.heavy
 def test_two_level_f_relaxation_is_exact_after_n_over_c_iterations():
     # a hard problem (T = 8, large weights): the coarse propagator is poor, so
     # convergence comes from the exactness property and not from a small rate
@@ -50,6 +51,7 @@ def test_two_level_f_relaxation_is_exact_after_n_over_c_iterations():
 
 
 @pytest.mark.parametrize("relax,levels", [("F", 2), ("FCF", 4)])
+@pytest.mark.heavy
 def test_converged_mgrit_equals_serial_forward(relax, levels):
     with jax.enable_x64(True):
         spec, p, x, _ = _problem(64)
@@ -70,6 +72,7 @@ def test_multilevel_hierarchy():
     assert lp.level_sizes(96, lp.MGRITConfig(4, 10)) == (96, 24, 6)  # 6 is not divisible by 4
 
 
+@pytest.mark.heavy
 def test_adjoint_gradient_equals_jax_grad(activation="smoothrelu"):
     # (tanh gradients are compared through whole training runs below)
     with jax.enable_x64(True):
@@ -121,6 +124,7 @@ SHARD_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.heavy
 def test_sharded_relaxation_equals_vmapped():
     env = dict(
         os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
@@ -166,6 +170,7 @@ def test_peaks_labels_are_equal_width_level_sets():
     np.testing.assert_array_equal(data.load_peaks(500, 100, seed=3).x_train, d.x_train)
 
 
+@pytest.mark.heavy
 def test_training_with_converged_mgrit_follows_serial_training():
     d = data.load_peaks(60, 20, seed=0)
     spec = lp.Spec(2, 4, 5, 8)
@@ -191,6 +196,7 @@ def test_training_with_converged_mgrit_follows_serial_training():
     assert ser.loss[-1] < ser.loss[0]
 
 
+@pytest.mark.heavy
 def test_lbfgs_training_serial_equals_converged_mgrit_and_beats_its_start():
     # the authors' optimiser: optax L-BFGS with Armijo backtracking; with exact MGRIT (FCF
     # two-level, c = 2, 8 layers, 2 iterations) the line search sees the serial objective
@@ -229,6 +235,7 @@ def test_diverging_training_raises():
             lp.train(p, d, spec, 3, lr=1e307, mode="serial")
 
 
+@pytest.mark.heavy
 def test_bad_inputs_give_clear_errors():
     spec, p, x, _ = _problem(12, dtype=jnp.float32)
     u0 = lp.open_layer(p["open"], x)
@@ -283,6 +290,7 @@ def test_configs_are_consistent():
 # run-time iteration counts and the chapter's protocols (fasttrain.layer_parallel_study)
 
 
+@pytest.mark.heavy
 def test_run_time_iteration_count_matches_history_and_compiles_once():
     with jax.enable_x64(True):
         spec, p, x, y = _problem(16)
@@ -323,6 +331,7 @@ def test_run_time_iteration_count_matches_history_and_compiles_once():
         lp.mgrit_states(lp.ForwardStep(), data, spec.h, u0, cfg, 1.5)
 
 
+@pytest.mark.heavy
 def test_study_convergence_and_gradients_on_a_small_problem():
     cfg = lps.LayerParallelConfig(
         width=4,

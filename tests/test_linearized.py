@@ -81,6 +81,7 @@ def _flow(loss="ce", lr=0.5, n=12):
     return L.FlowProblem(J, f0, y, lr, loss)
 
 
+@pytest.mark.heavy
 def test_mse_flow_matches_closed_form_in_both_spaces():
     pr = _flow("mse", lr=0.3)
     t = 5.0
@@ -91,6 +92,7 @@ def test_mse_flow_matches_closed_form_in_both_spaces():
         np.testing.assert_allclose(r.f, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.heavy
 def test_parameter_and_function_space_agree_for_cross_entropy():
     pr = _flow("ce", lr=0.5)
     rf = L.solve_flow(pr, 20.0, space="function", rtol=1e-9, atol=1e-11)
@@ -116,6 +118,7 @@ def test_analytic_jacobians_match_finite_differences_of_rhs():
         np.testing.assert_allclose(Jan @ v, fd, rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.heavy
 def test_gd_with_small_steps_follows_the_flow():
     """GD on the linear model with small steps tracks the gradient flow (time in steps)."""
     pr = _flow("ce", lr=0.01)
@@ -301,6 +304,7 @@ def _event_threshold(pr, step=0.1):
 
 @pytest.mark.parametrize("loss", ["ce", "mse"])
 @pytest.mark.parametrize("space", ["function", "parameter"])
+@pytest.mark.heavy
 def test_every_route_finds_the_same_event_time(loss, space):
     pr = _flow(loss, lr=0.5, n=40)
     thr = _event_threshold(pr)
@@ -317,6 +321,7 @@ def test_every_route_finds_the_same_event_time(loss, space):
         assert t == pytest.approx(ref.t_event, rel=1e-3), name
 
 
+@pytest.mark.heavy
 def test_diffrax_route_reports_unreached_and_its_counters():
     pr = _flow("ce", lr=0.5, n=40)
     dx = L.DiffraxFlow(pr, "function")

@@ -11,6 +11,7 @@ from fasttrain.chapters import ch04_layer_parallel_lsgd as lss
 from fasttrain.methods import lsgd
 
 
+@pytest.mark.heavy
 def test_least_squares_step_zeroes_the_output_layer_gradient():
     with jax.enable_x64(True):
         b = lsgd.benchmark("smooth2d")
@@ -34,6 +35,7 @@ def test_least_squares_step_zeroes_the_output_layer_gradient():
                 np.testing.assert_allclose(A @ np.asarray(p["c"]), A @ c_ref, atol=1e-9)  # same fit
 
 
+@pytest.mark.heavy
 def test_least_squares_with_dead_columns():
     # zero (dead-ReLU) and duplicated columns: still a minimiser of the loss
     with jax.enable_x64(True):
@@ -51,6 +53,7 @@ def test_least_squares_with_dead_columns():
         assert float(jnp.abs(c[6]).max()) == 0.0
 
 
+@pytest.mark.heavy
 def test_qr_solver_keeps_float32_accuracy_on_an_ill_conditioned_basis():
     b = lsgd.benchmark("smooth1d")
     x, y, _, _ = lsgd.regression_data(b, 256, 16, seed=0)
@@ -79,6 +82,7 @@ def test_float64_cholesky_matches_the_qr_route_in_float32(bench, widths):
     assert abs(obj(c) - obj(lsgd.least_squares(A, r, 1e-10, "qr"))) < 0.05 * best + 1e-12
 
 
+@pytest.mark.heavy
 def test_cholesky_and_qr_train_alike():
     # a whole LSGD run: the two solvers give the same errors to a few per cent
     b = lsgd.benchmark("osc1d")
@@ -96,6 +100,7 @@ def test_cholesky_and_qr_train_alike():
 
 
 @pytest.mark.parametrize("d,box", [(1, None), (2, None), (3, ([-1.0, 0.0, 2.0], [1.0, 0.5, 5.0]))])
+@pytest.mark.heavy
 def test_box_init_hyperplanes_cut_the_box_with_maximum_one(d, box):
     p = lsgd.init_mlp(jax.random.key(d), d, (40, 30), 1, "box", box=box)
     lo, hi = (np.zeros(d), np.ones(d)) if box is None else (np.array(box[0]), np.array(box[1]))
@@ -123,6 +128,7 @@ def test_box_extrema_matches_corner_formula():
     np.testing.assert_allclose(mx, 1.0, rtol=1e-5)
 
 
+@pytest.mark.heavy
 def test_resnet_box_init_scales_the_box_per_layer():
     L, w = 8, 5
     p = lsgd.init_resnet_box(jax.random.key(0), 2, w, L)
@@ -141,6 +147,7 @@ def test_resnet_box_init_scales_the_box_per_layer():
     np.testing.assert_allclose(np.asarray(lsgd.hidden(p, x)[1]), np.asarray(u), rtol=1e-6)
 
 
+@pytest.mark.heavy
 def test_dead_relus_at_initialisation():
     x = jnp.asarray(np.random.default_rng(0).uniform(size=(1000, 2)), jnp.float32)
 
@@ -166,6 +173,7 @@ def test_dead_relus_at_initialisation():
     assert np.mean(rbox) < np.mean(rhe)
 
 
+@pytest.mark.heavy
 def test_pinn_least_squares_recovers_a_solution_in_the_span():
     # u* = Phi(x) c* is the exact solution of -u'' = f with f = -Phi'' c*, u(0), u(1) = u*(0), u*(1)
     with jax.enable_x64(True):
@@ -201,6 +209,7 @@ def test_pinn_least_squares_recovers_a_solution_in_the_span():
         )
 
 
+@pytest.mark.heavy
 def test_lsgd_beats_adam_early_on_the_smooth_benchmark():
     b = lsgd.benchmark("smooth1d")
     x, y, xt, yt = lsgd.regression_data(b, 128, 200, seed=0)
@@ -279,6 +288,7 @@ def test_poisson_problems_are_consistent(name):
 from types import SimpleNamespace  # noqa: E402
 
 
+@pytest.mark.heavy
 def test_fit_compiles_once_per_configuration():
     b1, b2 = lsgd.benchmark("smooth1d"), lsgd.benchmark("osc1d")
     (x1, y1, t1, u1), (x2, y2, t2, u2) = (
@@ -369,6 +379,7 @@ def test_regression_study_rejects_unknown_methods():
         lss.regression_study(lss.lsgd_config("smoke"), 0, methods=("LSGD", "SGD"))
 
 
+@pytest.mark.heavy
 def test_learning_rate_selection_uses_a_validation_split_and_the_same_budget():
     import dataclasses
 

@@ -126,6 +126,7 @@ def test_models_apply_and_reject_bad_input():
 
 # ----------------------------------------------------------------- direction sets
 @pytest.mark.parametrize("dist", [d for d in rb.UNBIASED if d != "orthonormal"])
+@pytest.mark.heavy
 def test_update_is_unbiased_estimate_of_scaled_gradient(dist):
     """E[sum_i c_i phi_i] = (d / D) g for every distribution (chunk 5 < d exercises the block padding).
 
@@ -166,6 +167,7 @@ def test_unbiasedness_check_detects_the_official_bernoulli_bias():
         ("hadamard-coset", rb.Compartments("chunk", size=50, budget="each")),
     ],
 )
+@pytest.mark.heavy
 def test_compartment_updates_are_unbiased(dist, compartments):
     params = _two_leaves()
     g, _ = ravel_pytree(params)
@@ -186,6 +188,7 @@ def test_compartment_updates_are_unbiased(dist, compartments):
 
 
 @pytest.mark.parametrize("dist", ["gaussian", "hadamard"])
+@pytest.mark.heavy
 def test_directions_regenerate_identically_and_match_project_expand(dist):
     D = 132
     sub = rb.subspace(_two_leaves(), 9, dist, rb.Compartments("leaf", budget="each"), chunk=4)
@@ -312,6 +315,7 @@ def _mlp_loss():
     return model, params, x, y, rb.make_loss(model.apply)
 
 
+@pytest.mark.heavy
 def test_rbd_estimate_projects_the_minibatch_gradient():
     model, params, x, y, loss = _mlp_loss()
     sub = rb.subspace(params, 10, "gaussian", chunk=4)
@@ -328,6 +332,7 @@ def test_rbd_estimate_projects_the_minibatch_gradient():
     assert abs(float(m["cos"]) - u @ g / np.linalg.norm(u) / np.linalg.norm(g)) < 1e-4
 
 
+@pytest.mark.heavy
 def test_fpd_with_a_full_orthonormal_basis_is_sgd():
     with jax.enable_x64(True):
         model, params, x, y, loss = _mlp_loss()
@@ -348,6 +353,7 @@ def test_fpd_with_a_full_orthonormal_basis_is_sgd():
         assert runs["fpd"][1][1].shape == (D,)  # FPD's trained coordinates z
 
 
+@pytest.mark.heavy
 def test_fpd_stays_in_its_fixed_subspace():
     model, params, x, y, loss = _mlp_loss()
     init, step = rb._build(rb.FPD(0.5, 6, chunk=4), loss, params, seed=2)
@@ -405,6 +411,7 @@ _DISTRIBUTED_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.heavy
 def test_distributed_rbd_equals_single_device_run():
     """4 host devices in a subprocess (the XLA flag must precede jax's initialisation)."""
     env = dict(os.environ)
@@ -425,6 +432,7 @@ def test_distributed_rbd_equals_single_device_run():
         assert float(cdiff) < 1e-12, (name, cdiff)
 
 
+@pytest.mark.heavy
 def test_nes_estimate_points_along_the_gradient_of_a_linear_loss():
     a = _normal(0, (40,))
     params = {"w": jnp.zeros((40,))}
@@ -495,6 +503,7 @@ def test_cifar_augmentation_standardises_each_image():
 
 
 # ----------------------------------------------------------------- training driver
+@pytest.mark.heavy
 def test_training_learns_and_switching_is_wired_to_the_step_counter():
     data, model = _tiny_data(), models.fc(n_classes=4, hidden=16)
     sgd, rbd = rb.SGD(0.5), rb.RBD(2.0, d=32, distribution="hadamard-coset")
@@ -610,6 +619,7 @@ def test_max_pool_gradient_matches_reduce_window():
     np.testing.assert_allclose(np.asarray(g), np.asarray(g_ref), rtol=1e-6)
 
 
+@pytest.mark.heavy
 def test_fpd_with_a_stored_basis_equals_the_regenerated_one():
     model, params, x, y, loss = _mlp_loss()
     runs = {}
@@ -627,6 +637,7 @@ def test_fpd_with_a_stored_basis_equals_the_regenerated_one():
         rb._build(rb.FPD(0.5, 5000, store_basis=True), loss, {"w": jnp.zeros((60_000,))}, seed=0)
 
 
+@pytest.mark.heavy
 def test_python_and_fori_loops_train_identically():
     data, model = _tiny_data(), models.fc(n_classes=4, hidden=16)
     method = rb.RBD(2.0, d=16, distribution="hadamard-coset")
@@ -641,6 +652,7 @@ def test_python_and_fori_loops_train_identically():
         rb.train(model, data, method, epochs=1, loop="while")
 
 
+@pytest.mark.heavy
 def test_rbd_on_a_one_device_mesh_equals_the_plain_run():
     data, model = _tiny_data(), models.fc(n_classes=4, hidden=16)
     mesh = jax.make_mesh((1,), ("workers",))
@@ -695,6 +707,7 @@ def test_absent_data_sets_give_not_run_rows(monkeypatch, tmp_path):
     assert fc_cifar == pytest.approx({"NES": 0.178, "FPD": 0.214, "RBD": 0.4377, "SGD": 0.5209})
 
 
+@pytest.mark.heavy
 def test_lr_selection_uses_the_validation_split_and_the_same_candidates_for_every_method():
 
     cfg = S.config("smoke")
@@ -723,6 +736,7 @@ def test_lr_selection_uses_the_validation_split_and_the_same_candidates_for_ever
     )
 
 
+@pytest.mark.heavy
 def test_train_seeds_equals_train_per_seed():
 
     cfg = S.config("smoke")
@@ -834,6 +848,7 @@ _STRUCTURED_CASES = [
 
 
 @pytest.mark.parametrize("dist, compartments", _STRUCTURED_CASES)
+@pytest.mark.heavy
 def test_structured_step_equals_the_reference_implementation(dist, compartments):
     """project_expand_tree / project / expand / project_expand = the pre-optimisation formulas."""
     params = _tiny_params()
@@ -860,6 +875,7 @@ def test_structured_step_equals_the_reference_implementation(dist, compartments)
 
 
 @pytest.mark.parametrize("coset", [False, True])
+@pytest.mark.heavy
 def test_structured_parts_equal_jax_random(coset):
     """The unrolled Threefry draws exactly jax.random's signs and rows (any key impl)."""
     parts = jax.jit(rb._hadamard_parts, static_argnums=(1, 2, 3, 4))
@@ -881,6 +897,7 @@ def test_unrolled_threefry_is_jax_random():
         np.testing.assert_array_equal(np.asarray(b), np.asarray(jax.random.bits(k2, (n2,))))
 
 
+@pytest.mark.heavy
 def test_a_diverging_run_can_stop_and_be_kept_as_a_result():
     data, model = _tiny_data(), models.fc(n_classes=4, hidden=16)
     r = rb.train(model, data, rb.SGD(1e30), epochs=2, batch_size=16, on_divergence="stop")
@@ -898,6 +915,7 @@ def test_a_diverging_run_can_stop_and_be_kept_as_a_result():
         rb.train(model, data, rb.SGD(0.5), epochs=1, batch_size=16, on_divergence="ignore")
 
 
+@pytest.mark.heavy
 def test_long_runs_fall_back_down_the_grid_when_they_diverge():
     """The declared divergence protocol on a tiny FC: an absurd selected rate diverges, is kept as
     a result, and the method trains again from the start at the next smaller candidate."""
@@ -937,6 +955,7 @@ def test_long_runs_fall_back_down_the_grid_when_they_diverge():
     assert verdict in C.VERDICTS and lm["missing"] == []
 
 
+@pytest.mark.heavy
 def test_the_background_thread_trains_the_same_runs(monkeypatch):
     """start_background runs the long model's selection and long runs in a thread; lr_selection
     waits for it and returns what a foreground study computes."""

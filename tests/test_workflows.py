@@ -51,3 +51,7 @@ def test_ci_and_nightly_workflows():
     assert "bash .ci/run" in ci and "push" in ci and "pull_request" in ci
     nightly = (ROOT / ".github" / "workflows" / "nightly.yml").read_text()
     assert "schedule" in nightly and "make book SCALE=smoke" in nightly and "linkcheck" in nightly
+    # the fixtures are checked under a capped instruction set every night (issue 21)
+    assert "make test-isa" in nightly
+    makefile = (ROOT / "Makefile").read_text()
+    assert "test-isa:" in makefile and "--xla_cpu_max_isa=" in makefile

@@ -234,8 +234,13 @@ def _execute(
     params: dict[str, object],
     results_to: Path | None,
     progress: bool = True,
+    for_reading: bool | None = None,
 ) -> tuple[float, list[Path]]:
-    """Execute ``source`` into ``target`` (atomically, on success); return (seconds, results files)."""
+    """Execute ``source`` into ``target`` (atomically, on success); return (seconds, results files).
+
+    ``for_reading`` (default: when results are published) tags the executed notebook for the HTML
+    book (parameters hidden, long plots folded); fixtures stay untagged.
+    """
     import papermill as pm
 
     check_parameters(source, params)
@@ -286,7 +291,7 @@ def _execute(
             staged: list[Path] = []
             try:
                 _strip_noise(tmp_nb)
-                if results_to is not None:
+                if (results_to is not None) if for_reading is None else for_reading:
                     _tag_for_reading(tmp_nb, {**notebook_parameters(source), **params})
                 for p in produced if results_to is not None else []:
                     staged.append(results_to / f".{p.name}.tmp")
@@ -373,19 +378,147 @@ def run(
     return out
 
 
-def refresh_fixtures(chapter: str | None = None, notebooks: Path = NOTEBOOKS) -> None:
-    """Re-execute source notebooks at their default (smoke) parameters, in place."""
-    found = chapters(notebooks)
-    for ch, src in found.items():
-        if chapter and ch != chapter:
+#: the committed smoke-scale references of the regression test (one JSON per chapter)
+REFERENCES = ROOT / "tests" / "reference"
+#: the regex substitutions nbval applies before comparing a checked cell's output
+SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
+
+
+def chapter_module(chapter: str):
+    """The library module (or package) of chapter ``NN``: ``fasttrain.chapters.chNN_*``."""
+    import importlib
+    import pkgutil
+
+    from . import chapters as pkg
+
+    names = [
+        m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith(f"ch{chapter}_")
+    ]
+    if len(names) != 1:
+        raise ChapterError(
+            f"chapter {chapter}: expected one module fasttrain.chapters.ch{chapter}_*, found {names}"
+        )
+    return importlib.import_module(f"{pkg.__name__}.{names[0]}")
+
+
+def sanitize_patterns(path: Path = SANITIZE) -> list[tuple[str, str]]:
+    """The (regex, replacement) pairs of nbval's sanitize file, in order (nbval's own format)."""
+    return re.findall(r"^regex: (.*)$\n^replace: (.*)$", path.read_text(encoding="utf-8"), re.M)
+
+
+def checked_outputs(path: Path, patterns: list[tuple[str, str]]) -> list[str]:
+    """The sanitized text outputs of the cells nbval checks (``# NBVAL_CHECK_OUTPUT``), in order."""
+    import nbformat
+
+    out = []
+    for c in nbformat.read(path, as_version=4).cells:
+        if c.cell_type != "code" or "NBVAL_CHECK_OUTPUT" not in c.source:
             continue
-        defaults = notebook_parameters(src)
-        if defaults.get("scale") != "smoke":
+        text = ""
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "stream" and o.get("name") == "stdout":
+                text += o.get("text", "")
+            elif "data" in o and "text/plain" in o["data"]:
+                text += o["data"]["text/plain"]
+        for regex, replace in patterns:
+            text = re.sub(regex, replace, text)
+        out.append(text)
+    return out
+
+
+def _cpu_dependence(outputs: dict[str, list[str]]) -> list[str]:
+    """Lines of checked cells that differ between the variants' runs (empty: none)."""
+    names = list(outputs)
+    base = outputs[names[0]]
+    problems = []
+    for k, text in enumerate(base):
+        for n in names[1:]:
+            other = outputs[n][k] if k < len(outputs[n]) else ""
+            if other != text:
+                a, b = text.splitlines(), other.splitlines()
+                diff = [(x, y) for x, y in zip(a, b) if x != y] or [(text[-200:], other[-200:])]
+                problems += [
+                    f"checked cell {k + 1}, {names[0]}: {x!r}\n    {n}: {y!r}" for x, y in diff
+                ]
+    return problems
+
+
+def refresh_fixtures(
+    chapter: str | None = None,
+    notebooks: Path = NOTEBOOKS,
+    references: Path = REFERENCES,
+    variants: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Refresh the regression fixtures of one chapter (or all) at their default (smoke) parameters.
+
+    Executes each source notebook in place (the nbval fixture), then again under every other
+    variant of :data:`fasttrain.core.reference.VARIANTS` (XLA capped at older instruction sets,
+    OpenBLAS pinned to an older core), and from the results files derives the numeric reference
+    ``tests/reference/NN-name.json`` (:func:`fasttrain.core.reference.derive`).  Refuses, after the
+    fixture was written, when a cell nbval checks prints differently under a variant, or when an
+    undeclared quantity moves: such an output depends on the CPU and must not be pinned.
+    """
+    from .core import reference
+
+    variants = dict(reference.VARIANTS if variants is None else variants)
+    found = chapters(notebooks)
+    if chapter is not None and chapter not in found:
+        raise ChapterError(
+            f"no chapter {chapter!r}: found {', '.join(found) or 'none'} in {notebooks}"
+        )
+    todo = {ch: src for ch, src in found.items() if chapter in (None, ch)}
+    modules = {ch: chapter_module(ch) for ch in todo}
+    for ch, src in todo.items():
+        if notebook_parameters(src).get("scale") != "smoke":
             raise ChapterError(
                 f"{src.name}: the committed parameters cell must say scale = 'smoke'"
             )
-        print(f"[fasttrain.book] refreshing fixture {src.name} ...", flush=True)
-        execute(src, src, {}, None)
+        if not hasattr(modules[ch], "REGRESSION"):
+            raise ChapterError(
+                f"{modules[ch].__name__} declares no REGRESSION (fasttrain.core.reference.Declared)"
+            )
+    check_writable(references)
+    patterns = sanitize_patterns()
+    for ch, src in todo.items():
+        runs, outputs = {}, {}
+        with tempfile.TemporaryDirectory(prefix="fasttrain-fixtures-") as tmp:
+            for name, env in variants.items():
+                folder = Path(tmp) / name
+                folder.mkdir()
+                target = src if name == "default" else folder / src.name
+                shown = " ".join(f"{k}={v}" for k, v in env.items()) or "default environment"
+                what = "fixture" if name == "default" else "variant"
+                print(f"[fasttrain.book] {src.name}: {what} {name} ({shown}) ...", flush=True)
+                before = {k: os.environ.get(k) for k in env}
+                os.environ.update(env)
+                try:
+                    _, produced = _execute(src, target, {}, folder, for_reading=False)
+                finally:
+                    for k, v in before.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
+                runs[name] = json.loads(produced[0].read_text(encoding="utf-8"))
+                outputs[name] = checked_outputs(target, patterns)
+        moved = _cpu_dependence(outputs)
+        if moved:
+            raise ChapterError(
+                f"{src.name}: checked cells print differently under another instruction set, so "
+                "nbval would fail on another CPU; print them as exact facts, mask them in "
+                f"{SANITIZE.relative_to(ROOT)} or leave them unchecked:\n  " + "\n  ".join(moved)
+            )
+        try:
+            ref = reference.derive(runs, modules[ch].REGRESSION)
+        except reference.ReferenceError as exc:
+            raise ChapterError(str(exc)) from None
+        path = references / f"{src.stem}.json"
+        path.write_text(json.dumps(ref, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(reference.describe(ref).items()))
+        print(
+            f"[fasttrain.book] {src.name}: reference {path.relative_to(ROOT)} ({counts})",
+            flush=True,
+        )
 
 
 def sync_prose(chapter: str, notebooks: Path = NOTEBOOKS, book: Path = BOOK) -> Path:
@@ -556,7 +689,9 @@ def main(argv=None) -> int:
     )
     h.add_argument("--scale", default="book")
     f = sub.add_parser(
-        "fixtures", help="re-execute the source notebooks at smoke scale (nbval fixtures)"
+        "fixtures",
+        help="re-execute the source notebooks at smoke scale (nbval fixtures) and derive the "
+        "numeric references tests/reference/*.json from runs under capped instruction sets",
     )
     f.add_argument("--chapter", default=None)
     sub.add_parser("summary", help="regenerate book/summary.md")

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..core import claims
+from ..core import claims, reference
 from ..core import data as fdata
 from ..core import download as fdownload
 from ..core import models as M
@@ -1357,6 +1357,19 @@ CLAIMS = claims.declare(
             unit="s",
         ),
     ),
+)
+
+#: the smoke run's regression reference (fasttrain.core.reference): the step-time claims are free
+#: there; accuracies and cosines are bounded by the spread measured under capped instruction sets
+#: (tests/reference/03-random-bases.json)
+REGRESSION = reference.Declared(
+    timing=("goal-*", "step-cost-vs-d-*", "scaling"),
+    extra=("config/*", "exchanged_bytes/*", "lr_selection/*"),
+    why={
+        "goal-*": "interleaved timing rounds or the chapter's wall time",
+        "step-cost-vs-d-*": "interleaved timing rounds",
+        "scaling": "timed multi-process throughput",
+    },
 )
 
 
