@@ -75,7 +75,7 @@ def test_jacobian_products_match_dense_jacobian():
             gn.jac_t_vec(PT, X, u).reshape(-1), J.T @ u, rtol=1e-12, atol=1e-12
         )
         # the steps compute f and P^T from one product W X^T
-        f, PT2 = gn._forward_and_pattern(W, a, X)
+        f, PT2 = gn.forward_and_pattern(W, a, X)
         np.testing.assert_array_equal(PT2, PT)
         np.testing.assert_allclose(f, gn.forward(W, a, X), rtol=1e-13)
 
@@ -379,8 +379,8 @@ def test_preconditioner_routes_give_the_same_pcg_iterates_and_step(sketch):
         n = X.shape[0]
         s = 4 * n if sketch == "srht" else 2 * n
         key = jax.random.key(5)
-        f, PT = gn._forward_and_pattern(W, a, X)
-        R = gn._sketched_factor(key, W, a, PT, X, s, 0.0, "cholesky", sketch)
+        f, PT = gn.forward_and_pattern(W, a, X)
+        R = gn.sketched_factor(key, W, a, PT, X, s, 0.0, "cholesky", sketch)
         solve = jax.jit(
             lambda R, res, how: gn.pcg(
                 lambda p: gn.gram_matvec(PT, X, p),

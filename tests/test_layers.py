@@ -5,7 +5,9 @@
 * chapters import core, methods and shared protocol modules of ``fasttrain.chapters`` that are not
   chapters themselves (``multiprocess_study``), never another chapter;
 * nothing inside the library imports an entry point (``fasttrain.book``, ``fasttrain.download``,
-  ``fasttrain.distributed``).
+  ``fasttrain.distributed``);
+* across layers only public names are used: no module reaches a ``_private`` name of a module of
+  another layer, by attribute (``rb._x``) or by import (``from ..methods.m import _x``).
 """
 
 import ast
@@ -111,3 +113,108 @@ def test_a_chapter_is_not_a_shared_protocol():
     assert _is_shared_protocol("fasttrain.chapters.multiprocess_study")
     assert not _is_shared_protocol("fasttrain.chapters.ch01_linear_ivp")
     assert not _is_shared_protocol("fasttrain.methods.lsgd")
+
+
+def _is_private(name: str) -> bool:
+    """``_x`` is private; a dunder (``__name__``, ``__all__``) is not."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _is_module(name: str) -> bool:
+    base = LIB.parent / name.replace(".", "/")
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+
+
+def _private_uses(path: Path, source: str | None = None) -> list[tuple[int, str, str]]:
+    """``(line, module, name)`` for every private name of another fasttrain module that ``path``
+    (or ``source``, read as if it were ``path``) reaches: by import (``from ..methods.m import
+    _x``) or by attribute of a module it imported (``m._x``, ``fasttrain.methods.m._x``)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    tree = ast.parse(path.read_text(encoding="utf-8") if source is None else source)
+    bound: dict[str, str] = {}  # local name -> the fasttrain module or package it is bound to
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("fasttrain"):
+                    bound[a.asname or "fasttrain"] = a.name if a.asname else "fasttrain"
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if not mod.startswith("fasttrain"):
+                continue
+            for a in node.names:
+                if _is_private(a.name):
+                    out.append((node.lineno, mod, a.name))
+                elif _is_module(f"{mod}.{a.name}"):
+                    bound[a.asname or a.name] = f"{mod}.{a.name}"
+
+    def owner(expr) -> str | None:
+        """The fasttrain module ``expr`` (``rb``, ``fasttrain.methods.random_bases``) names, if any."""
+        if isinstance(expr, ast.Name):
+            return bound.get(expr.id)
+        if isinstance(expr, ast.Attribute):
+            base = owner(expr.value)
+            if base is not None and _is_module(f"{base}.{expr.attr}"):
+                return f"{base}.{expr.attr}"
+        return None
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _is_private(node.attr):
+            mod = owner(node.value)
+            if mod is not None:
+                out.append((node.lineno, mod, node.attr))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: _module_name(p))
+def test_no_private_names_across_layers(path):
+    """A module reaches into another layer through public names only: a chapter calls
+    ``rb.stream_key``, never ``rb._stream_key`` (within a layer, private helpers may be shared)."""
+    me = _module_name(path)
+    crossing = [
+        f"line {line}: {mod}.{attr}"
+        for line, mod, attr in _private_uses(path)
+        if _layer(mod) != _layer(me)
+    ]
+    assert not crossing, (
+        f"{me} ({_layer(me)}) uses private names of another layer; make them public there:\n"
+        + "\n".join(crossing)
+    )
+
+
+def test_the_private_checker_sees_violations():
+    """Every way of reaching a private name is seen; dunders, ``self._x`` and non-fasttrain
+    modules are not private uses."""
+    chapter = LIB / "chapters" / "ch03_random_bases.py"
+    src = (
+        "import jax\n"
+        "import fasttrain.methods.gauss_newton\n"
+        "import fasttrain.core.models as M\n"
+        "from ..methods import random_bases as rb\n"
+        "from ..methods.layer_parallel import _mgrit_intervals_jit, mgrit\n"
+        "from ..core import data\n"
+        "from . import multiprocess_study as mps\n"
+        "def f(self):\n"
+        "    rb._dense_block(1)\n"
+        "    fasttrain.methods.gauss_newton._tri_inverse(1)\n"
+        "    M._private\n"
+        "    data._cache\n"
+        "    mps._sgd_step\n"
+        "    rb.__name__, self._x, jax._src, rb.step_key\n"
+    )
+    assert _private_uses(chapter, src) == [
+        (5, "fasttrain.methods.layer_parallel", "_mgrit_intervals_jit"),
+        (9, "fasttrain.methods.random_bases", "_dense_block"),
+        (10, "fasttrain.methods.gauss_newton", "_tri_inverse"),
+        (11, "fasttrain.core.models", "_private"),
+        (12, "fasttrain.core.data", "_cache"),
+        (13, "fasttrain.chapters.multiprocess_study", "_sgd_step"),
+    ]
+    # the last is within the chapters layer: allowed, as core.results importing core.tables._format
+    assert [_layer(m) for _, m, _ in _private_uses(chapter, src)][-1] == "chapters"

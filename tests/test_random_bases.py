@@ -341,7 +341,7 @@ def test_fpd_with_a_full_orthonormal_basis_is_sgd():
         D = models.count_params(params)
         runs = {}
         for name, method in [("sgd", rb.SGD(0.3)), ("fpd", rb.FPD(0.3, D, "orthonormal"))]:
-            init, step = rb._build(method, loss, params, seed=4)
+            init, step = rb.build(method, loss, params, seed=4)
             step = jax.jit(step)
             p, aux = params, init(params)
             for t in range(3):
@@ -356,7 +356,7 @@ def test_fpd_with_a_full_orthonormal_basis_is_sgd():
 @pytest.mark.heavy
 def test_fpd_stays_in_its_fixed_subspace():
     model, params, x, y, loss = _mlp_loss()
-    init, step = rb._build(rb.FPD(0.5, 6, chunk=4), loss, params, seed=2)
+    init, step = rb.build(rb.FPD(0.5, 6, chunk=4), loss, params, seed=2)
     aux = init(params)
     assert float(jnp.abs(aux[1]).max()) == 0.0  # coordinates start at zero
     p = params
@@ -364,7 +364,8 @@ def test_fpd_stays_in_its_fixed_subspace():
         p, aux, _ = jax.jit(step)(p, aux, x, y, t)
     delta = np.asarray(ravel_pytree(p)[0] - ravel_pytree(params)[0], np.float64)
     sub = rb.subspace(params, 6, chunk=4)
-    basis = np.asarray(rb.directions(sub, rb._stream_key(2, 1)), np.float64)  # the run's fixed P^T
+    # the run's fixed P^T
+    basis = np.asarray(rb.directions(sub, rb.stream_key(2, rb.STREAM_BASIS)), np.float64)
     z, *_ = np.linalg.lstsq(basis.T, delta, rcond=None)
     assert np.linalg.norm(basis.T @ z - delta) < 1e-5 * np.linalg.norm(delta)
     np.testing.assert_allclose(z, np.asarray(aux[1]), rtol=1e-4, atol=1e-6)
@@ -624,7 +625,7 @@ def test_fpd_with_a_stored_basis_equals_the_regenerated_one():
     model, params, x, y, loss = _mlp_loss()
     runs = {}
     for store in (False, True):
-        init, step = rb._build(
+        init, step = rb.build(
             rb.FPD(0.5, 6, "gaussian", chunk=4, store_basis=store), loss, params, seed=2
         )
         p, aux = params, init(params)
@@ -634,7 +635,7 @@ def test_fpd_with_a_stored_basis_equals_the_regenerated_one():
     np.testing.assert_allclose(runs[True], runs[False], rtol=1e-5, atol=1e-6)
     assert np.abs(runs[True] - np.asarray(ravel_pytree(params)[0])).max() > 1e-4
     with pytest.raises(ValueError, match="stored basis .* too large"):
-        rb._build(rb.FPD(0.5, 5000, store_basis=True), loss, {"w": jnp.zeros((60_000,))}, seed=0)
+        rb.build(rb.FPD(0.5, 5000, store_basis=True), loss, {"w": jnp.zeros((60_000,))}, seed=0)
 
 
 @pytest.mark.heavy

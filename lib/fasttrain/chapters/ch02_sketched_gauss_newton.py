@@ -1541,11 +1541,13 @@ def step_function(
     s = gn.default_sketch_size(n, sketch_factor)
     sketch = "kron" if method == "kron" else "srht"
     sketched = method in ("fast", "kron")
-    gn._check_common(n, 1.0, damping, s if sketched else None, cg_tol, cg_maxiter, m * d, sketch, m)
+    gn.check_step_settings(
+        n, 1.0, damping, s if sketched else None, cg_tol, cg_maxiter, m * d, sketch, m
+    )
     if factor not in gn.FACTORS:
         raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(gn.FACTORS)}")
-    gn._check_apply(precond_apply, "precond_apply")
-    gn._check_apply(solve_apply, "solve_apply")
+    gn.check_apply(precond_apply, "precond_apply")
+    gn.check_apply(solve_apply, "solve_apply")
     return gn.step_fn(
         "fast" if sketched else method,
         step_size=1.0,
@@ -1928,11 +1930,11 @@ def fast_step_breakdown(n: int, m: int, d: int, cfg: Config, seed: int, repeats:
     cg_new = jax.jit(lambda PT, X, R, res: cg(PT, X, R, res, cfg.precond_apply))
     cg_old = jax.jit(lambda PT, X, R, res: cg(PT, X, R, res, "triangular"))
     out = {"n": n, "m": m, "d": d, "s": s, "s_kron": sk, "calls": 1 if large else repeats}
-    out["pattern"], (f, PT) = timer(jax.jit(gn._forward_and_pattern), W, a, X)
+    out["pattern"], (f, PT) = timer(jax.jit(gn.forward_and_pattern), W, a, X)
     res = f - y
-    out["sketch"], JS = timer(jax.jit(gn._sketch_js), S, PT, X)
+    out["sketch"], JS = timer(jax.jit(gn.sketch_js), S, PT, X)
     factor = {
-        fac: jax.jit(lambda JS, fac=fac: gn._preconditioner_from_js(JS, 0.0, fac))
+        fac: jax.jit(lambda JS, fac=fac: gn.preconditioner_from_js(JS, 0.0, fac))
         for fac in gn.FACTORS
     }
     out["cholesky"], R = timer(factor["cholesky"], JS)
@@ -1943,9 +1945,9 @@ def fast_step_breakdown(n: int, m: int, d: int, cfg: Config, seed: int, repeats:
     out["cg_iters"] = int(k)
     out["cg_triangular"] = timer(cg_old, PT, X, R, res)[0]
     del JS, R
-    out["kron_sketch"], QS = timer(jax.jit(gn._sketch_pattern_wx), Sm, W, a, X)
-    out["kron_sketch_from_pattern"] = timer(jax.jit(gn._sketch_pattern), Sm, PT)[0]
-    kron_factor = jax.jit(lambda QS, X: gn._kron_preconditioner(QS, X, m, 0.0, cfg.timing_factor))
+    out["kron_sketch"], QS = timer(jax.jit(gn.sketch_qs_from_weights), Sm, W, a, X)
+    out["kron_sketch_from_pattern"] = timer(jax.jit(gn.sketch_qs), Sm, PT)[0]
+    kron_factor = jax.jit(lambda QS, X: gn.kron_preconditioner(QS, X, m, 0.0, cfg.timing_factor))
     out["kron_factor"], Rk = timer(kron_factor, QS, X)
     # the factor's two parts on their own: the Schur-product Gram and its Cholesky factorisation
     kron_gram = jax.jit(lambda QS, X: (QS @ QS.T) * (X @ X.T) / jnp.asarray(m, QS.dtype))
@@ -1987,7 +1989,7 @@ def bandwidth_study(n: int, m: int, d: int, cfg: Config, seed: int) -> dict:
     round]}, "bytes": {name: bytes}, "flops": {"gemm": flops}, "load": [...], "rounds"}``.
     """
     W, a, X, y = problem32(n, m, d, seed)
-    pattern = jax.jit(gn._forward_and_pattern)
+    pattern = jax.jit(gn.forward_and_pattern)
     f, PT = pattern(W, a, X)
     z = f - y
     kr = jax.random.key(seed + 11)
@@ -2150,12 +2152,12 @@ def build_times(n: int, m: int, d: int, cfg: Config, seed: int) -> dict:
     ``{"n", "m", "d", "srht": [seconds per round], "kron": [...], "load": [...]}``.
     """
     W, a, X, y = problem32(n, m, d, seed)
-    _, PT = jax.jit(gn._forward_and_pattern)(W, a, X)
+    _, PT = jax.jit(gn.forward_and_pattern)(W, a, X)
     key = jax.random.key(seed)
     fac = cfg.timing_factor
     fns = {
         meth: jax.jit(
-            lambda key, W, a, PT, X, meth=meth: gn._sketched_factor(
+            lambda key, W, a, PT, X, meth=meth: gn.sketched_factor(
                 key,
                 W,
                 a,

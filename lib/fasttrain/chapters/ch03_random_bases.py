@@ -2385,7 +2385,9 @@ def compression(study: Study, model: str = "fc") -> list[dict]:
         if cfg.layer_compartments and d == cfg.d:
             layer = rb.Compartments("leaf")
             kl = rb.subspace(
-                study.model(model).init(rb._stream_key(0, 4), _shape(study)), d, compartments=layer
+                study.model(model).init(rb.stream_key(0, rb.STREAM_INIT), _shape(study)),
+                d,
+                compartments=layer,
             ).n_compartments
             runs.append(("RBD", layer, kl, f"{kl} layer compartments, η·K"))
         for name, compartments, factor, label in runs:
@@ -2492,8 +2494,8 @@ def _steps_loop(model: M.Model, method, x, y, seed: int, inner: int):
     import jax.numpy as jnp
 
     x, y = jnp.asarray(x), jnp.asarray(y)
-    params = model.init(rb._stream_key(seed, 4), tuple(x.shape[1:]))
-    init, step = rb._build(method, rb.make_loss(model.apply), params, seed)
+    params = model.init(rb.stream_key(seed, rb.STREAM_INIT), tuple(x.shape[1:]))
+    init, step = rb.build(method, rb.make_loss(model.apply), params, seed)
     aux = init(params)
 
     @jax.jit
@@ -2588,14 +2590,14 @@ def fused_kernels(study: Study, model: str = "fc") -> dict:
     x = jnp.asarray(ds.x_train[: cfg.batch_size])
     y = jnp.asarray(ds.y_train[: cfg.batch_size])
     mdl = study.model(model)
-    params = mdl.init(rb._stream_key(study.seed, 4), tuple(x.shape[1:]))
+    params = mdl.init(rb.stream_key(study.seed, rb.STREAM_INIT), tuple(x.shape[1:]))
     lr = learning_rates(model, cfg.dataset)
     out = {}
     for name, method in (
         ("SGD", rb.SGD(lr["sgd"])),
         (f"RBD {cfg.rbd_distribution}", _method_at("RBD", lr["rbd"], cfg)),
     ):
-        init, step = rb._build(method, rb.make_loss(mdl.apply), params, study.seed)
+        init, step = rb.build(method, rb.make_loss(mdl.apply), params, study.seed)
         text = jax.jit(step).lower(params, init(params), x, y, 0).compile().as_text()
         out[name] = len(re.findall(r"[)\]}] fusion\(", text))
     return out
@@ -2737,8 +2739,8 @@ def _exchanged_bytes(study: Study, method, mesh, model: str = "fc") -> dict:
     x = jnp.asarray(ds.x_train[: cfg.batch_size])
     y = jnp.asarray(ds.y_train[: cfg.batch_size])
     mdl = study.model(model)
-    params = mdl.init(rb._stream_key(study.seed, 4), tuple(x.shape[1:]))
-    init, step = rb._build(method, rb.make_loss(mdl.apply), params, study.seed, mesh)
+    params = mdl.init(rb.stream_key(study.seed, rb.STREAM_INIT), tuple(x.shape[1:]))
+    init, step = rb.build(method, rb.make_loss(mdl.apply), params, study.seed, mesh)
     aux = init(params)
     text = jax.jit(step).lower(params, aux, x, y, 0).compile().as_text()
     return collective_bytes(text)

@@ -114,7 +114,7 @@ def rbd_worker(
     if d % n:
         raise ValueError(f"d = {d} must be a multiple of the {n} workers")
     model = models.fc(10, hidden)
-    params = model.init(rb._stream_key(seed, 4), (side, side, 1))
+    params = model.init(rb.stream_key(seed, rb.STREAM_INIT), (side, side, 1))
     loss = rb.make_loss(model.apply)
     sub = rb.subspace(params, d // n, distribution)
     D = sub.total
@@ -208,7 +208,7 @@ def _rbd_components(rb, loss, params, sub, n, d, x, y, seed, repeats=20):
 
     g = gradient(params, x[:b], y[:b])
     project = jax.jit(lambda g: rb.project(full, key, g))
-    expand = jax.jit(lambda cs: rb._expand_groups(sub, key, cs))
+    expand = jax.jit(lambda cs: rb.expand_groups(sub, key, cs))
     cs = jnp.ones((n, sub.d), jnp.float32)
     return {
         "t_grad": best_time(gradient, params, x[:b], y[:b], repeats=repeats),
@@ -259,13 +259,7 @@ def mgrit_worker(
     lj, uj = jax.tree.map(jnp.asarray, layers), jnp.asarray(u0)
     t_serial = best_time(serial, lj, uj, repeats=repeats)
     data, h = (layers["W"], layers["b"]), float(spec.h)
-    dg, ug = mp.replicated((data, u0), mesh)
-    n_levels = len(lp.level_sizes(depth, cfg))
-    hlo = (
-        lp._mgrit_intervals_jit.lower(lp.ForwardStep(), dg, h, ug, cfg, 1, n_levels, mesh)
-        .compile()
-        .as_text()
-    )
+    hlo = lp.lower_mgrit_intervals(lp.ForwardStep(), data, h, u0, cfg, 1, mesh).compile().as_text()
     err = float(np.abs(run(depth // cfactor) - np.asarray(serial(lj, uj))).max())
     return {
         "process": jax.process_index(),

@@ -118,6 +118,14 @@ __all__ = [
     "sketch_pattern",
     "sketch_pattern_from_weights",
     "kron_preconditioner",
+    "forward_and_pattern",
+    "sketch_js",
+    "sketch_qs",
+    "sketch_qs_from_weights",
+    "preconditioner_from_js",
+    "sketched_factor",
+    "check_apply",
+    "check_step_settings",
     "SKETCHES",
     "sketch_preconditioner",
     "PRECOND_APPLY",
@@ -328,8 +336,9 @@ def activation_pattern_t(W, a, X):
     return jnp.where(W @ X.T >= 0, a[:, None], jnp.zeros((), a.dtype))
 
 
-def _forward_and_pattern(W, a, X):
-    """``f`` and ``P^T`` from one product ``W X^T`` (what every step needs)."""
+def forward_and_pattern(W, a, X):
+    """``f`` and ``P^T`` from one product ``W X^T`` (what every step needs; not jitted, so that
+    callers can jit it alone or inside a step)."""
     pre_t = W @ X.T
     f = a @ jax.nn.relu(pre_t) / jnp.sqrt(W.shape[0]).astype(W.dtype)
     return f, jnp.where(pre_t >= 0, a[:, None], jnp.zeros((), a.dtype))
@@ -459,11 +468,12 @@ def sketch_jacobian_t(S: SRHT, PT, X, batch_elems: int = 1 << 18):
         raise ValueError(
             f"sketch_jacobian_t: sketch is for dimension {S.dim}, J^T has {m * d} rows"
         )
-    return _sketch_js(S, PT, X, batch_elems).T
+    return sketch_js(S, PT, X, batch_elems).T
 
 
-def _sketch_js(S: SRHT, PT, X, batch_elems: int = 1 << 18):
-    """``(S J^T)^T`` (n x s), one sketched column of ``J^T`` per row."""
+def sketch_js(S: SRHT, PT, X, batch_elems: int = 1 << 18):
+    """``JS = (S J^T)^T`` (n x s), one sketched column of ``J^T`` per row: the work of
+    :func:`sketch_jacobian_t`, unchecked and not jitted, in the layout :func:`preconditioner_from_js` takes."""
     m, n = PT.shape
     scale = 1.0 / jnp.sqrt(m).astype(X.dtype)
 
@@ -475,7 +485,7 @@ def _sketch_js(S: SRHT, PT, X, batch_elems: int = 1 << 18):
     return jax.lax.map(column, (PT.T, X), batch_size=batch)
 
 
-def _preconditioner_from_js(JS, damping, factor):
+def preconditioner_from_js(JS, damping, factor):
     """:func:`sketch_preconditioner` of ``S J^T = JS^T`` given ``JS`` (n x s, the layout the sketch produces).
 
     Forming ``JS JS^T`` contracts the trailing axis, the fast case for XLA on CPU.
@@ -512,10 +522,11 @@ def sketch_pattern(S: SRHT, PT, batch_elems: int = 1 << 18):
         raise ValueError(
             f"sketch_pattern: sketch is for dimension {S.dim}, the pattern has {PT.shape[0]} rows"
         )
-    return _sketch_pattern(S, PT, batch_elems)
+    return sketch_qs(S, PT, batch_elems)
 
 
-def _sketch_pattern(S: SRHT, PT, batch_elems: int = 1 << 18):
+def sketch_qs(S: SRHT, PT, batch_elems: int = 1 << 18):
+    """``QS = (S_m P^T)^T`` (n x s): the work of :func:`sketch_pattern`, unchecked and not jitted."""
     n = PT.shape[1]
     batch = max(1, min(n, batch_elems // S.padded_dim))
     return jax.lax.map(lambda p: srht_apply(S, p), PT.T, batch_size=batch)
@@ -536,10 +547,12 @@ def sketch_pattern_from_weights(S: SRHT, W, a, X, batch_elems: int = 1 << 18):
         raise ValueError(
             f"sketch_pattern_from_weights: sketch is for dimension {S.dim}, W has {W.shape[0]} rows"
         )
-    return _sketch_pattern_wx(S, W, a, X, batch_elems)
+    return sketch_qs_from_weights(S, W, a, X, batch_elems)
 
 
-def _sketch_pattern_wx(S: SRHT, W, a, X, batch_elems: int = 1 << 18):
+def sketch_qs_from_weights(S: SRHT, W, a, X, batch_elems: int = 1 << 18):
+    """``QS = (S_m P^T)^T`` (n x s) from ``W``, ``a``, ``X``: the work of
+    :func:`sketch_pattern_from_weights`, unchecked and not jitted."""
     n = X.shape[0]
     batch = max(1, min(n, batch_elems // S.padded_dim))
     zero = jnp.zeros((), a.dtype)
@@ -569,20 +582,20 @@ def _kron_preconditioner(QS, X, m, damping, factor):
         return jnp.linalg.cholesky(B).T
     scale = 1.0 / jnp.sqrt(jnp.asarray(m, QS.dtype))
     JS = (QS[:, :, None] * X[:, None, :]).reshape(n, -1) * scale  # row i: (S_m p_i) (x) x_i
-    return _preconditioner_from_js(JS, damping, "qr")
+    return preconditioner_from_js(JS, damping, "qr")
 
 
-def _sketched_factor(key, W, a, PT, X, sketch_size, damping, factor, sketch):
+def sketched_factor(key, W, a, PT, X, sketch_size, damping, factor, sketch):
     """The preconditioner's ``R`` of one fresh sketch of kind ``sketch`` (:data:`SKETCHES`); the
     Kronecker sketch recomputes the pattern from ``W``, ``a`` (:func:`sketch_pattern_from_weights`)."""
     m, d = PT.shape[0], X.shape[1]
     if sketch == "kron":
         S = srht(key, m, sketch_size, dtype=X.dtype)
-        return _kron_preconditioner(_sketch_pattern_wx(S, W, a, X), X, m, damping, factor)
+        return _kron_preconditioner(sketch_qs_from_weights(S, W, a, X), X, m, damping, factor)
     if sketch != "srht":
         raise ValueError(f"unknown sketch {sketch!r}: choose one of {', '.join(SKETCHES)}")
     S = srht(key, m * d, sketch_size, dtype=X.dtype)
-    return _preconditioner_from_js(_sketch_js(S, PT, X), damping, factor)
+    return preconditioner_from_js(sketch_js(S, PT, X), damping, factor)
 
 
 def sketch_preconditioner(SJt, damping=0.0, factor: str = "qr"):
@@ -602,7 +615,7 @@ def sketch_preconditioner(SJt, damping=0.0, factor: str = "qr"):
     in [1/(1+eps), 1/(1-eps)] and condition number O(1) (paper: Fast-JL
     preconditioning).  ``damping`` must be a Python number here.
     """
-    return _preconditioner_from_js(SJt.T, damping, factor)
+    return preconditioner_from_js(SJt.T, damping, factor)
 
 
 # ---------------------------------------------------------------------------
@@ -624,7 +637,8 @@ read bandwidth, measured in chapter 02).  All three compute the same vector up t
 TRI_BLOCK = 256
 
 
-def _check_apply(how: str, what: str = "precond_apply") -> None:
+def check_apply(how: str, what: str = "precond_apply") -> None:
+    """Raise ``ValueError`` unless ``how`` (the setting named ``what``) is in :data:`PRECOND_APPLY`."""
     if how not in PRECOND_APPLY:
         raise ValueError(f"unknown {what} {how!r}: choose one of {', '.join(PRECOND_APPLY)}")
 
@@ -665,7 +679,7 @@ def spd_solver_parts(T, lower: bool = False, how: str = "blocked", block: int = 
     """The once-per-factor work of :func:`spd_solver`: ``T`` itself (``triangular``), ``T^{-1}``
     (``inverse``, :func:`_tri_inverse`) or ``(diagonal-block inverses, off-diagonal blocks)``
     (``blocked``: row blocks of ``L`` left of the diagonal, column blocks of ``R`` above it)."""
-    _check_apply(how)
+    check_apply(how)
     if how == "triangular":
         return T
     if how == "inverse":
@@ -681,7 +695,7 @@ def spd_solver_parts(T, lower: bool = False, how: str = "blocked", block: int = 
 
 def spd_solver_from_parts(parts, lower: bool = False, how: str = "blocked") -> Callable:
     """The per-right-hand-side part of :func:`spd_solver`, from :func:`spd_solver_parts`."""
-    _check_apply(how)
+    check_apply(how)
     if how == "triangular":
         T = parts
         if lower:
@@ -801,7 +815,7 @@ def _info(res, iters=0, relres=0.0):
 @jax.jit
 def gd_step(W, a, X, y, step_size):
     """Gradient descent ``W <- W - eta J^T (f - y)`` (gradient of 1/2||f - y||^2), O(mnd)."""
-    f, PT = _forward_and_pattern(W, a, X)
+    f, PT = forward_and_pattern(W, a, X)
     res = f - y
     return W - step_size * jac_t_vec(PT, X, res), _info(res)
 
@@ -817,7 +831,7 @@ def gauss_newton_step(W, a, X, y, step_size=1.0, damping=0.0, solve_apply: str =
     ``cho_solve`` (two ``solve_triangular`` calls, about 1 GB/s on CPU), ``inverse`` by forming
     ``L^{-1}`` (n^3/3 extra flops: more than it saves for one right-hand side).
     """
-    f, PT = _forward_and_pattern(W, a, X)
+    f, PT = forward_and_pattern(W, a, X)
     res = f - y
     G = gram(W, a, X) + damping * jnp.eye(X.shape[0], dtype=X.dtype)
     L = cho_factor(G, lower=True)[0]
@@ -864,9 +878,9 @@ def fast_gauss_newton_step(
     steps 1-2 by the Kronecker-structured sketch ``S_m (x) I_d`` (:func:`sketch_pattern`,
     :func:`kron_preconditioner`): O(n m log m + s n^2 + n^2 d), ``s <= m``.
     """
-    f, PT = _forward_and_pattern(W, a, X)
+    f, PT = forward_and_pattern(W, a, X)
     res = f - y
-    R = _sketched_factor(key, W, a, PT, X, sketch_size, damping, factor, sketch)
+    R = sketched_factor(key, W, a, PT, X, sketch_size, damping, factor, sketch)
     precond = spd_solver(R, lower=False, how=precond_apply)
 
     def matvec(p):
@@ -884,7 +898,7 @@ def cg_gauss_newton_step(
 
     Its iteration count grows with sqrt(cond G), i.e. as lambda_min shrinks.
     """
-    f, PT = _forward_and_pattern(W, a, X)
+    f, PT = forward_and_pattern(W, a, X)
     res = f - y
     z, k, relres, _ = pcg(
         lambda p: gram_matvec(PT, X, p) + damping * p, res, None, cg_tol, cg_maxiter
@@ -897,9 +911,12 @@ def default_sketch_size(n: int, factor: float = 4.0) -> int:
     return int(math.ceil(factor * n))
 
 
-def _check_common(
+def check_step_settings(
     n, step_size, damping, sketch_size, cg_tol, cg_maxiter, md, sketch="srht", m=None
 ):
+    """Raise ``ValueError`` on settings no step can use: step size, damping, CG tolerance and cap,
+    :data:`SKETCHES` kind, and sketch size ``n <= s <= next_pow2(md)`` (``md = m d``; the width
+    ``m`` for ``kron``); ``sketch_size=None`` (the unsketched steps) skips the size."""
     if not (np.isfinite(step_size) and step_size > 0):
         raise ValueError(f"step size must be positive and finite, got {step_size}")
     if not (np.isfinite(damping) and damping >= 0):
@@ -1019,8 +1036,8 @@ def make_step(
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-    _check_apply(precond_apply, "precond_apply")
-    _check_apply(solve_apply, "solve_apply")
+    check_apply(precond_apply, "precond_apply")
+    check_apply(solve_apply, "solve_apply")
     n, d = jnp.shape(X)
     m = jnp.shape(a)[0]
     check_problem(np.zeros((m, d)) if W_for_defaults is None else W_for_defaults, a, X, y)
@@ -1028,7 +1045,7 @@ def make_step(
         step_size = _default_step_size(method, W_for_defaults, a, X)
     if method == "fast" and sketch_size is None:
         sketch_size = default_sketch_size(n)
-    _check_common(
+    check_step_settings(
         n,
         step_size,
         damping,
@@ -1138,8 +1155,8 @@ def train(
         raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
     if iters < 0:
         raise ValueError(f"iters must be non-negative, got {iters}")
-    _check_apply(precond_apply, "precond_apply")
-    _check_apply(solve_apply, "solve_apply")
+    check_apply(precond_apply, "precond_apply")
+    check_apply(solve_apply, "solve_apply")
     with jax.enable_x64(x64):
         dtype = jnp.float64 if x64 else jnp.float32
         W, a, X, y = (jnp.asarray(v, dtype) for v in (W0, a, X, y))
@@ -1271,7 +1288,7 @@ def preconditioned_condition_number(
     """
     check_problem(W, a, X)
     n = X.shape[0]
-    _check_common(n, 1.0, damping, s, 1.0, 1, W.size, sketch, W.shape[0])
+    check_step_settings(n, 1.0, damping, s, 1.0, 1, W.size, sketch, W.shape[0])
     if factor not in FACTORS:
         raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
     return float(_preconditioned_cond(W, a, X, key, s, float(damping), factor, sketch))
@@ -1280,7 +1297,7 @@ def preconditioned_condition_number(
 @partial(jax.jit, static_argnums=(4, 5, 6, 7))
 def _preconditioned_cond(W, a, X, key, s, damping, factor, sketch):
     PT = activation_pattern_t(W, a, X)
-    R = _sketched_factor(key, W, a, PT, X, s, damping, factor, sketch)
+    R = sketched_factor(key, W, a, PT, X, s, damping, factor, sketch)
     G = gram(W, a, X) + damping * jnp.eye(X.shape[0], dtype=X.dtype)
     B = solve_triangular(
         R, solve_triangular(R, G, trans="T", lower=False).T, trans="T", lower=False

@@ -971,7 +971,21 @@ def mgrit_intervals(step, data, h, u0, cfg: MGRITConfig, n_iter: int, mesh) -> M
     ``u0`` are host values, the same on every process; the result is this process's copy.
     Needs ``P`` to divide ``N/c``.  Equals :func:`mgrit` up to rounding.
     """
-    from ..core.multiprocess import local_value, replicated
+    from ..core.multiprocess import local_value
+
+    res = _mgrit_intervals_jit(*_intervals_args(step, data, h, u0, cfg, n_iter, mesh))
+    return MGRITResult(*local_value((res.states, res.residuals)))
+
+
+def lower_mgrit_intervals(step, data, h, u0, cfg: MGRITConfig, n_iter: int, mesh):
+    """The program :func:`mgrit_intervals` runs for these arguments, lowered and not yet run
+    (``jax.stages.Lowered``: ``.compile().as_text()`` shows the collectives it communicates by)."""
+    return _mgrit_intervals_jit.lower(*_intervals_args(step, data, h, u0, cfg, n_iter, mesh))
+
+
+def _intervals_args(step, data, h, u0, cfg, n_iter, mesh) -> tuple:
+    """The checked arguments of ``_mgrit_intervals_jit``, ``data`` and ``u0`` replicated over ``mesh``."""
+    from ..core.multiprocess import replicated
 
     _check_h(h)
     leaves = jax.tree.leaves(data)
@@ -987,8 +1001,7 @@ def mgrit_intervals(step, data, h, u0, cfg: MGRITConfig, n_iter: int, mesh) -> M
             f"{N // cfg.cfactor} coarse intervals cannot be split evenly over {n_dev} processes"
         )
     data, u0 = replicated((data, np.asarray(u0)), mesh)
-    res = _mgrit_intervals_jit(step, data, float(h), u0, cfg, int(n_iter), len(sizes), mesh)
-    return MGRITResult(*local_value((res.states, res.residuals)))
+    return (step, data, float(h), u0, cfg, int(n_iter), len(sizes), mesh)
 
 
 def mgrit_forward_intervals(
@@ -1015,4 +1028,10 @@ def mgrit_adjoint_intervals(
     return MGRITResult(res.states[::-1], res.residuals)
 
 
-__all__ += ["mgrit_intervals", "mgrit_forward_intervals", "mgrit_adjoint_intervals", "OPTIMIZERS"]
+__all__ += [
+    "mgrit_intervals",
+    "lower_mgrit_intervals",
+    "mgrit_forward_intervals",
+    "mgrit_adjoint_intervals",
+    "OPTIMIZERS",
+]

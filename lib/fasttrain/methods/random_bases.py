@@ -124,16 +124,23 @@ __all__ = [
     "Subspace",
     "subspace",
     "step_key",
+    "stream_key",
+    "STREAM_BASIS",
+    "STREAM_AUGMENTATION",
+    "STREAM_ORDER",
+    "STREAM_INIT",
     "fwht",
     "project",
     "expand",
     "project_expand",
     "project_expand_tree",
+    "expand_groups",
     "directions",
     "RBD",
     "SGD",
     "FPD",
     "NES",
+    "build",
     "rbd_estimate",
     "distributed_rbd_estimate",
     "nes_estimate",
@@ -311,8 +318,16 @@ def step_key(seed, step):
     return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 0), step)
 
 
-def _stream_key(seed, stream: int):
-    """Independent key streams of one run: 1 = FPD's fixed basis, 2 = augmentation, 3 = epoch order, 4 = init."""
+#: the independent key streams of one run (:func:`stream_key`); the steps' directions use stream 0
+#: through :func:`step_key`
+STREAM_BASIS = 1  # FPD's fixed basis P
+STREAM_AUGMENTATION = 2  # training-time augmentation
+STREAM_ORDER = 3  # the order of the examples in each epoch
+STREAM_INIT = 4  # the initial network theta_0
+
+
+def stream_key(seed, stream: int):
+    """The key of stream ``stream`` (``STREAM_*``) of the run with ``seed``: ``fold_in(key(seed), stream)``."""
     return jax.random.fold_in(jax.random.key(seed), stream)
 
 
@@ -710,8 +725,9 @@ def _group_batches(x, y, n_groups, split_batch):
     return (x.reshape((n_groups, -1) + x.shape[1:]), y.reshape((n_groups, -1) + y.shape[1:]))
 
 
-def _expand_groups(sub, key, coefficients):
-    """``sum_k expand(sub, fold_in(key, k), C[k])`` in the order k = 0, 1, ... (shared by both RBD paths)."""
+def expand_groups(sub, key, coefficients):
+    """RBD's update from G groups of coefficients: ``sum_k expand(sub, fold_in(key, k), C[k])`` in
+    the order k = 0, 1, ... (shared by both RBD paths)."""
 
     def body(acc, kc):
         k, c = kc
@@ -749,7 +765,7 @@ def rbd_estimate(
     cs = jax.lax.map(
         lambda kg: project(sub, jax.random.fold_in(key, kg[0]), kg[1]), (jnp.arange(n_groups), gs)
     )
-    u = _expand_groups(sub, key, cs)
+    u = expand_groups(sub, key, cs)
     return unravel(u), {
         "loss": vals.mean(),
         "acc": accs.mean(),
@@ -793,7 +809,7 @@ def distributed_rbd_estimate(
         g, unravel = ravel_pytree(g_tree)
         c = project(sub, jax.random.fold_in(key, jax.lax.axis_index(axis)), g)
         cs = jax.lax.all_gather(c, axis)  # the only data exchanged: G * sub.d numbers
-        u = _expand_groups(sub, key, cs)
+        u = expand_groups(sub, key, cs)
         return unravel(u), jax.lax.pmean(val, axis), jax.lax.pmean(acc, axis), cs
 
     data_spec = P(axis) if split_batch else P()
@@ -903,7 +919,7 @@ def nes_estimate(
 # A method is a frozen dataclass of its hyperparameters that owns its behaviour:
 #   name                      label of the run (property)
 #   check()                   raises ValueError for bad hyperparameters
-#   build(loss, params, seed, mesh=None) -> (init, step), see _build
+#   build(loss, params, seed, mesh=None) -> (init, step), see the module's build below
 #   switchable                (optional, default False) whether train may switch from or to it
 #   batches_per_step          (optional, default 1) minibatches one step consumes, stacked on a
 #                             leading axis when more than one
@@ -1054,7 +1070,8 @@ class FPD:
     def build(self, loss, params, seed, mesh=None):
         _refuse_mesh(self, mesh)
         sub = subspace(params, self.d, self.distribution, self.compartments, self.chunk)
-        key = _stream_key(seed, 1)  # FPD's one basis for the whole run, regenerated at every use
+        # FPD's one basis for the whole run, regenerated at every use
+        key = stream_key(seed, STREAM_BASIS)
         if not self.store_basis:
             return self._build_regenerated(loss, params, sub, key)
         if sub.d * sub.total > _STORED_BASIS_MAX:
@@ -1160,8 +1177,9 @@ def _check_method(method):
     method.check()
 
 
-def _build(method, loss, params, seed, mesh=None):
-    """``(init(params) -> aux, step(params, aux, x, y, t) -> (params, aux, metrics))`` of ``method``.
+def build(method, loss, params, seed, mesh=None):
+    """``method``'s checked ``(init(params) -> aux, step(params, aux, x, y, t) -> (params, aux,
+    metrics))``, for a training loop of one's own (as :func:`train` and :func:`time_step` run).
 
     ``params`` (the pytree) sizes the subspaces; leaf compartments need it.
     ``mesh``: run RBD's groups on the devices of ``mesh["workers"]``
@@ -1363,13 +1381,15 @@ def train(
             f"{n} training images are fewer than the {batch_size * batches} one step needs"
         )
     if params is None:
-        params = model.init(_stream_key(seed, 4), tuple(x_train.shape[1:]))
+        params = model.init(stream_key(seed, STREAM_INIT), tuple(x_train.shape[1:]))
     python_loop = _python_loop(params) if loop == "auto" else loop == "python"
     aux, step = _method_step(method, then, switch_at, make_loss(model.apply), params, seed, mesh)
     seg = max(1, min(segment, steps_per_epoch))
     dtype = ravel_pytree(params)[0].dtype
-    one = _batch_step(step, augmentation, _stream_key(seed, 2), batch_size, batches, dtype)
-    perm_key = _stream_key(seed, 3)
+    one = _batch_step(
+        step, augmentation, stream_key(seed, STREAM_AUGMENTATION), batch_size, batches, dtype
+    )
+    perm_key = stream_key(seed, STREAM_ORDER)
     t_compile = time.perf_counter()
     args = (params, aux, x_train, y_train, _permutation(perm_key, 0, n))
     compiled = _compile(one, python_loop, seg, dtype, args)
@@ -1470,7 +1490,7 @@ def train_seeds(
             f"{n} training images are fewer than the {batch_size * batches} one step needs"
         )
     evals = _eval_epochs(eval_epochs, epochs)
-    template = model.init(_stream_key(seeds[0], 4), shape)
+    template = model.init(stream_key(seeds[0], STREAM_INIT), shape)
     if _python_loop(template):
         raise ValueError("train_seeds is for models without convolutions; use train per seed")
     loss = make_loss(model.apply)
@@ -1479,12 +1499,14 @@ def train_seeds(
     s_arr = jnp.asarray(seeds, jnp.uint32)
 
     def init_one(s):
-        params = model.init(_stream_key(s, 4), shape)
+        params = model.init(stream_key(s, STREAM_INIT), shape)
         return params, _method_step(method, then, switch_at, loss, params, s, None)[0]
 
     def run_one(s, p, aux, x_all, y_all, perm, i0, count, t0):
         step = _method_step(method, then, switch_at, loss, p, s, None)[1]
-        one = _batch_step(step, augmentation, _stream_key(s, 2), batch_size, batches, dtype)
+        one = _batch_step(
+            step, augmentation, stream_key(s, STREAM_AUGMENTATION), batch_size, batches, dtype
+        )
         buf = jnp.full((3, seg), jnp.nan, dtype)
 
         def body(i, carry):
@@ -1495,7 +1517,7 @@ def train_seeds(
         return jax.lax.fori_loop(0, count, body, (p, aux, buf))
 
     def perms(epoch):
-        return jax.vmap(lambda s: _permutation(_stream_key(s, 3), epoch, n))(s_arr)
+        return jax.vmap(lambda s: _permutation(stream_key(s, STREAM_ORDER), epoch, n))(s_arr)
 
     t_compile = time.perf_counter()
     params, aux = jax.jit(jax.vmap(init_one))(s_arr)
@@ -1596,10 +1618,10 @@ def _method_step(method, then, switch_at, loss, params, seed, mesh):
     The switched step carries both methods' states and runs ``method``'s step
     before global step ``switch_at``, ``then``'s from it on.
     """
-    init_a, step_a = _build(method, loss, params, seed, mesh)
+    init_a, step_a = build(method, loss, params, seed, mesh)
     if then is None:
         return init_a(params), step_a
-    init_b, step_b = _build(then, loss, params, seed)
+    init_b, step_b = build(then, loss, params, seed)
 
     def step(p, aux, x, y, t):
         def first(args):
@@ -1772,8 +1794,8 @@ def time_step(
     if repeats < 1 or inner < 1:
         raise ValueError(f"repeats and inner must be positive, got {repeats} and {inner}")
     x, y = jnp.asarray(x), jnp.asarray(y)
-    params = model.init(_stream_key(seed, 4), tuple(x.shape[1:]))
-    init, step = _build(method, make_loss(model.apply), params, seed)
+    params = model.init(stream_key(seed, STREAM_INIT), tuple(x.shape[1:]))
+    init, step = build(method, make_loss(model.apply), params, seed)
     if _python_loop(params) if loop == "auto" else loop == "python":
         one = jax.jit(lambda p, a, i: step(p, a, x, y, i)[:2])
 
