@@ -359,6 +359,38 @@ def test_final_line_names_results_and_summary(tree, capsys):
     assert str(bk / "results" / "09-toy.json") in last and str(bk / "summary.md") in last
 
 
+def _kernel_declares_curve() -> bool:
+    import zmq
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    return zmq.has("curve") and "curve" in (spec.metadata.get("supported_encryption") or [])
+
+
+@pytest.mark.heavy
+def test_kernel_talks_encrypted_and_does_not_warn_about_plain_tcp(tree, capfd):
+    """Issue 24: no "[IPKernelApp] WARNING | Kernel is running over TCP without encryption" per chapter;
+    the kernel gets CurveZMQ keys (a documented kernel manager setting), its stderr is not filtered."""
+    if not _kernel_declares_curve():
+        pytest.skip("no CurveZMQ in libzmq, or the python3 kernelspec does not declare it")
+    nbs, bk = tree
+    nb = nbformat.read(nbs / "09-toy.ipynb", as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import os\nfrom ipykernel.connect import get_connection_info\n"
+            "print('curve', 'curve_publickey' in get_connection_info(unpack=True))\n"
+            "os.write(2, b'kernel stderr reaches the terminal\\n')"
+        )
+    )
+    nbformat.write(nb, nbs / "09-toy.ipynb")
+    book.run("09", "smoke", notebooks=nbs, book=bk, progress=False)
+    err = capfd.readouterr().err
+    assert "without encryption" not in err
+    assert "kernel stderr reaches the terminal" in err
+    out = nbformat.read(bk / "09-toy.ipynb", as_version=4)
+    assert out.cells[-1].outputs[0]["text"] == "curve True\n"
+
+
 def test_published_chapter_hides_parameters_cells_and_folds_long_plots(tree):
     nbs, bk = tree
     plot = (

@@ -123,6 +123,10 @@ def test_html_book_has_every_chapter_with_figures_and_claims(html):
     summary = (html / "book" / "summary.html").read_text(encoding="utf-8")
     for ch in CHAPTERS:
         assert f"Chapter {ch}" in summary
+    # no "Fig. 29" on the summary: Sphinx's figure numbers run across the book, so they are off
+    # (the chapters number their own captions); the claims tables keep their "kind" column whole
+    assert 'class="caption-number"' not in summary
+    assert len(re.findall(r'<table class="[^"]*\bclaims-table\b', summary)) == len(CHAPTERS)
     assert (html / "_static" / "mathjax" / "tex-chtml.js").exists(), (
         "MathJax must be served with the book"
     )
@@ -152,6 +156,23 @@ const uncaptioned = Array.from(main.querySelectorAll('img'))
 const parameters = Array.from(main.querySelectorAll(
   '.tag_parameters, .tag_injected-parameters .cell_input')).filter(el => el.offsetParent !== null).length;
 return {overflow: overflow, uncaptioned: uncaptioned, parameters: parameters};
+"""
+
+#: the summary's claims tables: "kind" cells (paper, book-goal, analysis) laid out on more lines than
+#: they have words (a hyphen may end a line) were broken inside a word ("pap er")
+KIND_CHECK = """
+const lines = node => { const r = document.createRange(); r.selectNodeContents(node);
+  return new Set(Array.from(r.getClientRects()).filter(x => x.width > 0).map(x => Math.round(x.top))).size; };
+const cells = Array.from(document.querySelectorAll('table.claims-table td:nth-child(2)'));
+if (!cells.length) return ['no claims tables'];
+return cells.filter(td => {
+  const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const words = n.data.trim().split(/[\\s-]+/).filter(w => w).length;
+    if (words && lines(n) > words) return true;
+  }
+  return false;
+}).map(td => td.innerText);
 """
 
 
@@ -220,6 +241,13 @@ def test_browser_renders_chapters_images_and_math(html):
         drv.get(f"{base}/book/summary.html")
         ARTIFACTS.mkdir(exist_ok=True)
         drv.save_screenshot(str(ARTIFACTS / "summary.png"))
+        for width in (1400, 400):  # wide, and a phone's width
+            drv.set_window_size(width, 2000)
+            drv.get(f"{base}/book/summary.html")
+            split = drv.execute_script(KIND_CHECK)
+            assert not split, (
+                f"summary at {width}px: the claims tables break 'kind' inside a word: {split[:5]}"
+            )
     finally:
         drv.quit()
         server.shutdown()

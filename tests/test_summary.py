@@ -19,6 +19,8 @@ def test_summary_counts_kinds_apart_and_draws_its_figures(tmp_path):
     assert "the book's goals: 1 reproduced" in text
     assert "{bdg-success}`reproduced`" in text and "{bdg-danger}`not reproduced`" in text
     assert "```{dropdown} Why each verdict" in text and "{doc}`Read the chapter <09-toy>`" in text
+    # the claims table carries the class that keeps its "kind" column whole (_static/custom.css)
+    assert "```{table}\n:class: claims-table\n\n| claim | kind | paper | ours | verdict |" in text
     assert (tmp_path / "summary-verdicts.png").stat().st_size > 0
     assert (tmp_path / "summary-paper-vs-ours.png").stat().st_size > 0
     # the ratio chart takes the papers' claims only, with the interval the table shows

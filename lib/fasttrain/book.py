@@ -54,6 +54,24 @@ HTML_SOURCES = {
 KERNEL_ENV = {"JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
 
 
+def kernel_manager_config():
+    """Settings of the kernel manager that runs a chapter: CurveZMQ transport encryption.
+
+    ipykernel (7.3 on) warns at every start over plain TCP ("Kernel is running over TCP without
+    encryption"). With ``KernelManager.transport_encryption = "auto"`` jupyter_client (8.9 on) gives
+    the kernel CurveZMQ keys when its kernelspec declares ``supported_encryption: curve`` (ipykernel's
+    does), so the kernel talks over encrypted sockets and has nothing to warn about; a kernelspec
+    without it starts as before. Without CurveZMQ in libzmq the default (no encryption) stays.
+    """
+    import zmq
+    from traitlets.config import Config
+
+    config = Config()
+    if zmq.has("curve"):
+        config.KernelManager.transport_encryption = "auto"
+    return config
+
+
 class ChapterError(RuntimeError):
     """A chapter could not be run (unknown chapter or parameter, or it raised)."""
 
@@ -264,6 +282,7 @@ def _execute(
                     progress_bar=progress,
                     log_output=False,
                     request_save_on_cell_execute=False,
+                    config=kernel_manager_config(),
                 )
             except Exception as exc:  # papermill raises PapermillExecutionError with the traceback
                 kept = target.parent / f".{target.stem}.failed.ipynb"

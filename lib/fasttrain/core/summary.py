@@ -35,6 +35,10 @@ VERDICT_COLORS = {
     "not testable here": "#999999",
 }
 
+#: HTML class of the claims tables: _static/custom.css keeps their short "kind" column from breaking inside
+#: a word (the book's tables otherwise wrap anywhere, so that they fit a narrow screen)
+TABLE_CLASS = "claims-table"
+
 KIND_TITLES = {
     "paper": "the papers' claims",
     "book-goal": "the book's goals",
@@ -246,6 +250,9 @@ def write_summary(book: Path, where: str | None = None) -> Path:
             f"*wall time* {r['wall_time_s']:.0f} s on {r['machine']['cpu']} ({r['machine']['cores']} cores); "
             f"jax {v.get('jax')}, numpy {v.get('numpy')}, scipy {v.get('scipy')}, optax {v.get('optax')}.",
             "",
+            "```{table}",
+            f":class: {TABLE_CLASS}",
+            "",
             "| claim | kind | paper | ours | verdict |",
             "|---|---|---|---|---|",
         ]
@@ -254,7 +261,7 @@ def write_summary(book: Path, where: str | None = None) -> Path:
             lines.append(
                 f"| {_cell(c['claim'])} | {_kind(c)} | {_cell(c['paper_value'])} | {_ours(c)} | {badge} |"
             )
-        lines += ["", "```{dropdown} Why each verdict", ""]
+        lines += ["```", "", "```{dropdown} Why each verdict", ""]
         for c in r["claims"]:
             how = f" ({c['how']})" if c.get("how") else ""
             lines.append(f"- **{c['id']}** — {c['verdict']}{how}: {_cell(c['reason'])}")
