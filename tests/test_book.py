@@ -1,6 +1,7 @@
 """The papermill runner: parameter checks, loud failures, atomic publishing."""
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -411,3 +412,127 @@ def test_published_chapter_hides_parameters_cells_and_folds_long_plots(tree):
     assert out.cells[injected[0]].outputs[0]["text"] == "Run at scale smoke, seed 0.\n"
     assert "hide-input" in tags[len(out.cells) - 1]
     assert "hide-input" not in tags[len(out.cells) - 2]  # the short cell stays visible
+
+
+# ---------------------------------------------------------------------------
+# issue 22, item 6: re-running a chapter on other seeds to check its published verdicts
+
+
+def _published(folder, seed=0):
+    """A published results file of the toy chapter: claim "c" not reproduced at 5, claim "gone" not testable."""
+    from fasttrain.core import claims
+    from fasttrain.core.results import ChapterResults
+
+    rule = claims.within(1.0, 0.1, name="toy-rule", source="a toy")
+    r = ChapterResults("09", "toy", "book", seed)
+    r.record(
+        claims.ClaimSpec("c", "analysis", "toy claim", "ours", 1.0, "u", rule), claims.exact(5.0)
+    )
+    r.not_testable(
+        claims.ClaimSpec("gone", "book-goal", "another claim", "ours", 1.0, "u", rule),
+        "no data here",
+    )
+    return r.write(folder)
+
+
+@pytest.mark.heavy
+def test_verify_reruns_on_other_seeds_and_compares_claim_by_claim(
+    tree, monkeypatch, tmp_path, capsys
+):
+    nbs, bk = tree
+    bk.mkdir()
+    (bk / "sentinel.md").write_text("published")
+    monkeypatch.setattr(book, "BOOK", bk)
+    monkeypatch.setattr(book, "RUNS", tmp_path / "_build" / "runs")
+    pub = _published(tmp_path / "published")
+    before = pub.read_bytes()
+    report = book.verify(
+        "09", scale="smoke", published=tmp_path / "published", notebooks=nbs, progress=False
+    )
+    out = tmp_path / "_build" / "runs" / "verify"
+    printed = capsys.readouterr().out
+    print(printed)  # shown with pytest -s: the example in the report
+    lines = printed.splitlines()
+    header = next(i for i, ln in enumerate(lines) if ln.startswith("claim "))
+    assert lines[header].split() == [
+        *("claim", "kind", "published", "value", "re-run", "value", "same", "overlap", "note")
+    ]
+    cells = [re.split(r"\s{2,}", ln.strip()) for ln in lines[header + 2 : header + 4]]
+    assert cells[0] == ["c", "analysis", "not reproduced", "5", "reproduced", "1", "no", "no"]
+    assert cells[1] == [
+        "gone",
+        "book-goal",
+        "not testable here",
+        "–",
+        "–",
+        "–",
+        "no",
+        "no interval",
+        "only published",
+    ]
+    summary = (
+        "re-run with seeds 100 + k (published: 0 + k): 0 of 2 verdicts identical; "
+        "moved: c (not reproduced → reproduced); only published: gone; disjoint ranges: c"
+    )
+    assert summary in lines and report["summary"] == summary
+    # the re-run went to the verify folder with seed 100, never into book/ or the published folder
+    rerun = json.loads((out / "results" / "09-toy.json").read_text())
+    assert rerun["seed"] == 100 and rerun["scale"] == "smoke"
+    assert "ran at smoke 100" in _text(out / "09-toy.ipynb")
+    assert sorted(p.name for p in bk.iterdir()) == ["sentinel.md"]
+    assert pub.read_bytes() == before and sorted(p.name for p in pub.parent.iterdir()) == [pub.name]
+    saved = json.loads((out / "verify-09.json").read_text())
+    assert saved["summary"] == summary and saved["seeds"] == {"published": 0, "rerun": 100}
+    assert saved["scale"] == {"published": "book", "rerun": "smoke"}
+    assert set(saved["wall_time_s"]) == {"published", "rerun"}
+    assert [r["id"] for r in saved["rows"]] == ["c", "gone"]
+    assert saved["rows"][0]["overlap"] is False and saved["rows"][1]["only"] == "published"
+    md = (out / "verify-09.md").read_text()
+    assert md.startswith(summary + "\n\n| claim |")
+    assert "| `c` | analysis | not reproduced: 5 | reproduced: 1 | **no** | no |" in md
+    assert str(out / "verify-09.json") in lines[-1] and str(out / "verify-09.md") in lines[-1]
+
+
+def test_verify_refuses_before_any_work(tree, monkeypatch, tmp_path, capsys):
+    """No published results file, the published run's own seed, an output folder in book/, bad
+    seeds and unknown chapters are refused before the chapter runs."""
+    nbs, bk = tree
+    monkeypatch.setattr(book, "BOOK", bk)
+    monkeypatch.setattr(book, "RUNS", tmp_path / "runs")
+    empty = tmp_path / "nothing-published"
+    empty.mkdir()
+    kw = dict(scale="smoke", notebooks=nbs, progress=False)
+    with pytest.raises(
+        book.ChapterError, match="no published results file.*chapter 09.*nothing was run"
+    ):
+        book.verify("09", published=empty, **kw)
+    pub = _published(tmp_path / "site" / "results").parent
+    with pytest.raises(book.ChapterError, match="seed 0 is the published run's"):
+        book.verify("09", seed=0, published=pub, **kw)
+    with pytest.raises(book.ChapterError, match="never writes over published results"):
+        book.verify("09", published=pub, out=bk / "verify", **kw)
+    with pytest.raises(book.ChapterError, match="never writes over published results"):
+        book.verify(
+            "09", published=pub, out=pub.parent, **kw
+        )  # out/results is the published folder
+    with pytest.raises(book.ChapterError, match="never writes over published results"):
+        book.verify("09", published=pub, out=pub / "x", **kw)
+    with pytest.raises(book.ChapterError, match=r"0 <= seed < 2\*\*32"):
+        book.verify("09", seed=-1, published=pub, **kw)
+    with pytest.raises(book.ChapterError, match="no chapter '42'"):
+        book.verify("42", published=pub, **kw)
+    with pytest.raises(book.ChapterError, match="unknown scale"):
+        book.verify("09", scale="huge", published=pub, notebooks=nbs)
+    assert "at scale" not in capsys.readouterr().out  # nothing was executed
+    assert not bk.exists() and not (tmp_path / "runs").exists()
+    assert sorted(p.name for p in pub.iterdir()) == ["09-toy.json"]
+
+
+def test_verify_cli(capsys):
+    with pytest.raises(SystemExit):
+        book.main(["verify"])  # --chapter is required: one chapter per call
+    assert "--chapter" in capsys.readouterr().err
+    assert book.main(["verify", "--chapter", "42"]) == 2
+    assert "no chapter '42'" in capsys.readouterr().err
+    assert book.main(["verify", "--chapter", "01", "--scale", "huge"]) == 2
+    assert "unknown scale" in capsys.readouterr().err

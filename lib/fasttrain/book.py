@@ -8,6 +8,7 @@ Usage::
     python -m fasttrain.book summary                       # rebuild book/summary.md
     python -m fasttrain.book prose --chapter 02            # copy edited narrative into book/
     python -m fasttrain.book html --scale smoke            # HTML of _build/runs/smoke
+    python -m fasttrain.book verify --chapter 01           # re-run on seeds 100 + k, compare verdicts
 
 ``run`` executes ``notebooks/NN-*.ipynb`` into ``book/NN-*.ipynb`` at scale
 ``book`` and into ``_build/runs/<scale>/NN-*.ipynb`` at every other scale
@@ -19,6 +20,13 @@ good one: execution writes to a temporary file that replaces the chapter
 only on success, together with the chapter's results file
 ``results/NN-<name>.json``.  After every chapter that succeeds the claims
 summary page (``summary.md`` of the same folder) is regenerated.
+
+``verify`` (:func:`verify`) re-runs one chapter at scale ``book`` with another
+``seed`` (its seeds are ``seed + k``, disjoint from the published ``0 + k``) into
+``_build/runs/verify/``, never into ``book/``, and prints claim by claim the
+published and the re-run verdict, whether their intervals overlap and which
+values are bounds (:mod:`fasttrain.core.verify`); ``verify-NN.json`` and
+``verify-NN.md`` in that folder keep the comparison.
 """
 
 from __future__ import annotations
@@ -397,6 +405,127 @@ def run(
     return out
 
 
+# ---------------------------------------------------------------------------
+# re-running a chapter on other seeds to check its published verdicts
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (after resolving links)."""
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def verify(
+    chapter: str,
+    seed: int = 100,
+    scale: str = "book",
+    out: Path | None = None,
+    published: Path | None = None,
+    notebooks: Path = NOTEBOOKS,
+    progress: bool = True,
+) -> dict:
+    """Re-run ``chapter`` with seeds offset by ``seed`` into ``out`` and compare its verdicts with the published ones.
+
+    ``out`` defaults to ``RUNS / "verify"`` (``_build/runs/verify/``), ``published`` (the folder of the
+    published results files) to ``BOOK / "results"``.  Everything is checked before the chapter runs:
+    the scale, the chapter, the seed (as :func:`run` does; it must differ from the published run's),
+    the published results file and the output folder (never ``book/`` nor the published folder).  The
+    chapter then runs through :func:`run`; the claim-by-claim table
+    (:func:`fasttrain.core.verify.table`) and the summary line are printed, and ``verify-NN.json``
+    (rows, summary, seeds, scales, both wall times) and ``verify-NN.md`` (the table in Markdown) are
+    written into ``out``.  Returns the report written to ``verify-NN.json``.
+    """
+    from .core import verify as cmp
+    from .core.results import load
+
+    out = RUNS / "verify" if out is None else Path(out)
+    published = BOOK / "results" if published is None else Path(published)
+    try:
+        check_scale(scale)
+    except ValueError as exc:
+        raise ChapterError(str(exc)) from None
+    found = chapters(notebooks)
+    if chapter not in found:
+        raise ChapterError(
+            f"no chapter {chapter!r}: found {', '.join(found) or 'none'} in {notebooks}"
+        )
+    src = found[chapter]
+    check_parameters(src, {"scale": scale, "seed": seed})
+    candidates = sorted(published.glob(f"{chapter}-*.json"))
+    if len(candidates) != 1:
+        what = "no" if not candidates else f"{len(candidates)}"
+        raise ChapterError(
+            f"{what} published results file(s) for chapter {chapter} in {published} "
+            f"(expected one {chapter}-<name>.json): nothing to compare with, nothing was run; "
+            f"publish the chapter first (make chapter CH={chapter} SCALE=book)"
+        )
+    pub_path = candidates[0]
+    try:
+        pub = load(pub_path)
+    except ValueError as exc:
+        raise ChapterError(f"{exc}; nothing was run") from None
+    if seed == pub["seed"]:
+        raise ChapterError(
+            f"seed {seed} is the published run's ({pub_path}); choose another, e.g. --seed 100, "
+            f"so that the re-run's seeds are disjoint from the published ones"
+        )
+    clash = [f for f in (BOOK, published) if _inside(out, f)]
+    if clash or _inside(out / "results", published):
+        raise ChapterError(
+            f"output folder {out} would write into {(clash or [published])[0]}: a verification "
+            f"run never writes over published results; choose another --out "
+            f"(default {RUNS / 'verify'})"
+        )
+    check_writable(out, out / "results")
+
+    t0 = time.perf_counter()
+    run(chapter, scale, {"seed": seed}, notebooks=notebooks, book=out, progress=progress)
+    runner_s = time.perf_counter() - t0
+    new_path = out / "results" / pub_path.name
+    if not new_path.exists():
+        raise ChapterError(
+            f"the re-run of chapter {chapter} wrote no {new_path.name} (the published file's name)"
+        )
+    try:
+        new = load(new_path)
+    except ValueError as exc:
+        raise ChapterError(str(exc)) from None
+
+    rows = cmp.compare(pub, new)
+    seeds = f"{seed} + k (published: {pub['seed']} + k)"
+    summary = cmp.summarize(rows, seeds)
+    report = {
+        "chapter": chapter,
+        "name": pub.get("name"),
+        "summary": summary,
+        "seeds": {"published": pub["seed"], "rerun": new["seed"]},
+        "scale": {"published": pub["scale"], "rerun": new["scale"]},
+        "wall_time_s": {"published": pub["wall_time_s"], "rerun": new["wall_time_s"]},
+        "runner_s": round(runner_s, 1),
+        "files": {"published": str(pub_path), "rerun": str(new_path)},
+        "rows": rows,
+    }
+    json_path, md_path = out / f"verify-{chapter}.json", out / f"verify-{chapter}.md"
+    _write_atomic(json_path, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    _write_atomic(md_path, cmp.markdown(rows, summary))
+    print(
+        f"[fasttrain.book] chapter {chapter}, published: {pub_path} (scale {pub['scale']}, "
+        f"seed {pub['seed']}, {pub['wall_time_s']:.0f} s)\n"
+        f"[fasttrain.book] chapter {chapter}, re-run:    {new_path} (scale {new['scale']}, "
+        f"seed {new['seed']}, {new['wall_time_s']:.0f} s)\n"
+        f"{cmp.table(rows)}\n{summary}\n"
+        f"[fasttrain.book] comparison: {json_path}, {md_path}",
+        flush=True,
+    )
+    return report
+
+
 #: the committed smoke-scale references of the regression test (one JSON per chapter)
 REFERENCES = ROOT / "tests" / "reference"
 #: the regex substitutions nbval applies before comparing a checked cell's output
@@ -717,6 +846,22 @@ def main(argv=None) -> int:
     pr = sub.add_parser("prose", help="copy the source's markdown cells into the published chapter")
     pr.add_argument("--chapter", required=True)
     sub.add_parser("list", help="list the chapters and their parameters")
+    v = sub.add_parser(
+        "verify",
+        help="re-run one chapter on disjoint seeds into _build/runs/verify/ and compare its verdicts "
+        "with the published ones, claim by claim",
+    )
+    v.add_argument("--chapter", required=True, help="two-digit chapter number (one per call)")
+    v.add_argument(
+        "--seed",
+        default=100,
+        type=int,
+        help="seed offset of the re-run: its seeds are seed + k (default 100; published: 0)",
+    )
+    v.add_argument("--scale", default="book", help=f"one of {', '.join(SCALES)} (default book)")
+    v.add_argument(
+        "--out", default=None, type=Path, help="output folder (default _build/runs/verify/)"
+    )
     args = ap.parse_args(argv)
     previous = _on_sigterm_exit()
     try:
@@ -733,6 +878,8 @@ def main(argv=None) -> int:
             print(write_summary())
         elif args.cmd == "prose":
             sync_prose(args.chapter)
+        elif args.cmd == "verify":
+            verify(args.chapter, args.seed, args.scale, out=args.out)
         elif args.cmd == "list":
             for ch, p in chapters().items():
                 print(ch, p.name, json.dumps(notebook_parameters(p)))
