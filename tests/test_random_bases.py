@@ -889,15 +889,6 @@ def test_structured_parts_equal_jax_random(coset):
                 np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-def test_unrolled_threefry_is_jax_random():
-    key = jax.random.fold_in(rb.step_key(2, 9), 4)
-    k1, k2 = jax.random.split(key)
-    for n1, n2 in ((1, 3), (4096, 3), (33, 2)):
-        a, b = jax.jit(rb._split_bits, static_argnums=(1, 2))(key, n1, n2)
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(jax.random.bits(k1, (n1,))))
-        np.testing.assert_array_equal(np.asarray(b), np.asarray(jax.random.bits(k2, (n2,))))
-
-
 @pytest.mark.heavy
 def test_a_diverging_run_can_stop_and_be_kept_as_a_result():
     data, model = _tiny_data(), models.fc(n_classes=4, hidden=16)

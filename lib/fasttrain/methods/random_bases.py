@@ -72,6 +72,9 @@ How the pieces are computed here
   :func:`fwht` is written by hand (radix-4 butterflies of reshapes) because
   neither jax nor scipy has a fast transform (``scipy.linalg.hadamard``
   builds the dense matrix; the tests use it as the reference).
+  The signs' and rows' random bits are jax.random's, drawn by an unrolled Threefry-2x32
+  (:func:`split_bits`, ``core/threefry.py``), one kernel where jax's rolled loop on XLA:CPU
+  cost about 5x as much.
 * **Compartments** (paper section 4.4): the flat parameter vector is cut
   into compartments -- one per leaf of the parameter pytree (a layer's
   kernel or bias) or fixed-size chunks -- each with its own random subspace
@@ -116,6 +119,7 @@ from ..core.errors import DivergenceError
 from ..core.hadamard import fwht, next_pow2
 from ..core.models import Model, accuracy, softmax_cross_entropy
 from ..core.progress import progress_bar
+from ..core.threefry import split_bits
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -369,7 +373,8 @@ def _hadamard_parts(key, size, m, dtype, coset):
     for i < a and each uniform on [0, a).  ``r2`` is uniform on [0, b).  The random
     bits are those of ``k_sign, k_row = jax.random.split(key)``,
     ``jax.random.bits(k_sign, (ceil(n / 32),))`` and ``jax.random.bits(k_row, (3,))``,
-    computed by :func:`_split_bits` (the same numbers, without jax's rolled loops on CPU).
+    computed by :func:`split_bits` (``core/threefry.py``: the same numbers, without jax's rolled
+    loops on CPU).
     """
     words, r1, parity = _hadamard_bits(key, size, m, coset)
     a, b = _hadamard_shape(size, m, coset)
@@ -381,7 +386,7 @@ def _hadamard_parts(key, size, m, dtype, coset):
 def _hadamard_bits(key, size, m, coset):
     """The sign words (ceil(n / 32),), ``r1`` (m,) and the parity bits of ``h_b[r2]`` (b,) (uint32)."""
     a, b = _hadamard_shape(size, m, coset)
-    words, bits = _split_bits(key, -(-(a * b) // 32), 3)
+    words, bits = split_bits(key, -(-(a * b) // 32), 3)
     alpha = bits[0] * jnp.uint32(2) + jnp.uint32(1)  # odd, so i -> alpha i mod a is a bijection
     # uint32 arithmetic wraps mod 2^32, a multiple of a, so the result is exact mod a
     r1 = ((bits[1] + alpha * jnp.arange(m, dtype=jnp.uint32)) % jnp.uint32(a)).astype(jnp.int32)
@@ -418,64 +423,6 @@ def _signs_of_words(words, n, dtype):
     """+-1 from the bits of uint32 ``words``, least significant bit first (as :func:`_signs`)."""
     bits = (words[:, None] >> jnp.arange(32, dtype=jnp.uint32)) & jnp.uint32(1)
     return (1 - 2 * bits.reshape(-1)[:n].astype(jnp.int32)).astype(dtype)
-
-
-# Threefry-2x32 written out.  jax.random's hash is the same function, but on XLA:CPU jax lowers it
-# as a rolled ``while`` loop of 5 iterations (to save compile time), a loop of small kernels per
-# call.  For FC-MNIST (n = 2^17 signs, 4096 random words a step) ``jax.random.bits`` cost about
-# 35 us a step against 7 us for the unrolled hash in one kernel (probe, 200 steps in a fori_loop),
-# next to an SGD step of about 90 us.  Only the split and the two draws of _hadamard_parts are
-# unrolled; the step's scalar fold_ins stay jax's (about 1 us together).  The numbers are jax's
-# own (``jax_threefry_partitionable``, jax's default since 0.5: counts are the iota split in a
-# high and a low word); ``tests/test_random_bases.py`` checks them against jax.random, and
-# :func:`_split_bits` calls jax.random itself for keys of any other PRNG implementation.
-_THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-
-
-def _threefry2x32(k1, k2, x1, x2):
-    """The Threefry-2x32 hash (20 rounds) of the counter words ``(x1, x2)`` under key ``(k1, k2)``."""
-    ks = (k1, k2, k1 ^ k2 ^ jnp.uint32(0x1BD11BDA))
-    x1, x2 = x1 + ks[0], x2 + ks[1]
-    for i in range(5):
-        for r in _THREEFRY_ROTATIONS[i % 2]:
-            x1 = x1 + x2
-            x2 = x1 ^ ((x2 << jnp.uint32(r)) | (x2 >> jnp.uint32(32 - r)))
-        x1 = x1 + ks[(i + 1) % 3]
-        x2 = x2 + ks[(i + 2) % 3] + jnp.uint32(i + 1)
-    return x1, x2
-
-
-def _threefry_native(key) -> bool:
-    """Whether ``key`` draws with partitionable Threefry-2x32 (what :func:`_threefry2x32` copies)."""
-    return str(jax.random.key_impl(key)) == "threefry2x32" and jax.config.jax_threefry_partitionable
-
-
-def _split_bits(key, n1, n2):
-    """``jax.random.bits(k, (n1,))`` and ``bits(k', (n2,))`` (uint32) with ``k, k' = split(key)``."""
-    if not _threefry_native(key):
-        k1, k2 = jax.random.split(key)
-        return jax.random.bits(k1, (n1,), jnp.uint32), jax.random.bits(k2, (n2,), jnp.uint32)
-
-    def draw(w):
-        zero = jnp.zeros((2,), jnp.uint32)
-        s1, s2 = _threefry2x32(w[0], w[1], zero, jnp.arange(2, dtype=jnp.uint32))
-        out = []
-        for i, n in enumerate((n1, n2)):
-            b1, b2 = _threefry2x32(
-                s1[i], s2[i], jnp.zeros((n,), jnp.uint32), jnp.arange(n, dtype=jnp.uint32)
-            )
-            out.append(b1 ^ b2)
-        return tuple(out)
-
-    def never(w):
-        return jnp.zeros((n1,), jnp.uint32), jnp.zeros((n2,), jnp.uint32)
-
-    # The draw runs as a branch of a conditional whose predicate is always true (w | 1 is never 0)
-    # but not known to XLA: the branch's results are materialised once.  Inlined, XLA:CPU fuses
-    # the integer hash (cheap by its cost model) into every consumer of every sign and recomputes
-    # it per element -- 3x slower than jax's rolled loop (measured).
-    w = jax.random.key_data(key)
-    return jax.lax.cond((w[0] | jnp.uint32(1)) != 0, draw, never, w)
 
 
 def _orthonormal(key, size, m, scale, dtype):
