@@ -76,6 +76,22 @@ def test_a_rule_returning_an_undeclared_verdict_is_an_error():
         sneaky(C.exact(1.0))
 
 
+def test_not_testable_from_a_rule_needs_a_declared_example():
+    # issue 22: a rule that says "not testable here" declares the precondition it checks by an example
+    @C.rule(examples={"not reproduced": C.exact(0.0)})
+    def untestable(m):
+        return "not testable here", "no GPU"
+
+    with pytest.raises(ValueError, match="do not declare"):
+        untestable(C.exact(1.0))
+
+    @C.rule(examples={"not reproduced": C.exact(0.0), "not testable here": C.exact(-1.0)})
+    def declared(m):
+        return ("not testable here", "negative") if m.center < 0 else ("not reproduced", "")
+
+    assert declared(C.exact(-1.0))[0] == "not testable here"
+
+
 def test_record_applies_the_rule_and_stores_the_evidence(tmp_path):
     spec = C.ClaimSpec(
         id="acc",

@@ -242,6 +242,7 @@ def _who_reached(m: SpeedupsByThreshold) -> str:
         "partly": _speedup_example({0.80: [1.2, 1.4], 0.85: [0.3, 0.5]}),
         "not reproduced": _speedup_example({0.80: [0.1, 0.2], 0.85: [0.2, 0.3]}),
         "inconclusive": _speedup_example({0.80: [0.8, 1.3]}),
+        "not testable here": _speedup_example({}),
     }
 )
 def ode_faster_at_every_threshold(m: SpeedupsByThreshold) -> tuple[str, str]:

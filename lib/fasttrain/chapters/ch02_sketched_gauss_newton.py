@@ -436,6 +436,7 @@ def _width(ordered, smallest, lambda_range=27.0):
         "partly": _width([0, 0, 0, 0, 0], [1, 1, 1, 1, 1]),
         "not reproduced": _width([0, 0, 0, 0, 0], [0, 0, 0, 0, 0]),
         "inconclusive": _width([1, 1, 1, 1, 0], [1, 1, 1, 1, 1]),
+        "not testable here": _width([1, 1, 1, 1, 1], [1, 1, 1, 1, 1], lambda_range=4.0),
     },
     words="share of seeds where undamped GN fails below some λ and converges above it ≥ ½, on "
     "the 95 % interval over seeds",
@@ -478,6 +479,7 @@ def fails_below_some_lambda(
         "reproduced": (claims.over_seeds([7.0, 8.0, 9.0]), {"cond_g_range": 100.0}),
         "not reproduced": (claims.over_seeds([70.0, 80.0, 90.0]), {"cond_g_range": 100.0}),
         "inconclusive": (claims.over_rounds([10.0, 30.0]), {"cond_g_range": 100.0}),
+        "not testable here": (claims.over_seeds([7.0, 8.0, 9.0]), {"cond_g_range": 4.0}),
     },
     words="≤ 20 over sketch draws while cond(G) grows ≥ 10×",
 )

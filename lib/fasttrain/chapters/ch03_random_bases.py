@@ -491,6 +491,7 @@ _ORDER_OK = {"NES": exact(0.2), "FPD": exact(0.5), "RBD": exact(0.8), "SGD": exa
             "FPD": over_rounds([0.4, 0.6]),
             "RBD": over_rounds([0.5, 0.7]),
         },
+        "not testable here": {**_ORDER_OK, "FPD": None},
     },
     words="NES < FPD < RBD < SGD on seed intervals (partly: FPD < RBD holds)",
 )
@@ -659,6 +660,7 @@ _ONE = {"FPD": exact(0.5), "RBD": exact(0.8), "SGD": exact(0.9)}
         "partly": _ONE,
         "not reproduced": {**_ONE, "RBD": exact(0.4)},
         "inconclusive": {**_ONE, "RBD": exact(0.52)},
+        "not testable here": {**_ONE, "FPD": None},
     },
     words="one seed: FPD < RBD < SGD with each value ± 0.02 (NES not run: at most partly)",
 )
