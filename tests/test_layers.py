@@ -25,6 +25,15 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _from_module(node: ast.ImportFrom, package: str) -> str:
+    """The module a ``from X import ...`` statement reads from, relative imports resolved."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")
+    base = base[: len(base) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def _imports(path: Path) -> set[str]:
     """Every fasttrain module that ``path`` imports (absolute or relative, at any depth)."""
     name = _module_name(path)
@@ -34,12 +43,7 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.startswith("fasttrain")}
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                mod = ".".join(base + ([node.module] if node.module else []))
-            else:
-                mod = node.module or ""
+            mod = _from_module(node, package)
             if not mod.startswith("fasttrain"):
                 continue
             # "from fasttrain.core import data" imports the module fasttrain.core.data
@@ -140,12 +144,7 @@ def _private_uses(path: Path, source: str | None = None) -> list[tuple[int, str,
                 if a.name.startswith("fasttrain"):
                     bound[a.asname or "fasttrain"] = a.name if a.asname else "fasttrain"
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                mod = ".".join(base + ([node.module] if node.module else []))
-            else:
-                mod = node.module or ""
+            mod = _from_module(node, package)
             if not mod.startswith("fasttrain"):
                 continue
             for a in node.names:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
 import re
@@ -78,6 +79,21 @@ def kernel_manager_config():
     if zmq.has("curve"):
         config.KernelManager.transport_encryption = "auto"
     return config
+
+
+@contextlib.contextmanager
+def _environ(updates: dict[str, str]):
+    """Set environment variables for a block; restore their values (or their absence) after it."""
+    before = {k: os.environ.get(k) for k in updates}
+    os.environ.update(updates)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class ChapterError(RuntimeError):
@@ -276,22 +292,20 @@ def _execute(
     try:
         with tempfile.TemporaryDirectory(prefix="fasttrain-run-") as work:
             work = Path(work)
-            env_before = {k: os.environ.get(k) for k in [*KERNEL_ENV, "FASTTRAIN_RESULTS_DIR"]}
-            os.environ.update(KERNEL_ENV)
-            os.environ["FASTTRAIN_RESULTS_DIR"] = str(work / "results")
             t0 = time.perf_counter()
             try:
-                pm.execute_notebook(
-                    str(source),
-                    str(tmp_nb),
-                    parameters=params or None,
-                    kernel_name="python3",
-                    cwd=str(work),
-                    progress_bar=progress,
-                    log_output=False,
-                    request_save_on_cell_execute=False,
-                    config=kernel_manager_config(),
-                )
+                with _environ({**KERNEL_ENV, "FASTTRAIN_RESULTS_DIR": str(work / "results")}):
+                    pm.execute_notebook(
+                        str(source),
+                        str(tmp_nb),
+                        parameters=params or None,
+                        kernel_name="python3",
+                        cwd=str(work),
+                        progress_bar=progress,
+                        log_output=False,
+                        request_save_on_cell_execute=False,
+                        config=kernel_manager_config(),
+                    )
             except Exception as exc:  # papermill raises PapermillExecutionError with the traceback
                 kept = target.parent / f".{target.stem}.failed.ipynb"
                 if tmp_nb.exists():
@@ -303,12 +317,6 @@ def _execute(
                     f"chapter {source.name} failed; {target} was left as it was; "
                     f"{where}:\n{_short_error(exc)}"
                 ) from exc
-            finally:
-                for k, v in env_before.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
             elapsed = time.perf_counter() - t0
             produced = (
                 sorted((work / "results").glob("*.json")) if (work / "results").exists() else []
@@ -637,16 +645,8 @@ def refresh_fixtures(
                 shown = " ".join(f"{k}={v}" for k, v in env.items()) or "default environment"
                 what = "fixture" if name == "default" else "variant"
                 print(f"[fasttrain.book] {src.name}: {what} {name} ({shown}) ...", flush=True)
-                before = {k: os.environ.get(k) for k in env}
-                os.environ.update(env)
-                try:
+                with _environ(env):
                     _, produced = _execute(src, target, {}, folder, for_reading=False)
-                finally:
-                    for k, v in before.items():
-                        if v is None:
-                            os.environ.pop(k, None)
-                        else:
-                            os.environ[k] = v
                 runs[name] = json.loads(produced[0].read_text(encoding="utf-8"))
                 outputs[name] = checked_outputs(target, patterns)
         moved = _cpu_dependence(outputs)

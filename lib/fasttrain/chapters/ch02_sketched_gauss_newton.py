@@ -936,15 +936,16 @@ CLAIMS = claims.declare(
 #: the smoke run's regression reference (fasttrain.core.reference): the claims decided on timed
 #: rounds are free there; the float64 studies are bounded by the spread measured under capped
 #: instruction sets (tests/reference/02-sketched-gauss-newton.json)
+_TIMED = (
+    "time-exponent-*",
+    "speedup-largest",
+    "speedup-kron",
+    "cost-laws",
+    "memory-bound-stages",
+    "build-vs-m",
+)
 REGRESSION = reference.Declared(
-    timing=(
-        "time-exponent-*",
-        "speedup-largest",
-        "speedup-kron",
-        "cost-laws",
-        "memory-bound-stages",
-        "build-vs-m",
-    ),
+    timing=_TIMED,
     extra=(
         "seeds/*",
         "sketch_draws",
@@ -954,17 +955,7 @@ REGRESSION = reference.Declared(
         "largest_size_limits/peak_gb",
         "largest_size_limits/s_over_dim/*",
     ),
-    why={
-        p: "interleaved timing rounds"
-        for p in (
-            "time-exponent-*",
-            "speedup-largest",
-            "speedup-kron",
-            "cost-laws",
-            "memory-bound-stages",
-            "build-vs-m",
-        )
-    },
+    why=dict.fromkeys(_TIMED, "interleaved timing rounds"),
 )
 
 
