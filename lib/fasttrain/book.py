@@ -661,7 +661,7 @@ def refresh_fixtures(
         except reference.ReferenceError as exc:
             raise ChapterError(str(exc)) from None
         path = references / f"{src.stem}.json"
-        path.write_text(json.dumps(ref, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        _write_atomic(path, json.dumps(ref, indent=1) + "\n")
         counts = ", ".join(f"{n} {k}" for k, n in sorted(reference.describe(ref).items()))
         print(
             f"[fasttrain.book] {src.name}: reference {path.relative_to(ROOT)} ({counts})",
