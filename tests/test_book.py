@@ -423,7 +423,7 @@ def _published(folder, seed=0):
     from fasttrain.core import claims
     from fasttrain.core.results import ChapterResults
 
-    rule = claims.within(1.0, 0.1, name="toy-rule", source="a toy")
+    rule = claims.within(1.0, 0.1, name="toy-rule", source="a toy", untestable="data absent")
     r = ChapterResults("09", "toy", "book", seed)
     r.record(
         claims.ClaimSpec("c", "analysis", "toy claim", "ours", 1.0, "u", rule), claims.exact(5.0)

@@ -53,7 +53,11 @@ class Measurement:
     ``values``: one number per seed or per timing round (one number for an exact, deterministic
     quantity); ``center``: their mean (seeds), median (rounds) or the value itself;
     ``interval``: ``(lo, hi)`` or ``None`` when there is none (exact quantities, single runs);
-    ``spread``: the standard deviation over seeds, else ``None``; ``how``: in words.
+    ``spread``: the standard deviation over seeds, else ``None``; ``how``: in words;
+    ``limited``: why this measurement can decide at most "inconclusive" (one stochastic run, too few
+    timing rounds for a 95 % interval of the median), else ``""``: :func:`side` then never says
+    "meets" or "fails"; ``range``: ``(min, max)`` of the values where it is shown beside an interval
+    that is not the range (timing rounds).
     """
 
     values: tuple[float, ...]
@@ -61,6 +65,8 @@ class Measurement:
     interval: tuple[float, float] | None
     spread: float | None
     how: str
+    limited: str = ""
+    range: tuple[float, float] | None = None
 
     def __post_init__(self):
         if not self.values:
@@ -77,13 +83,20 @@ class Measurement:
         return self.interval[1] if self.interval is not None else self.center
 
     def text(self, fmt: str = ".3g") -> str:
-        """``mean ± sd [lo, hi]`` (seeds), ``median [min, max]`` (rounds) or the value."""
+        """``mean ± sd [lo, hi]`` (seeds), ``median [lo, hi] (range [min, max])`` (rounds) or the
+        value; a limited measurement says why in parentheses."""
         c = format(self.center, fmt)
-        if self.interval is None:
-            return c
-        lo, hi = (format(v, fmt) for v in self.interval)
-        sd = f" ± {format(self.spread, fmt)}" if self.spread is not None else ""
-        return f"{c}{sd} [{lo}, {hi}]"
+        out = c
+        if self.interval is not None:
+            lo, hi = (format(v, fmt) for v in self.interval)
+            sd = f" ± {format(self.spread, fmt)}" if self.spread is not None else ""
+            out = f"{c}{sd} [{lo}, {hi}]"
+        if self.range is not None and tuple(self.range) != tuple(self.interval or ()):
+            a, b = (format(v, fmt) for v in self.range)
+            out += f" (range [{a}, {b}])"
+        if self.limited:
+            out += f" ({self.limited})"
+        return out
 
 
 def _floats(values: Iterable[Any]) -> tuple[float, ...]:
@@ -95,30 +108,130 @@ def _floats(values: Iterable[Any]) -> tuple[float, ...]:
     return out
 
 
-def over_seeds(values: Iterable[float], level: float = 0.95) -> Measurement:
+#: a single stochastic run (one seed, one round) decides at most "inconclusive" (issue 22)
+ONE_RUN = "one run: a single stochastic run decides at most inconclusive"
+
+
+def over_seeds(
+    values: Iterable[float],
+    level: float = 0.95,
+    *,
+    log: bool = False,
+    deterministic: bool = False,
+) -> Measurement:
     """Mean, standard deviation and the Student-t ``level`` interval of the mean over seeds.
 
-    One seed gives no interval (``interval=None``, described as "one run").
+    The statistic of a claim about the *typical* (average) case.  ``log=True`` is for strictly
+    positive quantities (ratios, errors, times): the interval is the t-interval of the mean of the
+    logarithms, mapped back, around the geometric mean, so it never reaches zero or below.
+    One seed gives no interval and is ``limited`` (it decides at most "inconclusive") unless the
+    quantity is ``deterministic`` (the same for every seed).
     """
     v = _floats(values)
-    mean = statistics.fmean(v)
+    if log and min(v) <= 0:
+        raise ValueError(f"log-scale interval of a quantity that is not strictly positive: {v}")
+    w = tuple(math.log(x) for x in v) if log else v
+    mean = statistics.fmean(w)
+    back = math.exp if log else (lambda x: x)
     if len(v) == 1:
-        return Measurement(v, mean, None, None, "one run")
+        return Measurement(v, v[0], None, None, "one run", "" if deterministic else ONE_RUN)
     from scipy import stats
 
-    sd = statistics.stdev(v)
+    sd = statistics.stdev(w)
     half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1)) * sd / math.sqrt(len(v))
+    if log:
+        how = f"geometric mean of {len(v)} seeds, {level:.0%} t-interval of the mean log"
+        return Measurement(v, back(mean), (back(mean - half), back(mean + half)), None, how)
     how = f"mean ± sd of {len(v)} seeds, {level:.0%} t-interval of the mean"
     return Measurement(v, mean, (mean - half, mean + half), sd, how)
 
 
-def over_rounds(values: Iterable[float]) -> Measurement:
-    """Median and ``[min, max]`` of per-round values (timing ratios of interleaved rounds)."""
+def median_ranks(n: int, level: float = 0.95) -> tuple[int, int, float] | None:
+    """``(r, s, coverage)``: the 1-based ranks of the distribution-free ``level`` interval
+    ``[x_(r), x_(s)]`` of the median of ``n`` values, or ``None`` when ``n`` is too small for one.
+
+    ``x_(r) <= median <= x_(s)`` fails only if at most ``r - 1`` values fall on one side of the true
+    median; each falls below it with probability ½ whatever the distribution, so the coverage is
+    ``1 - 2 P(Binomial(n, ½) <= r - 1)``.  ``r`` is the largest rank with coverage ``>= level``: the
+    interval narrows as ``n`` grows (``n = 6..8``: ``[min, max]``; 9: ``[x_(2), x_(8)]``; 12:
+    ``[x_(3), x_(10)]``; 20: ``[x_(6), x_(15)]``).  95 % needs ``n >= 6``.
+    """
+    from scipy import stats
+
+    best = None
+    for r in range(1, n // 2 + 1):
+        cover = 1.0 - 2.0 * float(stats.binom.cdf(r - 1, n, 0.5))
+        if cover >= level:
+            best = (r, n + 1 - r, cover)
+        else:
+            break
+    return best
+
+
+def over_rounds(values: Iterable[float], level: float = 0.95) -> Measurement:
+    """Median of per-round values (timing ratios of interleaved rounds) with the distribution-free
+    ``level`` interval of the median from order statistics (:func:`median_ranks`), which narrows as
+    rounds are added; ``[min, max]`` is kept as ``range`` and shown beside it.
+
+    Fewer rounds than a ``level`` interval needs (6 at 95 %) give ``[min, max]`` as the interval and
+    a ``limited`` measurement: it decides at most "inconclusive" and says why.
+    """
     v = _floats(values)
+    rng = (min(v), max(v))
     if len(v) == 1:
-        return Measurement(v, v[0], None, None, "one round")
-    how = f"median [min, max] of {len(v)} interleaved rounds"
-    return Measurement(v, statistics.median(v), (min(v), max(v)), None, how)
+        return Measurement(v, v[0], None, None, "one round", ONE_RUN, rng)
+    ranks = median_ranks(len(v), level)
+    med = statistics.median(v)
+    if ranks is None:
+        need = next(n for n in range(len(v), 64) if median_ranks(n, level) is not None)
+        why = f"{len(v)} rounds: a {level:.0%} interval of the median needs {need}"
+        return Measurement(v, med, rng, None, f"median [min, max] of {len(v)} rounds", why, rng)
+    r, s_, cover = ranks
+    xs = sorted(v)
+    how = (
+        f"median of {len(v)} interleaved rounds, distribution-free {level:.0%} interval "
+        f"[x({r}), x({s_})] of the median (coverage {cover:.1%}); range [min, max] beside it"
+    )
+    return Measurement(v, med, (xs[r - 1], xs[s_ - 1]), None, how, "", rng)
+
+
+def share(successes: int, trials: int, level: float = 0.95) -> Measurement:
+    """A share ``k / n`` of cases (seeds, steps, problems) with its exact Clopper–Pearson ``level``
+    interval: the statistic of claims about counts and shares (``5/5`` seeds is ``[0.48, 1]``)."""
+    k, n = int(successes), int(trials)
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"a share needs 0 <= successes <= trials and trials >= 1, got {k}/{n}")
+    from scipy import stats
+
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
+    how = f"{k} of {n} cases, exact {level:.0%} Clopper–Pearson interval"
+    values = (1.0,) * k + (0.0,) * (n - k)
+    return Measurement(values, k / n, (float(ci.low), float(ci.high)), None, how)
+
+
+def worst_case(values: Iterable[float], *, higher: bool = True, of: str = "seeds") -> Measurement:
+    """The worst of several cases, for a claim about *every* case ("each step contracts", "for every
+    seed"): ``min`` when higher is better, else ``max``.  It has no interval: one violating case is
+    a counterexample, and a rule on it says "not reproduced" however many others pass.  A single
+    case is ``limited`` (one stochastic run)."""
+    v = _floats(values)
+    worst = min(v) if higher else max(v)
+    how = f"worst ({'min' if higher else 'max'}) of {len(v)} {of}: the claim is about every one"
+    return Measurement(v, worst, None, None, how, ONE_RUN if len(v) == 1 else "", (min(v), max(v)))
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """What a chapter hands a rule when this machine or this data cannot measure the claim:
+    ``reason`` says what is missing.  Only a rule that declares the precondition (an example of
+    "not testable here", :func:`threshold`'s ``untestable``) turns it into "not testable here";
+    any other rule refuses it."""
+
+    reason: str
+
+    def __post_init__(self):
+        if not self.reason:
+            raise ValueError("say why it is not testable here")
 
 
 def exact(value: float, how: str = "exact (deterministic)") -> Measurement:
@@ -156,6 +269,13 @@ class Rule:
             )
 
     def __call__(self, measured, **context) -> tuple[str, str]:
+        if isinstance(measured, Unavailable):
+            if "not testable here" not in self.examples:
+                raise ValueError(
+                    f"rule {self.name} declares no precondition for 'not testable here' "
+                    f"(no example of it), so it cannot take {measured}"
+                )
+            return "not testable here", measured.reason
         verdict, reason = self.fn(measured, **context)
         if verdict not in VERDICTS:
             raise ValueError(f"rule {self.name} returned {verdict!r}, not one of {VERDICTS}")
@@ -198,7 +318,10 @@ def rule(examples: Mapping[str, Any], words: str = "") -> Callable[[Callable], R
 
 def side(m: Measurement, bar: float, higher: bool = True) -> str:
     """``"meets"``, ``"fails"`` or ``"straddles"`` the bar (``>= bar`` if ``higher`` else ``<= bar``),
-    judged on the whole interval: the building block of every rule that decides on an interval."""
+    judged on the whole interval: the building block of every rule that decides on an interval.
+    A ``limited`` measurement (one stochastic run, too few timing rounds) always "straddles"."""
+    if getattr(m, "limited", ""):
+        return "straddles"  # one run, too few rounds: at most "inconclusive"
     lo, hi = m.lo, m.hi
     if higher:
         return "meets" if lo >= bar else "fails" if hi < bar else "straddles"
@@ -213,13 +336,16 @@ def threshold(
     name: str,
     source: str,
     unit: str = "",
+    untestable: str = "",
 ) -> Rule:
     """A bar the measurement must clear: ``>= bar`` (``higher``) or ``<= bar``.
 
     "reproduced" when the whole interval clears ``bar``; "inconclusive" when the interval straddles it
     (or misses it and straddles the weaker bar ``partly``); otherwise "partly" when the whole interval
     clears ``partly`` (if given), else "not reproduced".  ``source`` says where the bar comes from
-    (the paper's words where possible).
+    (the paper's words where possible).  ``untestable``: the precondition under which the claim
+    cannot be tested here (then :class:`Unavailable` gives "not testable here"; without it the rule
+    refuses an :class:`Unavailable`).
     """
     op = "≥" if higher else "≤"
     u = f" {unit}" if unit else ""
@@ -231,6 +357,8 @@ def threshold(
         if where == "meets":
             return "reproduced", f"{shown} {op} {bar:g}{u}"
         if where == "straddles":
+            if m.limited:
+                return "inconclusive", f"{shown} cannot decide against {bar:g}{u}"
             return "inconclusive", f"{shown} straddles {bar:g}{u}"
         if partly is not None:
             weaker = side(m, partly, higher)
@@ -245,12 +373,16 @@ def threshold(
     examples: dict[str, Any] = {
         "reproduced": exact(good),
         "not reproduced": exact(bad if partly is None else (bad - step if higher else bad + step)),
-        "inconclusive": over_rounds([bad, good]),
+        "inconclusive": over_seeds([bad, good]),
     }
     if partly is not None:
         examples["partly"] = exact((bar + partly) / 2)
         examples["not reproduced"] = exact(partly - step if higher else partly + step)
-    doc = f"{words}. Thresholds: {source}"
+    if untestable:
+        examples["not testable here"] = Unavailable(untestable)
+    doc = f"{words}. Thresholds: {source}" + (
+        f". Not testable when {untestable}" if untestable else ""
+    )
     return Rule(name, fn, examples, doc, words)
 
 
@@ -261,11 +393,12 @@ def within(
     relative: bool = False,
     name: str,
     source: str,
+    untestable: str = "",
 ) -> Rule:
     """Agreement with the paper's value: ``|x - target| <= tol`` (or ``tol * |target|`` if ``relative``).
 
     "reproduced" when the whole interval lies inside the band, "not reproduced" when it lies wholly
-    outside, "inconclusive" when it overlaps an edge.
+    outside, "inconclusive" when it overlaps an edge.  ``untestable`` as for :func:`threshold`.
     """
     half = tol * abs(target) if relative else tol
     lo_b, hi_b = target - half, target + half
@@ -273,6 +406,8 @@ def within(
 
     def fn(m: Measurement) -> tuple[str, str]:
         shown = m.text()
+        if m.limited:
+            return "inconclusive", f"{shown} cannot decide against [{lo_b:.3g}, {hi_b:.3g}]"
         if lo_b <= m.lo and m.hi <= hi_b:
             return "reproduced", f"{shown} lies within [{lo_b:.3g}, {hi_b:.3g}]"
         if m.hi < lo_b or m.lo > hi_b:
@@ -282,9 +417,14 @@ def within(
     examples = {
         "reproduced": exact(target),
         "not reproduced": exact(target + 2 * half + 1.0),
-        "inconclusive": over_rounds([target, target + 2 * half + 1.0]),
+        "inconclusive": over_seeds([target, target + 2 * half + 1.0]),
     }
-    return Rule(name, fn, examples, f"{words}. Tolerance: {source}", words)
+    if untestable:
+        examples["not testable here"] = Unavailable(untestable)
+    doc = f"{words}. Tolerance: {source}" + (
+        f". Not testable when {untestable}" if untestable else ""
+    )
+    return Rule(name, fn, examples, doc, words)
 
 
 # ---------------------------------------------------------------------------------------------

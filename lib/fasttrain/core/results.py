@@ -17,12 +17,13 @@ import math
 import os
 import platform
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .claims import KINDS, VERDICTS, ClaimSpec, Measurement
+from .claims import KINDS, VERDICTS, ClaimSpec, Measurement, Unavailable
 from .scales import check_scale
 
 #: packages whose versions every results file records
@@ -132,12 +133,27 @@ def results_dir() -> Path:
     return Path(os.environ.get("FASTTRAIN_RESULTS_DIR", "results"))
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What :meth:`ChapterResults.record_all` hands a claim's rule: the ``measured`` value (a
+    :class:`~fasttrain.core.claims.Measurement`, an :class:`~fasttrain.core.claims.Unavailable`, or
+    whatever the rule takes), the value the table ``shown``, a ``reason`` appended to the rule's, and
+    the rule's keyword ``context``."""
+
+    measured: Any
+    shown: Any = None
+    reason: str = ""
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class ChapterResults:
     """Collects a chapter's claims and writes its results file.
 
     Create it at the top of a chapter: the wall time runs from creation
-    to :meth:`write`.
+    to :meth:`write`.  With ``declared`` (the chapter's ``{id: ClaimSpec}``), only declared claims
+    can be recorded, and :meth:`write` refuses to write while any declared claim is unrecorded,
+    naming each: a claim cannot silently go missing.
     """
 
     chapter: str
@@ -147,6 +163,7 @@ class ChapterResults:
     title: str = ""
     claims: list[Claim] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    declared: Mapping[str, ClaimSpec] | None = field(default=None, repr=False)
     _t0: float = field(default_factory=time.perf_counter, repr=False)
 
     def __post_init__(self):
@@ -172,8 +189,12 @@ class ChapterResults:
         rule.  The verdict comes from the rule only.
         """
         verdict, why = spec.rule(measured, **context)
-        if isinstance(measured, Measurement):
+        if isinstance(measured, Unavailable):
+            values, interval, how = [], None, "not measured"
+        elif isinstance(measured, Measurement):
             values, interval, how = list(measured.values), measured.interval, measured.how
+            if measured.limited:
+                how = f"{how}; {measured.limited}"
             shown = measured.text() if shown is None and measured.interval is not None else shown
             shown = measured.center if shown is None else shown
         else:
@@ -186,14 +207,47 @@ class ChapterResults:
         )
 
     def not_testable(self, spec: ClaimSpec, reason: str, shown: Any = None) -> Claim:
-        """Record ``spec`` as "not testable here", with the reason (what is missing on this machine)."""
+        """Record ``spec`` as "not testable here" through its rule, with the reason (what is missing
+        on this machine): the rule must declare that precondition (an example of the verdict),
+        else this raises."""
         if not reason:
             raise ValueError(f"claim {spec.id!r}: say why it is not testable here")
-        return self._append(spec, shown, "not testable here", reason, [], None, "not measured")
+        return self.record(spec, Unavailable(reason), shown=shown)
+
+    def record_all(self, evidence: Mapping[str, Any]) -> list[Claim]:
+        """Record every claim of ``evidence`` (``{claim id: Evidence | Measurement | Unavailable}``)
+        through its declared rule, in the declared order; refuse ids that are not declared before
+        recording anything.  Needs ``declared``."""
+        if self.declared is None:
+            raise ValueError("record_all needs ChapterResults(declared=...): the chapter's claims")
+        unknown = [k for k in evidence if k not in self.declared]
+        if unknown:
+            raise ValueError(f"evidence for undeclared claims: {', '.join(unknown)}")
+        out = []
+        for cid, spec in self.declared.items():
+            if cid not in evidence:
+                continue
+            ev = evidence[cid]
+            if not isinstance(ev, Evidence):
+                ev = Evidence(ev)
+            out.append(
+                self.record(spec, ev.measured, shown=ev.shown, reason=ev.reason, **ev.context)
+            )
+        return out
+
+    def missing(self) -> list[str]:
+        """Declared claim ids not recorded yet (empty without ``declared``)."""
+        have = {c.id for c in self.claims}
+        return [k for k in (self.declared or {}) if k not in have]
 
     def _append(self, spec, shown, verdict, reason, values, interval, how) -> Claim:
         if any(c.id == spec.id for c in self.claims):
             raise ValueError(f"duplicate claim id {spec.id!r}")
+        if self.declared is not None and self.declared.get(spec.id) is not spec:
+            raise ValueError(
+                f"claim {spec.id!r} is not one of this chapter's declared claims"
+                + (" (a different spec with that id)" if spec.id in self.declared else "")
+            )
         c = Claim(
             id=spec.id,
             claim=spec.claim,
@@ -253,7 +307,14 @@ class ChapterResults:
         }
 
     def write(self, directory: str | os.PathLike | None = None) -> Path:
-        """Write the results JSON atomically and return its path."""
+        """Write the results JSON atomically and return its path; refuse (naming them) while any
+        declared claim is unrecorded."""
+        gap = self.missing()
+        if gap:
+            raise ValueError(
+                f"chapter {self.chapter}: declared claims not recorded: {', '.join(gap)} "
+                "(record each, as 'not testable here' through its rule where it cannot be measured)"
+            )
         d = Path(directory) if directory is not None else results_dir()
         d.mkdir(parents=True, exist_ok=True)
         path = d / self.filename
