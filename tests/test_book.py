@@ -523,6 +523,8 @@ def test_verify_refuses_before_any_work(tree, monkeypatch, tmp_path, capsys):
         book.verify("42", published=pub, **kw)
     with pytest.raises(book.ChapterError, match="unknown scale"):
         book.verify("09", scale="huge", published=pub, notebooks=nbs)
+    with pytest.raises(book.ChapterError, match="--publish compares against the book's own"):
+        book.verify("09", published=pub, publish=True, **kw)  # not book/results, not scale book
     assert "at scale" not in capsys.readouterr().out  # nothing was executed
     assert not bk.exists() and not (tmp_path / "runs").exists()
     assert sorted(p.name for p in pub.iterdir()) == ["09-toy.json"]

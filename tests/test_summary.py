@@ -26,3 +26,36 @@ def test_summary_counts_kinds_apart_and_draws_its_figures(tmp_path):
     # the ratio chart takes the papers' claims only, with the interval the table shows
     rows = {row["label"]: row for row in _ratio_rows([r.to_dict()])}
     assert set(rows) == {"09 a", "09 b"} and rows["09 a"]["lo"] < 1 < rows["09 a"]["hi"]
+
+
+def test_summary_shows_a_rerun_check_only_for_the_edition_it_checked(tmp_path):
+    import hashlib
+    import json
+
+    from fasttrain.core import verify
+
+    r = ChapterResults("09", "toy", "book", 0, title="Toy")
+    r.record(C.ClaimSpec("a", "paper", "a", "T1", 0.93, "", RULE, "w"), C.exact(0.93))
+    path = r.write(tmp_path / "results")
+    again = ChapterResults("09", "toy", "book", 100, title="Toy")
+    again.record(C.ClaimSpec("a", "paper", "a", "T1", 0.93, "", RULE, "w"), C.exact(0.5))
+    rows = verify.compare(r.to_dict(), again.to_dict())
+    report = {
+        "chapter": "09",
+        "summary": verify.summarize(rows, "100 + k"),
+        "rows": rows,
+        "published_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+    (tmp_path / "verify").mkdir()
+    (tmp_path / "verify" / "verify-09.json").write_text(json.dumps(report))
+    text = write_summary(tmp_path, "book").read_text()
+    assert "*Re-run check* (a second book-scale run" in text
+    assert (
+        "0 of 1 verdicts identical" in text and "**a**: reproduced (0.93) → not reproduced" in text
+    )
+    assert "itself a finding" in text
+    # the chapter is republished: the check no longer describes it and is not shown
+    r.extra["edition"] = 2
+    r.write(tmp_path / "results")
+    text = write_summary(tmp_path, "book").read_text()
+    assert "made against an earlier edition" in text and "0 of 1 verdicts identical" not in text

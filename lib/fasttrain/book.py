@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -437,6 +438,7 @@ def verify(
     published: Path | None = None,
     notebooks: Path = NOTEBOOKS,
     progress: bool = True,
+    publish: bool = False,
 ) -> dict:
     """Re-run ``chapter`` with seeds offset by ``seed`` into ``out`` and compare its verdicts with the published ones.
 
@@ -448,6 +450,12 @@ def verify(
     (:func:`fasttrain.core.verify.table`) and the summary line are printed, and ``verify-NN.json``
     (rows, summary, seeds, scales, both wall times) and ``verify-NN.md`` (the table in Markdown) are
     written into ``out``.  Returns the report written to ``verify-NN.json``.
+
+    The report records the SHA-256 of the published results file it was compared with.  With
+    ``publish`` (only against the book's own results at scale ``book``) the report is also copied to
+    ``book/verify/verify-NN.json``, where the summary page shows it for as long as that digest matches
+    the published results file (:mod:`fasttrain.core.summary`): a re-run check of an earlier edition
+    is never shown as if it checked the current one.
     """
     from .core import verify as cmp
     from .core.results import load
@@ -490,7 +498,13 @@ def verify(
             f"run never writes over published results; choose another --out "
             f"(default {RUNS / 'verify'})"
         )
-    check_writable(out, out / "results")
+    if publish and (published.resolve() != (BOOK / "results").resolve() or scale != "book"):
+        raise ChapterError(
+            "--publish compares against the book's own results (book/results) at scale book only; "
+            "nothing was run"
+        )
+    check_writable(out, out / "results", *([BOOK / "verify"] if publish else []))
+    digest = hashlib.sha256(pub_path.read_bytes()).hexdigest()
 
     t0 = time.perf_counter()
     run(chapter, scale, {"seed": seed}, notebooks=notebooks, book=out, progress=progress)
@@ -517,11 +531,19 @@ def verify(
         "wall_time_s": {"published": pub["wall_time_s"], "rerun": new["wall_time_s"]},
         "runner_s": round(runner_s, 1),
         "files": {"published": str(pub_path), "rerun": str(new_path)},
+        "published_sha256": digest,
         "rows": rows,
     }
     json_path, md_path = out / f"verify-{chapter}.json", out / f"verify-{chapter}.md"
     _write_atomic(json_path, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     _write_atomic(md_path, cmp.markdown(rows, summary))
+    if publish:
+        shared = dict(report, files={"published": f"book/results/{pub_path.name}"})
+        _write_atomic(
+            BOOK / "verify" / json_path.name,
+            json.dumps(shared, indent=1, ensure_ascii=False) + "\n",
+        )
+        write_summary()
     print(
         f"[fasttrain.book] chapter {chapter}, published: {pub_path} (scale {pub['scale']}, "
         f"seed {pub['seed']}, {pub['wall_time_s']:.0f} s)\n"
@@ -862,6 +884,11 @@ def main(argv=None) -> int:
     v.add_argument(
         "--out", default=None, type=Path, help="output folder (default _build/runs/verify/)"
     )
+    v.add_argument(
+        "--publish",
+        action="store_true",
+        help="also keep the comparison in book/verify/ for the summary page (scale book only)",
+    )
     args = ap.parse_args(argv)
     previous = _on_sigterm_exit()
     try:
@@ -879,7 +906,7 @@ def main(argv=None) -> int:
         elif args.cmd == "prose":
             sync_prose(args.chapter)
         elif args.cmd == "verify":
-            verify(args.chapter, args.seed, args.scale, out=args.out)
+            verify(args.chapter, args.seed, args.scale, out=args.out, publish=args.publish)
         elif args.cmd == "list":
             for ch, p in chapters().items():
                 print(ch, p.name, json.dumps(notebook_parameters(p)))

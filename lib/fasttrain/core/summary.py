@@ -9,6 +9,8 @@ collapsible block under each table.  The headline counts the papers' claims only
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -205,10 +207,67 @@ def _figures(results: list[dict[str, Any]], folder: Path) -> list[str]:
     return md
 
 
+def rerun_checks(book: Path, files: list[Path]) -> dict[str, dict[str, Any]]:
+    """The published re-run checks (``book/verify/verify-NN.json``, written by ``python -m
+    fasttrain.book verify --publish``) per chapter, each with ``current``: whether it was compared
+    with the results file published now (the SHA-256 it recorded matches), else it checked an
+    earlier edition and the page says so instead of showing it."""
+    digests = {f.name[:2]: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    out = {}
+    for path in sorted((book / "verify").glob("verify-[0-9][0-9].json")):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        ch = str(report.get("chapter"))
+        report["current"] = report.get("published_sha256") == digests.get(ch)
+        out[ch] = report
+    return out
+
+
+def _rerun_lines(report: dict[str, Any] | None) -> list[str]:
+    if report is None:
+        return [
+            "*Re-run check:* none yet (`python -m fasttrain.book verify --chapter NN --publish` re-runs "
+            "the chapter on disjoint seeds and compares every verdict).",
+            "",
+        ]
+    if not report["current"]:
+        return [
+            "*Re-run check:* the last one was made against an earlier edition of this chapter, so it is "
+            "not shown; it is repeated after each republication.",
+            "",
+        ]
+    rows = report["rows"]
+    moved = [r for r in rows if r["only"] is None and not r["same_verdict"]]
+    lines = [
+        f"*Re-run check* (a second book-scale run on disjoint seeds, fresh timing rounds): "
+        f"{_cell(report['summary'])}.",
+        "",
+    ]
+    if moved:
+        lines += [
+            "A verdict that moves between two honest runs is itself a finding: those claims' evidence is "
+            "not yet decisive at this scale.",
+            "",
+        ]
+    lines += ["```{dropdown} The re-run check, claim by claim", ""]
+    for r in rows:
+        same = "same verdict" if r["same_verdict"] else "**moved**"
+        overlap = {True: "ranges overlap", False: "ranges disjoint", None: "no interval"}[
+            r["overlap"]
+        ]
+        lines.append(
+            f"- **{r['id']}**: {r['published_verdict'] or '–'} ({_cell(r['published_value'])}) → "
+            f"{r['rerun_verdict'] or '–'} ({_cell(r['rerun_value'])}); {same}, {overlap}"
+            + ("; values are bounds" if r.get("bound") else "")
+        )
+    return [*lines, "```", ""]
+
+
 def write_summary(book: Path, where: str | None = None) -> Path:
-    """Regenerate ``book/summary.md`` (and its two figures) from ``book/results/*.json``."""
+    """Regenerate ``book/summary.md`` (and its two figures) from ``book/results/*.json`` and the
+    re-run checks of ``book/verify/`` (:func:`rerun_checks`)."""
     files = sorted((book / "results").glob("[0-9][0-9]-*.json"))
     results = [load(f) for f in files]
+    checks = rerun_checks(book, files)
     where = where or str(book)
     lines = [
         "# Summary of claims",
@@ -266,6 +325,7 @@ def write_summary(book: Path, where: str | None = None) -> Path:
             how = f" ({c['how']})" if c.get("how") else ""
             lines.append(f"- **{c['id']}** — {c['verdict']}{how}: {_cell(c['reason'])}")
         lines += ["```", ""]
+        lines += _rerun_lines(checks.get(r["chapter"]))
     path = book / "summary.md"
     tmp = book / ".summary.md.tmp"
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
