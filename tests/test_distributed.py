@@ -450,8 +450,17 @@ def test_scaling_rules_decide_on_measurements_only():
     assert (
         r(ev(C.exact(0.05), C.exact(0.99)))[0] == "not testable here"
     )  # the model does not decide
-    assert r(ev(C.exact(0.95), C.over_rounds([0.5, 0.7])))[0] == "not reproduced"
-    assert r(ev(C.exact(0.95), C.over_rounds([0.7, 0.9])))[0] == "inconclusive"
+    six_low = C.over_rounds([0.5, 0.7, 0.6, 0.55, 0.65, 0.62])
+    assert r(ev(C.exact(0.95), six_low))[0] == "not reproduced"
+    assert r(ev(C.exact(0.95), C.over_rounds([0.7, 0.9, 0.75, 0.85, 0.82, 0.78])))[0] == (
+        "inconclusive"
+    )
+    # fewer than 6 rounds give no 95 % interval of the median: at most inconclusive, however low
+    v, why = r(ev(C.exact(0.95), C.over_rounds([0.41, 0.17])))
+    assert v == "inconclusive" and "too few rounds" in why and "needs 6" in why
+    # the median's interval narrows with rounds: one slow round no longer decides
+    eleven = C.over_rounds([0.82, 0.85, 0.9, 0.84, 0.88, 0.86, 0.83, 0.87, 0.89, 0.85, 0.3])
+    assert r(ev(C.exact(0.95), eleven))[0] == "not testable here"
     assert r(ev(C.exact(0.95), None))[0] == "not testable here"
     assert "0.8" in r.doc
     o = st.order_of_magnitude_speedup

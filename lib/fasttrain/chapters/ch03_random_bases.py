@@ -43,7 +43,15 @@ from ..core import claims, reference
 from ..core import data as fdata
 from ..core import download as fdownload
 from ..core import models as M
-from ..core.claims import ClaimSpec, Measurement, exact, over_rounds, over_seeds
+from ..core.claims import (
+    ClaimSpec,
+    Measurement,
+    Unavailable,
+    exact,
+    over_rounds,
+    over_seeds,
+    worst_case,
+)
 from ..core.scales import pick
 from ..methods import random_bases as rb
 from . import multiprocess_study as mps
@@ -130,7 +138,12 @@ class Config:
     ``mp_processes``/``mp_rounds``/``mp_rbd_args``/``mp_allgather_args``: the measurement across
     processes (:func:`fasttrain.chapters.multiprocess_study.measure`, RBD and the all-gather only):
     process counts, interleaved rounds and the worker programs' arguments (book: chapter 03's
-    distributed FC setting; smoke: the smallest programs, seconds).
+    distributed FC setting; smoke: the smallest programs, seconds).  Rounds and the claims
+    (issue 22): a timing claim decides on the median's distribution-free 95 % interval
+    (:func:`fasttrain.core.claims.over_rounds`), which needs at least 6 rounds; ``timing_rounds``
+    (book 12) has them, ``mp_rounds`` (book 2, smoke 1) has not, so ``scaling`` decides at most
+    "inconclusive" until it is raised (6 rounds at 1, 2, 4 processes cost about 3 more minutes at
+    book scale; see ``book/changes-draft-03.md``).
     """
 
     scale: str
@@ -273,7 +286,9 @@ CONFIGS = {
         dist_n_train=None,
         timing_repeats=15,
         timing_inner=50,
-        timing_rounds=9,
+        # 12 rounds: the distribution-free 95 % interval of the median is [x(3), x(10)] (9: [x(2),
+        # x(8)]); about 1.6 s a round for both timings at book scale, so +5 s over 9
+        timing_rounds=12,
         seeds=(0, 1, 2, 3, 4),
         cnn_seeds=(0, 1, 2),
         dense_seeds=(0, 1, 2, 3, 4),
@@ -457,14 +472,56 @@ SLOW = ("gaussian", "uniform", "uniform-paper")
 LEAD_MARGIN = 0.01
 
 
+def untestable_when(rule: claims.Rule, precondition: str) -> claims.Rule:
+    """``rule`` (same name, same function) with the precondition under which its claim is "not
+    testable here" declared by an example (``claims.Unavailable(precondition)``) and said in its
+    doc: the only way a chapter's ``not_testable`` reaches a verdict (issue 22)."""
+    examples = {**rule.examples, "not testable here": Unavailable(precondition)}
+    doc = f"{rule.doc}\n\nNot testable here when {precondition}."
+    return claims.Rule(rule.name, rule.fn, examples, doc, rule.words)
+
+
+def on_log_scale(m: Measurement, shift: float = 0.0) -> Measurement:
+    """``m``'s per-seed values on the log scale: the geometric mean of ``value + shift`` and the
+    t-interval of the mean log, mapped back and shifted back (``shift = 1`` for a relative gain
+    ``x − 1`` of a ratio ``x``).  The statistic of a strictly positive quantity (a ratio, a
+    fraction of SGD): its interval never reaches zero or below.  It depends on ``m.values`` only,
+    so a rule may apply it to what it receives whatever interval that carries; a single value or
+    a value ``<= -shift`` leaves ``m`` as it is (a single stochastic run stays ``limited``)."""
+    vals = [v + shift for v in m.values]
+    if len(vals) < 2 or min(vals) <= 0:
+        return m
+    g = over_seeds(vals, log=True)
+    if not shift:
+        return g
+    how = f"{g.how}, of 1 + the gain (the ratio)"
+    return Measurement(m.values, g.center - shift, (g.lo - shift, g.hi - shift), None, how)
+
+
+def worst_of(m: Measurement, higher: bool = True) -> Measurement:
+    """The worst of ``m``'s per-seed values (:func:`fasttrain.core.claims.worst_case`) for a
+    claim about every case; a single value (an exact quantity, or one run, which stays
+    ``limited``) is left as it is, and so is a measurement that is ``limited`` already."""
+    if len(m.values) < 2 or m.limited:
+        return m
+    return worst_case(m.values, higher=higher)
+
+
+def _settle(what: str) -> str:
+    return f"; settling it needs {what}"
+
+
 def _pair_state(a: Measurement, b: Measurement, margin: float = LEAD_MARGIN) -> str:
     """Whether ``a < b`` on seed intervals: ``"holds"``, ``"reversed"``, ``"tie"`` or ``"overlap"``.
 
     ``holds``: b's interval lies wholly above a's and the means differ by more than ``margin``;
     ``reversed``: the same with a above b; ``tie``: the means differ by at most ``margin`` and both
     intervals fit in a band of 2 * ``margin`` (no lead either way); ``overlap``: anything else (the
-    seeds do not decide the pair).  Single runs have point intervals.
+    seeds do not decide the pair), a ``limited`` measurement (one stochastic run) included.
+    Exact (deterministic) values have point intervals.
     """
+    if a.limited or b.limited:
+        return "overlap"
     if b.lo > a.hi and b.center - a.center > margin:
         return "holds"
     if a.lo > b.hi and a.center - b.center > margin:
@@ -488,10 +545,10 @@ _ORDER_OK = {"NES": exact(0.2), "FPD": exact(0.5), "RBD": exact(0.8), "SGD": exa
         "not reproduced": {**_ORDER_OK, "RBD": exact(0.5)},
         "inconclusive": {
             **_ORDER_OK,
-            "FPD": over_rounds([0.4, 0.6]),
-            "RBD": over_rounds([0.5, 0.7]),
+            "FPD": over_seeds([0.4, 0.6, 0.5]),
+            "RBD": over_seeds([0.5, 0.7, 0.6]),
         },
-        "not testable here": {**_ORDER_OK, "FPD": None},
+        "not testable here": Unavailable("FPD or RBD was not run"),
     },
     words="NES < FPD < RBD < SGD on seed intervals (partly: FPD < RBD holds)",
 )
@@ -504,7 +561,12 @@ def table1_ordering(acc: dict) -> tuple[str, str]:
     reproduced: all three pairs hold; partly (declared weaker form): the paper's central pair, FPD
     < RBD ("re-drawing the random subspace at every step (RBD) leads to better convergence than ...
     FPD"), holds, another pair does not or was not run; not reproduced: FPD < RBD is broken;
-    inconclusive: FPD < RBD is undecided by the seeds.
+    inconclusive: FPD < RBD is undecided by the seeds; not testable here: FPD or RBD not run
+    (``None``).
+
+    Statistic: the ordering is Table 1's, of mean accuracies over 3 runs, a claim about the
+    typical run, so each method's accuracy is the mean over seeds with its t-interval; a single
+    stochastic run (``limited``) decides no pair (issue 22: at most "inconclusive").
     """
     if acc.get("FPD") is None or acc.get("RBD") is None:
         return "not testable here", "FPD or RBD not run"
@@ -536,7 +598,7 @@ FRACTION_TOL, FRACTION_PARTLY = 0.05, 0.20
         "reproduced": (exact(0.95), {"paper": 0.96}),
         "partly": (exact(0.80), {"paper": 0.96}),
         "not reproduced": (exact(0.56), {"paper": 0.81}),
-        "inconclusive": (over_rounds([0.88, 0.93]), {"paper": 0.96}),
+        "inconclusive": (over_seeds([0.88, 0.93]), {"paper": 0.96}),
     },
     words="within 0.05 of the paper's fraction (partly: 0.05–0.20 below)",
 )
@@ -548,10 +610,19 @@ def fraction_of_sgd(m: Measurement, paper: float) -> tuple[str, str]:
     book's tolerance for a reduced-data run); partly (declared, bounded): the whole interval lies
     0.05 to 0.20 below the paper's, a shortfall our 30-50× shorter budget can explain (Table 1's
     text) but no larger; not reproduced: the whole interval more than 0.20 below, or more than 0.05
-    above; inconclusive: the interval straddles one of these edges.
+    above; inconclusive: the interval straddles one of these edges, or a single stochastic run.
+
+    Statistic: Table 1's fraction is of mean accuracies (the typical run), and a fraction is a
+    strictly positive ratio, so the rule decides on the geometric mean of the per-seed fractions
+    with the t-interval of the mean log (:func:`on_log_scale`, applied here to ``m.values``
+    whatever interval ``m`` carries); one stochastic run (``limited``) decides at most
+    "inconclusive".
     """
+    m = on_log_scale(m)
     lo, hi = m.lo, m.hi
     txt = f"{m.text('.3f')} vs the paper's {paper:.2f}"
+    if m.limited:
+        return "inconclusive", f"{txt}: cannot decide"
     if paper - FRACTION_TOL <= lo and hi <= paper + FRACTION_TOL:
         return "reproduced", f"{txt}: within ± {FRACTION_TOL}"
     if paper - FRACTION_PARTLY <= lo and hi < paper - FRACTION_TOL:
@@ -569,7 +640,7 @@ def fraction_of_sgd(m: Measurement, paper: float) -> tuple[str, str]:
         "reproduced": (exact(0.14), {"paper": 0.139}),
         "partly": (exact(0.40), {"paper": 0.139}),
         "not reproduced": (exact(0.0), {"paper": 0.083}),
-        "inconclusive": (over_rounds([0.0, 0.1]), {"paper": 0.139}),
+        "inconclusive": (over_seeds([0.0, 0.1, 0.05]), {"paper": 0.139}),
     },
     words="RBD − FPD within ×½–×2 of the paper's (partly: a lead > 0.01)",
 )
@@ -579,10 +650,16 @@ def narrows_gap(m: Measurement, paper: float) -> tuple[str, str]:
     The paper: "RBD manages to decrease the FPD-SGD gap by up to 20%"; its Table 1 lead on the task.
     reproduced: the whole interval within [paper/2, 2·paper] (same sign, same order of magnitude);
     partly: the whole interval above ``LEAD_MARGIN`` (a lead) but outside that band; not reproduced:
-    the whole interval below ``LEAD_MARGIN`` (no lead); inconclusive: otherwise.
+    the whole interval below ``LEAD_MARGIN`` (no lead); inconclusive: otherwise, or a single
+    stochastic run.
+
+    Statistic: the paper's gap is of mean accuracies (the typical run); the per-seed difference
+    RBD − FPD (same seed) can be negative, so its mean with the t-interval (linear scale).
     """
     lo, hi = m.lo, m.hi
     txt = f"RBD − FPD {m.text('.3f')} vs the paper's {paper:.3f}"
+    if m.limited:
+        return "inconclusive", f"{txt}: cannot decide"
     if 0.5 * paper <= lo and hi <= 2 * paper:
         return "reproduced", f"{txt}: within ×½–×2"
     if hi < LEAD_MARGIN:
@@ -597,7 +674,8 @@ def narrows_gap(m: Measurement, paper: float) -> tuple[str, str]:
         "reproduced": (exact(0.95), {"paper": 0.96, "base": 0.78}),
         "partly": (exact(0.90), {"paper": 0.96, "base": 0.78}),
         "not reproduced": (exact(0.80), {"paper": 0.96, "base": 0.78}),
-        "inconclusive": (over_rounds([0.85, 0.95]), {"paper": 0.96, "base": 0.78}),
+        "inconclusive": (over_seeds([0.85, 0.95]), {"paper": 0.96, "base": 0.78}),
+        "not testable here": Unavailable("the scale runs no such model (smoke: no CNN)"),
     },
     words="≥ paper − 0.05 (partly: ≥ Table 1's + 0.1)",
 )
@@ -606,10 +684,18 @@ def budget_limited(m: Measurement, paper: float, base: float) -> tuple[str, str]
 
     reproduced: the whole interval ≥ the paper's fraction − 0.05 (the fraction tolerance); partly:
     ≥ Table 1's own fraction ``base`` + 0.1 (a larger learning rate recovers a tenth of SGD's
-    accuracy); not reproduced: below both; inconclusive: the interval straddles a bar.
+    accuracy); not reproduced: below both; inconclusive: the interval straddles a bar, or a
+    single stochastic run; not testable here: the scale runs no such model (smoke: no CNN).
+
+    Statistic: as :func:`fraction_of_sgd`, the geometric mean of the per-seed fractions with the
+    t-interval of the mean log, applied here to ``m.values`` (the chapter's cell passes the
+    linear mean's interval until its next republication).
     """
+    m = on_log_scale(m)
     bar, weak = paper - FRACTION_TOL, base + 0.1
     txt = f"{m.text('.3f')} (paper {paper:.2f}, Table 1's {base:.3f})"
+    if m.limited:
+        return "inconclusive", f"{txt}: cannot decide"
     if m.lo >= bar:
         return "reproduced", f"{txt} ≥ {bar:.2f}"
     if m.hi >= bar:
@@ -623,55 +709,106 @@ def budget_limited(m: Measurement, paper: float, base: float) -> tuple[str, str]
 
 #: a single run's stand-in for a seed interval: its value ± this (accuracy points or fraction of
 #: SGD).  Declared before the CNN's long runs: four times the seed sd of the FC fractions at the
-#: previous edition's longest budget (0.005), where seeds had converged.
+#: previous edition's longest budget (0.005), where seeds had converged.  Since this edition
+#: (issue 22) it decides nothing for a stochastic run: one seed decides at most "inconclusive"
+#: (:func:`fraction_one_run`, :func:`ordering_one_run` say where the band would place it).
 SINGLE_RUN_TOL = 0.02
+
+#: what would settle the long-run claims, and its cost (book scale, the chapter's machine)
+LONG_SETTLE = (
+    "≥ 2 more seeds of the CNN's long runs (Config.cnn_long_seeds; a long run costs 3–4 minutes "
+    "per method and seed, about 10–14 minutes per seed for RBD (with its fallback), FPD and SGD "
+    "in the background thread)"
+)
 
 
 def one_run_band(m: Measurement, tol: float = SINGLE_RUN_TOL) -> Measurement:
-    """``m`` with its interval; a single run (no interval) as ``value ± tol`` (declared tolerance)."""
+    """``m`` with its interval; a single value (no interval) as ``value ± tol`` (the previous
+    edition's declared tolerance), without ``m``'s ``limited`` mark: the rules use it only to say
+    where a single run would lie, never to decide on one stochastic run."""
     if m.interval is not None:
         return m
     c = m.center
     return Measurement(m.values, c, (c - tol, c + tol), None, f"one run ± {tol} (declared)")
 
 
+_LONG_UNAVAILABLE = (
+    "the scale runs no long CNN runs (Config.cnn_long_epochs = 0), or no run of the method or of "
+    "SGD completed under the divergence protocol"
+)
+
+
 @claims.rule(
     examples={
-        "reproduced": (exact(0.97), {"paper": 0.98}),
-        "partly": (exact(0.85), {"paper": 0.98}),
-        "not reproduced": (exact(0.60), {"paper": 0.89}),
-        "inconclusive": (exact(0.92), {"paper": 0.98}),
+        "reproduced": (over_seeds([0.97, 0.975, 0.972]), {"paper": 0.98}),
+        "partly": (over_seeds([0.85, 0.86, 0.855]), {"paper": 0.98}),
+        "not reproduced": (over_seeds([0.60, 0.61, 0.605]), {"paper": 0.89}),
+        "inconclusive": (over_seeds([0.85]), {"paper": 0.98}),
+        "not testable here": Unavailable(_LONG_UNAVAILABLE),
     },
-    words="one seed: value ± 0.02 within 0.05 of the paper's fraction (partly: 0.05–0.20 below)",
+    words="within 0.05 of the paper's fraction on the seeds' interval (partly: 0.05–0.20 below); "
+    "one seed: at most inconclusive",
 )
 def fraction_one_run(m: Measurement, paper: float) -> tuple[str, str]:
-    """:func:`fraction_of_sgd` on a single run: its value ± ``SINGLE_RUN_TOL`` (0.02) stands in for
-    the seed interval, so one seed can decide only when it lies at least 0.02 inside a band;
-    within 0.02 of a band's edge it is "inconclusive".  Several seeds: their interval, unchanged."""
-    verdict, reason = fraction_of_sgd(one_run_band(m), paper=paper)
-    return verdict, reason + ("" if m.interval is not None else " (one seed, ± 0.02)")
+    """:func:`fraction_of_sgd` on the CNN's long runs.
+
+    Several seeds: their interval (log scale), as :func:`fraction_of_sgd`.  One seed (a
+    ``limited`` measurement): "inconclusive" whatever its value (issue 22: a single stochastic
+    run decides at most "inconclusive"); the reason says where the previous edition's single-run
+    tolerance (value ± ``SINGLE_RUN_TOL``) would have placed it and what would settle the claim.
+    An exact (deterministic) single value is read with that tolerance.  Not testable here: no long
+    CNN runs at this scale, or no completed run of the method or of SGD.
+
+    Rule change (this edition, after the published verdicts were seen): the previous edition let
+    one seed ± 0.02 decide "partly" or "not reproduced".
+    """
+    if m.limited:
+        v, why = fraction_of_sgd(one_run_band(m), paper=paper)
+        return "inconclusive", (
+            f"one seed {m.center:.3f} vs the paper's {paper:.2f}: a single stochastic run decides "
+            f"at most inconclusive (read with ± {SINGLE_RUN_TOL}: {v})" + _settle(LONG_SETTLE)
+        )
+    return fraction_of_sgd(one_run_band(m), paper=paper)
 
 
-_ONE = {"FPD": exact(0.5), "RBD": exact(0.8), "SGD": exact(0.9)}
+_ONE = {
+    "FPD": over_seeds([0.5, 0.51, 0.49]),
+    "RBD": over_seeds([0.8, 0.81, 0.79]),
+    "SGD": over_seeds([0.9, 0.91, 0.905]),
+}
 
 
 @claims.rule(
     examples={
         "partly": _ONE,
-        "not reproduced": {**_ONE, "RBD": exact(0.4)},
-        "inconclusive": {**_ONE, "RBD": exact(0.52)},
-        "not testable here": {**_ONE, "FPD": None},
+        "not reproduced": {**_ONE, "RBD": over_seeds([0.4, 0.41, 0.39])},
+        "inconclusive": {k: over_seeds([v.center]) for k, v in _ONE.items()},
+        "not testable here": Unavailable(_LONG_UNAVAILABLE),
     },
-    words="one seed: FPD < RBD < SGD with each value ± 0.02 (NES not run: at most partly)",
+    words="FPD < RBD < SGD on the seeds' intervals (NES not run: at most partly); one seed: at "
+    "most inconclusive",
 )
 def ordering_one_run(acc: dict) -> tuple[str, str]:
-    """:func:`table1_ordering` on single runs, each value ± ``SINGLE_RUN_TOL`` standing in for its
-    seed interval: a pair holds only when the two values differ by more than 0.04, so one seed
-    cannot establish a tie ("inconclusive" then).  NES is not run this long, so "partly" is the
-    best this claim can reach."""
-    band = {k: None if v is None else one_run_band(v) for k, v in acc.items()}
-    verdict, reason = table1_ordering(band)
-    return verdict, reason + " (one seed, each ± 0.02)"
+    """:func:`table1_ordering` on the CNN's long runs.  Several seeds: their intervals.  One seed
+    (``limited``): no pair is decided, so "inconclusive" (issue 22); the reason says where the
+    previous edition's tolerance (each value ± ``SINGLE_RUN_TOL``) would have placed it and what
+    would settle the claim.  An exact (deterministic) value is read with that tolerance.  NES is
+    not run this long, so "partly" is the best this claim can reach.  Not testable here: no long
+    CNN runs at this scale, or FPD, RBD or SGD has no completed run (``None``).
+
+    Rule change (this edition, after the published verdicts were seen): the previous edition let
+    one seed, each value ± 0.02, decide "partly"."""
+    use = {k: v if v is None or v.limited else one_run_band(v) for k, v in acc.items()}
+    verdict, reason = table1_ordering(use)
+    if any(acc[k] is not None and acc[k].limited for k in acc) and verdict == "inconclusive":
+        would, _ = table1_ordering(
+            {k: None if v is None else one_run_band(v) for k, v in acc.items()}
+        )
+        reason += (
+            f" (one seed: a single stochastic run decides at most inconclusive; read with each "
+            f"value ± {SINGLE_RUN_TOL}: {would})" + _settle(LONG_SETTLE)
+        )
+    return verdict, reason
 
 
 #: end-loss lead the Gaussian needs over a competitor in Table 2 (mean loss over 50 steps)
@@ -696,10 +833,14 @@ LOSS_MARGIN = 0.01
             "bernoulli-0.5": exact(2.3),
         },
         "inconclusive": {
-            "gaussian": over_rounds([2.2, 2.4]),
+            "gaussian": over_seeds([2.2, 2.4, 2.3]),
             "uniform-paper": exact(2.3),
             "bernoulli-0.5": exact(2.3),
         },
+        "not testable here": Unavailable(
+            "the scale runs not all three of the paper's variants (Gaussian, U[−1,1], "
+            "Bernoulli-0.5; smoke runs the Gaussian and the coset Hadamard only)"
+        ),
     },
     words="Gaussian's end loss below both (by > 0.01, on seed intervals)",
 )
@@ -711,13 +852,21 @@ def gaussian_beats(loss: dict) -> tuple[str, str]:
     in the table).  A competitor is beaten when the intervals separate with a lead of more than
     ``LOSS_MARGIN`` (0.01); reproduced: both beaten; partly: one beaten, the other beats the
     Gaussian; not reproduced: neither is beaten and at least one beats the Gaussian;
-    inconclusive: any other case (intervals overlap).
+    inconclusive: any other case (intervals overlap, or a single stochastic run).
+
+    Statistic: "the optimization suffers" is about the typical run, and a cross-entropy loss is
+    strictly positive, so each variant's loss is the geometric mean over seeds with the t-interval
+    of the mean log (:func:`on_log_scale`, applied here to the values received); a variant run on
+    one seed (``limited``) decides no comparison.
     """
+    loss = {k: on_log_scale(m) for k, m in loss.items()}
     g = loss["gaussian"]
     states = {}
     for k in ("uniform-paper", "bernoulli-0.5"):
         o = loss[k]
-        if g.hi < o.lo and o.center - g.center > LOSS_MARGIN:
+        if g.limited or o.limited:
+            states[k] = "undecided"
+        elif g.hi < o.lo and o.center - g.center > LOSS_MARGIN:
             states[k] = "beaten"
         elif o.hi < g.lo and g.center - o.center > LOSS_MARGIN:
             states[k] = "beats the Gaussian"
@@ -743,19 +892,27 @@ def gaussian_beats(loss: dict) -> tuple[str, str]:
     examples={
         "reproduced": {"accuracy": exact(0.01), "loss": exact(0.003)},
         "not reproduced": {"accuracy": exact(0.01), "loss": exact(0.2)},
-        "inconclusive": {"accuracy": over_rounds([0.0, 0.05]), "loss": exact(0.003)},
+        "inconclusive": {"accuracy": over_seeds([0.02]), "loss": exact(0.003)},
     },
-    words="max |accuracy − Gaussian's| ≤ 0.03 and |end loss − Gaussian's| ≤ 0.05",
+    words="every seed: max |accuracy − Gaussian's| ≤ 0.03 and |end loss − Gaussian's| ≤ 0.05",
 )
 def like_gaussian(gap: dict) -> tuple[str, str]:
     """Directions with E[φφᵀ] = I/D train like Gaussian ones (largest gap over the variants).
 
     Bars (this book's): accuracy within 0.03 (three times ``LEAD_MARGIN``) and end loss within
     0.05 (the U[−1,1] variant, the same algorithm at η/3, is 0.055 behind).  reproduced: both
-    whole intervals within; not reproduced: either wholly outside; inconclusive: otherwise.
+    within; not reproduced: either beyond; inconclusive: a single stochastic run (one seed).
+
+    Statistic: the claim is that *every* such distribution trains like the Gaussian, and each
+    seed's value is already the largest gap over the variants, so the rule decides on the worst
+    seed (:func:`worst_of`, the largest of ``m.values``): one seed beyond a bar is a
+    counterexample.  (Until this edition: the mean's t-interval, whose lower end of a gap that
+    cannot be negative went below zero.)
     """
-    a, lo = gap["accuracy"], gap["loss"]
+    a, lo = worst_of(gap["accuracy"], higher=False), worst_of(gap["loss"], higher=False)
     txt = f"accuracy gap {a.text('.3f')}, loss gap {lo.text('.3f')}"
+    if a.limited or lo.limited:
+        return "inconclusive", f"{txt}: cannot decide"
     if a.hi <= 0.03 and lo.hi <= 0.05:
         return "reproduced", f"{txt}: within 0.03 / 0.05"
     if a.lo > 0.03 or lo.lo > 0.05:
@@ -767,46 +924,63 @@ def like_gaussian(gap: dict) -> tuple[str, str]:
     examples={
         "reproduced": {10: exact(0.01), 50: exact(0.02), 250: exact(0.05)},
         "not reproduced": {10: exact(0.01), 50: exact(0.02), 250: exact(0.015)},
-        "inconclusive": {10: exact(0.01), 50: over_rounds([0.005, 0.03]), 250: exact(0.05)},
+        "inconclusive": {10: exact(0.01), 50: over_seeds([0.005, 0.03, 0.02]), 250: exact(0.05)},
     },
     words="increasing in d: every adjacent pair's intervals separate upwards",
 )
 def increasing_in_d(by_d: dict) -> tuple[str, str]:
-    """A quantity (per d, a Measurement over seeds) rises with d.
+    """A quantity (per d, a Measurement over seeds or over timing rounds) rises with d.
 
     Each adjacent pair of d values: "up" when the larger d's interval lies wholly above the smaller
-    d's, "down" when wholly below, else undecided.  reproduced: all up; not reproduced: any down;
-    inconclusive: otherwise.
+    d's, "down" when wholly below, else undecided (always undecided when either is ``limited``:
+    one stochastic run, or fewer timing rounds than a 95 % interval of the median needs).
+    reproduced: all up; not reproduced: any down; inconclusive: otherwise.
+
+    Statistic: "more directions raise" the quantity of the typical run, so per d the mean over
+    seeds with its t-interval (cosine, accuracy), or for a step time the median over interleaved
+    rounds with its distribution-free interval (:func:`fasttrain.core.claims.over_rounds`).
     """
     ds = sorted(by_d)
     states = []
     for a, b in zip(ds, ds[1:]):
         x, y = by_d[a], by_d[b]
+        if x.limited or y.limited:
+            states.append("undecided")
+            continue
         states.append("up" if y.lo > x.hi else "down" if y.hi < x.lo else "undecided")
     txt = " → ".join(f"d={d}: {by_d[d].text('.3f')}" for d in ds)
     if all(s == "up" for s in states):
         return "reproduced", txt
     if "down" in states:
         return "not reproduced", f"falls somewhere: {txt}"
-    return "inconclusive", f"the seeds do not separate every pair: {txt}"
+    return "inconclusive", f"the seeds or rounds do not separate every pair: {txt}"
 
 
 @claims.rule(
     examples={
         "reproduced": {10: exact(0.01), 75: exact(0.18)},
         "not reproduced": {10: exact(-0.05), 75: exact(0.18)},
-        "inconclusive": {10: over_rounds([-0.01, 0.02]), 75: exact(0.18)},
+        "inconclusive": {10: over_seeds([-0.01, 0.02, 0.005]), 75: exact(0.18)},
     },
-    words="RBD/FPD − 1 > 0 at every D/d (on seed intervals)",
+    words="RBD/FPD − 1 > 0 at every D/d (on seed intervals, log scale of RBD/FPD)",
 )
 def beats_everywhere(gain: dict) -> tuple[str, str]:
     """RBD's relative accuracy gain over FPD (per-seed RBD/FPD − 1) is positive at every D/d.
 
     reproduced: every interval wholly above 0; not reproduced: some interval wholly below 0;
-    inconclusive: otherwise.
+    inconclusive: otherwise (an interval contains 0, or a single stochastic run).
+
+    Statistic: "outperforms FPD for all compression factors" is every factor (the rule needs all
+    of them) of the typical run at each factor: per factor the mean gain over seeds.  The gain is
+    a ratio − 1 (RBD/FPD is strictly positive), so the interval is the t-interval of the mean
+    log-ratio, mapped back (:func:`on_log_scale` with ``shift = 1``, applied here to the per-seed
+    values received; the chapter's cell passes the linear mean until its next republication).
     """
+    gain = {f: on_log_scale(m, shift=1.0) for f, m in gain.items()}
     txt = ", ".join(f"D/d {f:.0f}: {m.text('+.3f')}" for f, m in sorted(gain.items()))
     ms = [gain[f] for f in gain]
+    if any(m.limited for m in ms):
+        return "inconclusive", f"cannot decide: {txt}"
     if all(m.lo > 0 for m in ms):
         return "reproduced", txt
     if any(m.hi < 0 for m in ms):
@@ -825,6 +999,9 @@ _W = over_seeds([-0.03, -0.035, -0.04])
         "partly": {"RBD": _B, "FPD": _B, "RBD 2": _T},
         "not reproduced": {"RBD": _T, "FPD": _W},
         "inconclusive": {"RBD": over_seeds([-0.02, 0.03, 0.01]), "FPD": _T},
+        "not testable here": Unavailable(
+            "the scale runs no compartments (Config.compartment_size = 0, as at smoke scale)"
+        ),
     },
     words="compartments better in every (method, d) pair on seed intervals (partly: more "
     "better than not)",
@@ -837,11 +1014,18 @@ def compartments_help(diffs: dict) -> tuple[str, str]:
     below 0 with a mean below −``LEAD_MARGIN``, *tied* when the interval lies within ±
     ``LEAD_MARGIN`` (no benefit), else *undecided*.  reproduced: every pair better; partly: more
     pairs better than worse, tied and undecided together; not reproduced: no pair better and
-    none undecided; inconclusive: otherwise.
+    none undecided; inconclusive: otherwise.  A pair measured on one seed (``limited``) is
+    undecided.
+
+    Statistic: "we find benefits in ... accuracy" is about the typical run, so per pair the mean
+    over seeds of the per-seed difference (same seed; it can be negative: linear scale) with its
+    t-interval.
     """
     state = {}
     for k, m in diffs.items():
-        if m.lo > 0 and m.center > LEAD_MARGIN:
+        if m.limited:
+            state[k] = "undecided"
+        elif m.lo > 0 and m.center > LEAD_MARGIN:
             state[k] = "better"
         elif m.hi < 0 and m.center < -LEAD_MARGIN:
             state[k] = "worse"
@@ -858,37 +1042,44 @@ def compartments_help(diffs: dict) -> tuple[str, str]:
         return "partly", txt
     if win == 0 and und == 0:
         return "not reproduced", txt
-    return "inconclusive", txt
+    return "inconclusive", txt + _settle(
+        "more seeds (Config.ablation_seeds) for the undecided pairs: the 13 compression rows "
+        "run 3 120 steps at about 1 ms a step (seeds side by side), so about a minute per 5 "
+        "more seeds at book scale"
+    )
 
 
 @claims.rule(
     examples={
         "reproduced": [{"finite": True, "acc_before": 0.6, "min_acc_after": 0.8}] * 3,
         "not reproduced": [{"finite": False, "acc_before": 0.6, "min_acc_after": 0.8}],
-        "inconclusive": [
-            {"finite": True, "acc_before": 0.6, "min_acc_after": a} for a in (0.6, 0.5, 0.62)
-        ],
+        "inconclusive": [{"finite": True, "acc_before": 0.6, "min_acc_after": 0.58}],
     },
-    words="finite loss; accuracy drop after the switch below 0.05 on the seed interval",
+    words="finite loss; every seed's accuracy drop after the switch below 0.05",
 )
 def switch_works(rows) -> tuple[str, str]:
-    """Switching "without divergence", over seeds: per switch direction the per-seed drop
-    (accuracy at the switch − the lowest test accuracy after it).  0.05 is this book's bar for a
-    collapse.  reproduced: every loss finite and every direction's drop interval wholly below
-    0.05; not reproduced: a loss not finite, or a drop interval wholly above 0.05; inconclusive:
-    otherwise."""
+    """Switching "at any point without divergence", over seeds: per switch direction the per-seed
+    drop (accuracy at the switch − the lowest test accuracy after it).  0.05 is this book's bar
+    for a collapse.  reproduced: every loss finite and every seed's drop below 0.05 in both
+    directions; not reproduced: a loss not finite (a divergence, a counterexample on any number of
+    seeds), or some seed's drop ≥ 0.05; inconclusive: a direction measured on one seed only.
+
+    Statistic: the claim is about every switch, so the rule decides on the worst seed of each
+    direction (the largest drop, :func:`fasttrain.core.claims.worst_case`); one seed that
+    collapses is a counterexample.  (Until this edition: the mean drop's t-interval.)
+    """
     if not all(r["finite"] for r in rows):
         return "not reproduced", "a switched run's loss stopped being finite"
     by = {}
     for r in rows:
         by.setdefault(r.get("run", ""), []).append(r["acc_before"] - r["min_acc_after"])
-    ms = {k: over_seeds(v) if len(v) > 1 else exact(v[0]) for k, v in by.items()}
-    txt = "; ".join(f"{k or 'switch'}: drop {m.text('+.3f')}" for k, m in ms.items())
-    if all(m.hi < 0.05 for m in ms.values()):
+    ms = {k: worst_case(v, higher=False) for k, v in by.items()}
+    txt = "; ".join(f"{k or 'switch'}: largest drop {m.text('+.3f')}" for k, m in ms.items())
+    if any(m.limited for m in ms.values()):
+        return "inconclusive", f"cannot decide: {txt}"
+    if all(m.center < 0.05 for m in ms.values()):
         return "reproduced", txt
-    if any(m.lo > 0.05 for m in ms.values()):
-        return "not reproduced", f"a switch collapses: {txt}"
-    return "inconclusive", txt
+    return "not reproduced", f"a switch collapses on some seed: {txt}"
 
 
 @claims.rule(
@@ -896,7 +1087,10 @@ def switch_works(rows) -> tuple[str, str]:
         "reproduced": exact(0.97),
         "partly": exact(0.92),
         "not reproduced": exact(0.8),
-        "inconclusive": over_rounds([0.93, 0.97]),
+        "inconclusive": over_seeds([0.93, 0.97]),
+        "not testable here": Unavailable(
+            "the scale runs no budget curve (Config.budget_epochs empty)"
+        ),
     },
     words="≥ 0.95 of SGD (partly: 0.90–0.95)",
 )
@@ -906,9 +1100,17 @@ def almost_sgd(m: Measurement) -> tuple[str, str]:
     The paper calls its own MNIST fractions 0.96 (FC) and 0.98 (CNN) "almost match"; this book's
     bar is 0.95, just under the smaller.  reproduced: the whole interval ≥ 0.95; partly: the whole
     interval in [0.90, 0.95) (a tenth short at most); not reproduced: the whole interval < 0.90;
-    inconclusive: the interval straddles 0.95 or 0.90.
+    inconclusive: the interval straddles 0.95 or 0.90, or a single stochastic run; not testable
+    here: the scale runs no budget curve.
+
+    Statistic: as :func:`fraction_of_sgd` (the typical run; a fraction is a strictly positive
+    ratio): the geometric mean of the per-seed fractions with the t-interval of the mean log,
+    applied here to ``m.values``.
     """
+    m = on_log_scale(m)
     txt = f"RBD reaches {m.text('.3f')} of SGD"
+    if m.limited:
+        return "inconclusive", f"{txt}: cannot decide"
     if m.lo >= 0.95:
         return "reproduced", f"{txt} ≥ 0.95"
     if 0.90 <= m.lo and m.hi < 0.95:
@@ -921,22 +1123,34 @@ def almost_sgd(m: Measurement) -> tuple[str, str]:
 @claims.rule(
     examples={
         "reproduced": exact(0.01),
-        "not reproduced": exact(0.06),
-        "inconclusive": over_seeds([0.0, 0.05, 0.02]),
+        "not reproduced": worst_case([0.01, 0.06, 0.02], higher=False),
+        "inconclusive": over_seeds([0.02]),
+        "not testable here": Unavailable(
+            "the scale runs no Hadamard variant, or no Gaussian, for the longer budget"
+        ),
     },
-    words="|accuracy − the Gaussian's| ≤ 0.03 after the longer budget",
+    words="every seed: |accuracy − the Gaussian's| ≤ 0.03 after the longer budget",
 )
 def trained_like_gaussian(gap: Measurement) -> tuple[str, str]:
     """Structured directions on a model that has learned something: per seed the larger of the
     two Hadamard kinds' |accuracy − the Gaussian run's| after ``trained_epochs``.  The bar 0.03 is
-    ``like_gaussian``'s.  reproduced: the whole interval ≤ 0.03; not reproduced: wholly above;
-    inconclusive: straddles."""
+    ``like_gaussian``'s.  reproduced: the worst seed ≤ 0.03; not reproduced: the worst seed above
+    0.03; inconclusive: a ``limited`` measurement -- one seed, or a Gaussian reference that is a
+    single stochastic run (:func:`table2_measurements` marks it so: the Gaussian's own seed spread
+    is unknown, so no gap to it can be decided); not testable here: no Hadamard variant or no
+    Gaussian for the longer budget.
+
+    Statistic: as :func:`like_gaussian` (the claim is about every structured kind and seed): the
+    worst seed (:func:`worst_of`, the largest of ``gap.values``).  (Until this edition: the mean's
+    t-interval.)
+    """
+    if gap.limited:
+        return "inconclusive", f"largest |structured − Gaussian| {gap.text('.3f')}: cannot decide"
+    gap = worst_of(gap, higher=False)
     txt = f"largest |structured − Gaussian| {gap.text('.3f')}"
     if gap.hi <= 0.03:
         return "reproduced", f"{txt} ≤ 0.03"
-    if gap.lo > 0.03:
-        return "not reproduced", f"{txt} > 0.03"
-    return "inconclusive", f"{txt} straddles 0.03"
+    return "not reproduced", f"{txt} > 0.03"
 
 
 Q_TABLE1 = (
@@ -961,6 +1175,56 @@ Q_SCALING = (
 COMPRESSION_TASK = (
     "the paper's compression study is on CIFAR-10 (its 84 % at 10× cannot be MNIST, where RBD "
     "already reaches 0.96 at 407×); measured here on FC, MNIST subset"
+)
+
+
+#: preconditions under which a claim is "not testable here" (issue 22: declared in its rule)
+DATA_ABSENT = (
+    "the data set's files are absent here (the chapter never downloads) or the scale does not run "
+    "it (Fashion-MNIST and CIFAR-10 run at paper scale only)"
+)
+NO_BUDGET_CURVE = "the scale runs no budget curve (Config.budget_epochs empty)"
+NO_RESNET8 = (
+    "ResNet-8 on CIFAR-10 cannot run here: no CIFAR-10 data (the chapter never downloads) and no "
+    "budget for ResNet-8 runs on a CPU"
+)
+NO_CIFAR_COMPRESSION = (
+    "the paper's compression study is on CIFAR-10, which is absent here (the chapter never "
+    "downloads)"
+)
+
+#: the statistic of the timing thresholds, said in their rules' docs
+ROUND_STATISTIC = (
+    "; statistic: the median of the per-round values of interleaved rounds with its "
+    "distribution-free 95 % interval (claims.over_rounds; fewer than 6 rounds: at most "
+    "inconclusive)"
+)
+
+_OVER_11 = claims.threshold(
+    0.11,
+    name="over-11-percent",
+    source="the paper's 'even at 75× reduction, its relative improvement is over 11%'",
+)
+
+
+def _over_11_percent(m: Measurement) -> tuple[str, str]:
+    return _OVER_11.fn(on_log_scale(m, shift=1.0))
+
+
+#: RBD's relative gain over FPD at 75× ≥ 0.11, decided on the log scale of the ratio RBD/FPD
+OVER_11_PERCENT = claims.Rule(
+    _OVER_11.name,
+    _over_11_percent,
+    {
+        "reproduced": over_seeds([0.15, 0.17, 0.16]),
+        "not reproduced": over_seeds([0.02, 0.04, 0.03]),
+        "inconclusive": over_seeds([0.05, 0.20, 0.12]),
+    },
+    _OVER_11.doc + ". Statistic: the typical run, and the gain is a ratio − 1 (RBD/FPD is strictly "
+    "positive), so the geometric mean of RBD/FPD over seeds with the t-interval of the mean log, "
+    "minus 1 (on_log_scale with shift 1, applied to the per-seed values received; the chapter's "
+    "cell passes the linear mean until its next republication); one seed: at most inconclusive",
+    _OVER_11.words + " (log scale of RBD/FPD)",
 )
 
 
@@ -1016,7 +1280,7 @@ def _table1_specs():
                     "Table 1",
                     "NES < FPD < RBD < SGD",
                     "test accuracy",
-                    table1_ordering,
+                    untestable_when(table1_ordering, DATA_ABSENT),
                     Q_TABLE1,
                 )
             )
@@ -1044,7 +1308,7 @@ def _table1_specs():
             "Table 1",
             "NES < FPD < RBD < SGD",
             "test accuracy",
-            table1_ordering,
+            untestable_when(table1_ordering, NO_BUDGET_CURVE),
             Q_TABLE1,
         )
     )
@@ -1057,7 +1321,7 @@ def _table1_specs():
                 "Table 1",
                 p[name][2],
                 "fraction of SGD",
-                fraction_of_sgd,
+                untestable_when(fraction_of_sgd, NO_BUDGET_CURVE),
                 Q_FRACTION,
             )
         )
@@ -1169,7 +1433,7 @@ CLAIMS = claims.declare(
         "Table 3; Sec. 4",
         "increasing",
         "correlation / accuracy",
-        increasing_in_d,
+        untestable_when(increasing_in_d, NO_RESNET8),
         "For CIFAR-10 convolutional neural network (CNN) training, we find that using more random "
         "basis directions improves the correlation of the Random Bases Descent (RBD) gradient with "
         "SGD, as well as the achieved final accuracy",
@@ -1191,11 +1455,7 @@ CLAIMS = claims.declare(
         "Sec. 4 (compression)",
         0.11,
         "relative accuracy gain RBD/FPD − 1",
-        claims.threshold(
-            0.11,
-            name="over-11-percent",
-            source="the paper's 'even at 75× reduction, its relative improvement is over 11%'",
-        ),
+        OVER_11_PERCENT,
         Q_COMPRESSION,
     ),
     ClaimSpec(
@@ -1206,7 +1466,11 @@ CLAIMS = claims.declare(
         0.84,
         "fraction of SGD",
         claims.within(
-            0.84, 0.05, name="about-84-percent", source="the paper's 84 %, ± the fraction tolerance"
+            0.84,
+            0.05,
+            name="about-84-percent",
+            source="the paper's 84 %, ± the fraction tolerance",
+            untestable=NO_CIFAR_COMPRESSION,
         ),
         Q_COMPRESSION,
     ),
@@ -1244,7 +1508,9 @@ CLAIMS = claims.declare(
             higher=False,
             name="same-curves",
             source="'constant training performance'; 1e-4 is float32 rounding over a few hundred "
-            "steps (the device run repeats the serial run's arithmetic in another order)",
+            "steps (the device run repeats the serial run's arithmetic in another order); "
+            "statistic: the largest difference over the device counts and steps (every case; "
+            "deterministic runs)",
         ),
         Q_SCALING,
     ),
@@ -1261,7 +1527,8 @@ CLAIMS = claims.declare(
             higher=False,
             name="coefficients-only",
             source="the scheme: each worker all-gathers d/G float32 coefficients; 10 % allows the "
-            "logged loss and accuracy scalars",
+            "logged loss and accuracy scalars; statistic: the exact byte count of the compiled "
+            "step's collectives (deterministic), the largest over the device counts",
         ),
     ),
     ClaimSpec(
@@ -1285,7 +1552,8 @@ CLAIMS = claims.declare(
             3.0,
             higher=False,
             name="at-most-3x-sgd",
-            source="this book's goal for the structured directions (the paper has no CPU timing)",
+            source="this book's goal for the structured directions (the paper has no CPU timing)"
+            + ROUND_STATISTIC,
         ),
     ),
     ClaimSpec(
@@ -1299,7 +1567,8 @@ CLAIMS = claims.declare(
             1.2,
             higher=False,
             name="at-most-1.2x-sgd",
-            source="the book's performance goal (issue 11): the structured step within 1.2× SGD",
+            source="the book's performance goal (issue 11): the structured step within 1.2× SGD"
+            + ROUND_STATISTIC,
         ),
     ),
     ClaimSpec(
@@ -1327,7 +1596,7 @@ CLAIMS = claims.declare(
             higher=False,
             name="at-most-2x-across-d",
             source="this book: the coset transform is O(D + d log d), so the step should stay "
-            "within a factor 2 from d = 10 to the largest d timed",
+            "within a factor 2 from d = 10 to the largest d timed" + ROUND_STATISTIC,
         ),
     ),
     ClaimSpec(
@@ -1340,7 +1609,8 @@ CLAIMS = claims.declare(
         claims.threshold(
             30.0,
             name="gaussian-over-30x",
-            source="this book's reason for structured directions: ten times the structured goal",
+            source="this book's reason for structured directions: ten times the structured goal"
+            + ROUND_STATISTIC,
         ),
     ),
     ClaimSpec(
@@ -1355,7 +1625,8 @@ CLAIMS = claims.declare(
             higher=False,
             name="within-45-min",
             source="issue 11's limit for this chapter once it runs the paper's FC step budget and "
-            "the CNN for 25 000 steps (four chapters share two cores)",
+            "the CNN for 25 000 steps (four chapters share two cores); statistic: this run's "
+            "wall time, one measured value (the claim is about the run that publishes the chapter)",
             unit="s",
         ),
     ),
@@ -1400,8 +1671,16 @@ class Several(Mapping):
         return tuple(float(m.center) for m in self._items.values() if m is not None)
 
 
+def fraction_measurement(fractions) -> Measurement:
+    """Per-seed fractions of SGD as a Measurement: the geometric mean with the t-interval of the
+    mean log (a fraction is a strictly positive ratio); one seed is ``limited``."""
+    v = [float(x) for x in fractions]
+    return over_seeds(v, log=min(v) > 0)
+
+
 def table1_measurements(rows: list[dict], model: str, dataset: str | None = None) -> dict:
-    """From :func:`table1` rows: accuracies, fractions and RBD − FPD per seed, as Measurements."""
+    """From :func:`table1` rows: accuracies (mean over seeds), fractions of SGD (log scale,
+    :func:`fraction_measurement`) and RBD − FPD per seed (mean), as Measurements."""
     by = {
         r["method"]: r
         for r in rows
@@ -1409,7 +1688,7 @@ def table1_measurements(rows: list[dict], model: str, dataset: str | None = None
     }
     ran = {m: r for m, r in by.items() if isinstance(r.get("per_seed"), list)}
     acc = {m: over_seeds(ran[m]["per_seed"]) if m in ran else None for m in METHODS}
-    frac = {m: over_seeds(ran[m]["fractions"]) for m in METHODS if m in ran}
+    frac = {m: fraction_measurement(ran[m]["fractions"]) for m in METHODS if m in ran}
     gap = None
     if acc["RBD"] is not None and acc["FPD"] is not None:
         f = dict(zip(by["FPD"]["seeds"], by["FPD"]["per_seed"]))
@@ -2023,7 +2302,9 @@ def long_measurements(rows: list[dict], attempts: list[dict]) -> dict:
     at = {r["method"]: r for r in rows if r["epochs"] == top}
     acc = {m: over_seeds(at[m]["per_seed"]) if m in at else None for m in METHODS}
     frac = {
-        m: over_seeds(at[m]["fractions"]) if m in at and at[m]["fractions"] is not None else None
+        m: fraction_measurement(at[m]["fractions"])
+        if m in at and at[m]["fractions"] is not None
+        else None
         for m in ("RBD", "FPD")
     }
     rates = []
@@ -2134,11 +2415,12 @@ def budget_curve(study: Study, model: str = "fc") -> list[dict]:
 
 def budget_measurements(rows: list[dict], steps: int | None = None) -> dict:
     """From :func:`budget_curve` rows at ``steps`` (default the largest): accuracies as
-    Measurements per method (NES: None, not run), fractions of SGD, and RBD − FPD per seed."""
+    Measurements per method (NES: None, not run), fractions of SGD (log scale,
+    :func:`fraction_measurement`), and RBD − FPD per seed."""
     steps = max(r["steps"] for r in rows) if steps is None else steps
     by = {r["method"]: r for r in rows if r["steps"] == steps}
     acc = {m: over_seeds(by[m]["per_seed"]) if m in by else None for m in METHODS}
-    frac = {m: over_seeds(by[m]["fractions"]) for m in by}
+    frac = {m: fraction_measurement(by[m]["fractions"]) for m in by}
     gap = over_seeds([a - b for a, b in zip(by["RBD"]["per_seed"], by["FPD"]["per_seed"])])
     return {"steps": steps, "accuracy": acc, "fraction": frac, "gap": gap}
 
@@ -2240,12 +2522,28 @@ def table2(study: Study, model: str = "fc") -> list[dict]:
     return rows
 
 
+#: what would settle table2-trained while its Gaussian reference is one run, and the cost
+GAUSSIAN_SETTLE = (
+    "the Gaussian run over ≥ 2 more seeds for the longer budget (the seeds the Hadamard kinds "
+    "use; about 2.5 minutes per seed at book scale)"
+)
+
+
 def table2_measurements(rows: list[dict]) -> dict:
-    """Table 2's claim measurements: end losses per variant over seeds, the largest per-seed gaps
-    of the E[φφᵀ] = I/D variants to the Gaussian (accuracy, loss; same seed), and the trained
-    models' |accuracy − the Gaussian's| per seed (the Gaussian's one long run as reference)."""
+    """Table 2's claim measurements.
+
+    ``loss``: the end loss per variant over seeds, geometric mean with the t-interval of the mean
+    log (a loss is strictly positive; the typical run).  ``normalised``: per seed the largest gap
+    of the E[φφᵀ] = I/D variants to the Gaussian (accuracy, loss; same seed), as the worst seed
+    (:func:`fasttrain.core.claims.worst_case`: the claim is about every such variant).
+    ``trained_gap``: per seed the larger of the Hadamard kinds' |accuracy − the Gaussian's| after
+    the longer budget, worst seed; the Gaussian of the same seed where it ran that long, else its
+    one long run as the reference for every seed, and then the measurement is ``limited`` (a
+    single stochastic reference decides at most "inconclusive").  ``gaussian_trained``: the
+    Gaussian's first long run's accuracy.
+    """
     t = {r["variant"]: r for r in rows}
-    loss = {k: over_seeds(t[k]["loss_end_seeds"]) for k in t}
+    loss = {k: over_seeds(t[k]["loss_end_seeds"], log=min(t[k]["loss_end_seeds"]) > 0) for k in t}
     g = t["gaussian"]
     normal = [k for k in ("uniform", "bernoulli", "hadamard", "hadamard-coset") if k in t]
     acc_gap = [
@@ -2256,21 +2554,33 @@ def table2_measurements(rows: list[dict]) -> dict:
         max(abs(t[k]["loss_end_seeds"][i] - g["loss_end_seeds"][i]) for k in normal)
         for i in range(len(g["loss_end_seeds"]))
     ]
-    ref = g["accuracy_trained_seeds"][0] if g["accuracy_trained_seeds"] else None
+    gs = list(g["accuracy_trained_seeds"] or [])
+    ref = gs[0] if gs else None
     structured = [k for k in ("hadamard", "hadamard-coset") if t.get(k, {}).get("trained_seeds")]
-    trained_gap = (
-        None
-        if ref is None or not structured
-        else over_seeds(
-            [
-                max(abs(t[k]["accuracy_trained_seeds"][i] - ref) for k in structured)
-                for i in range(t[structured[0]]["trained_seeds"])
-            ]
-        )
-    )
+    trained_gap = None
+    if ref is not None and structured:
+        n = t[structured[0]]["trained_seeds"]
+        paired = len(gs) >= 2
+        n = min(n, len(gs)) if paired else n
+        gaps = [
+            max(
+                abs(t[k]["accuracy_trained_seeds"][i] - (gs[i] if paired else ref))
+                for k in structured
+            )
+            for i in range(n)
+        ]
+        trained_gap = worst_case(gaps, higher=False)
+        if not paired:
+            why = "the Gaussian reference is one stochastic run" + _settle(GAUSSIAN_SETTLE)
+            trained_gap = replace(trained_gap, limited=why)
     return {
         "loss": Several(loss),
-        "normalised": Several({"accuracy": over_seeds(acc_gap), "loss": over_seeds(loss_gap)}),
+        "normalised": Several(
+            {
+                "accuracy": worst_case(acc_gap, higher=False),
+                "loss": worst_case(loss_gap, higher=False),
+            }
+        ),
         "trained_gap": trained_gap,
         "gaussian_trained": ref,
     }
