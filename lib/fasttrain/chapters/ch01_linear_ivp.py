@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -56,6 +57,12 @@ class DataSetup:
     width: int
     n_train: int | None  # None: the whole training split
     seeds: tuple[int, ...] = (0,)  # offsets added to the notebook's seed (data split and init)
+    sweep_seeds: int | None = None  # the per-seed learning-rate sweeps (ties) run on the first
+    # this many seeds (None: all); each costs over a minute on MAGIC
+
+    @property
+    def tie_seeds(self) -> tuple[int, ...]:
+        return self.seeds if self.sweep_seeds is None else self.seeds[: self.sweep_seeds]
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,14 @@ class Config:
     width_study_n_train: int = 600
     width_horizon: float = 2_000.0  # flow time (GD steps) of the width study
     test_fraction: float = 0.2
+    # interleaved timing rounds: 6 is the fewest that give a 95 % interval of the median
+    # (claims.median_ranks: [min, max] for 6-8 rounds); the published spreads are far from every
+    # bar (fd-jacobian 1.39-1.43 against 10; BDF / fastest route 40-103 on Banknote and 0.7 on
+    # MAGIC against 10), so more rounds would narrow nothing a verdict depends on
     timing_rounds: int = 7  # interleaved rounds of the analytic-vs-FD timing
     # the solver study (BDF against RK45, diffrax Tsit5 and the squared loss's closed form)
     solver_rounds: int = 7  # interleaved rounds per threshold ...
-    solver_slow_rounds: int = 3  # ... or this many where one round costs more than:
+    solver_slow_rounds: int = 6  # ... or this many where one round costs more than:
     solver_slow_round_s: float = 20.0
     explicit_cap_s: float = 20.0  # wall cap of one explicit solve (beyond it: "exceeded")
     stiff_horizons: tuple[float, ...] = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
@@ -94,6 +105,10 @@ class Config:
         (256, (1.0,)),
         (1024, (1.0,)),  # one 3 000-step run at width 1024 costs about two minutes
     )
+    # "small ... number of hidden units could also benefit": Banknote's Tables protocol at these
+    # widths, training accuracy 0.90, on every Banknote seed (about 3 s a width and seed)
+    small_widths: tuple[int, ...] = (16, 64)
+    small_width_threshold: float = 0.90
     magic_steps: int = 3_000
     magic_seeds: tuple[int, ...] = (0, 1, 2)  # offsets to the notebook's seed
     magic_n_train: int | None = None
@@ -113,22 +128,24 @@ CONFIGS = {
         widths=(16, 128),
         width_study_n_train=100,
         width_horizon=100.0,
-        timing_rounds=3,
-        solver_rounds=3,
-        solver_slow_rounds=2,
+        timing_rounds=6,
+        solver_rounds=6,
+        solver_slow_rounds=6,
         explicit_cap_s=10.0,
         stiff_horizons=(1.0, 10.0, 100.0),
         sweep_max_steps=2_000,
+        small_widths=(16,),
         magic_grid=((16, (1.0, 3.0)), (32, (1.0,))),
         magic_steps=300,
         magic_seeds=(0, 1),
         magic_n_train=300,
     ),
     "book": Config(
-        # 5 seeds on Banknote (about 15 s each); 3 on MAGIC, where one seed costs over a minute
+        # 5 seeds on Banknote (about 15 s each) and on MAGIC (Tables and test accuracy, about 40 s
+        # a seed); MAGIC's per-seed learning-rate sweeps (ties, over a minute a seed) on 3 of them
         datasets=(
             DataSetup("banknote", 512, None, seeds=(0, 1, 2, 3, 4)),
-            DataSetup("magic", 64, None, seeds=(0, 1, 2)),
+            DataSetup("magic", 64, None, seeds=(0, 1, 2, 3, 4), sweep_seeds=3),
         ),
         gd_max_steps=3_000,
         t_max=20_000.0,
@@ -153,7 +170,7 @@ CONFIGS = {
         width_study_n_train=1098,
         timing_rounds=9,
         solver_rounds=9,
-        solver_slow_rounds=5,
+        solver_slow_rounds=6,
         explicit_cap_s=300.0,
         stiff_horizons=(1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6),
         sweep_max_steps=200_000,
@@ -194,6 +211,8 @@ PAPER_TABLES = {
     },
 }
 PAPER_TEST_ACCURACY = 0.93
+#: Table 2: GD's time to 0.95 over its time to 0.80 (the paper's GD budget relative to 0.80)
+PAPER_GD_095_OVER_080 = PAPER_TABLES["magic"][0.95][0] / PAPER_TABLES["magic"][0.80][0]
 #: "comparably high": GD's test accuracy may exceed the solver network's by at most this much
 COMPARABLE_GAP = 0.03
 #: "around 93 %": the solver network's test accuracy within this much of 0.93
@@ -207,8 +226,10 @@ AROUND_93 = 0.05
 class SpeedupsByThreshold:
     """Per-seed speed-ups (GD total / ODE total) at each threshold, and who reached it.
 
-    ``ratios[thr]``: the speed-up over the seeds in which both methods reached ``thr``
-    (``None`` if they did not both reach it in every seed); ``reached[thr] = (by GD, by the
+    ``ratios[thr]``: :func:`claims.over_seeds` (log scale) of the end-to-end speed-ups over the
+    seeds in which both methods reached ``thr`` (``None`` if they did not both reach it in every
+    seed); ``run_only[thr]``: the same for GD's run alone / the BDF solve alone (compilation and
+    set-up left out; shown beside the verdict, not decided on); ``reached[thr] = (by GD, by the
     ODE, seeds)`` in counts of seeds; ``paper[thr]``: the paper's speed-up.
     """
 
@@ -216,11 +237,12 @@ class SpeedupsByThreshold:
     reached: dict
     paper: dict
     values: tuple[float, ...] = field(default=())
+    run_only: dict = field(default_factory=dict)
 
 
 def _speedup_example(ratios: dict, n: int = 5) -> SpeedupsByThreshold:
     thr = (0.80, 0.85, 0.90, 0.95)
-    rs = {t: (claims.over_rounds(ratios[t]) if t in ratios else None) for t in thr}
+    rs = {t: (claims.over_seeds(ratios[t], log=True) if t in ratios else None) for t in thr}
     reached = {t: ((n, n, n) if t in ratios else (n, 0, n)) for t in thr}
     return SpeedupsByThreshold(rs, reached, dict.fromkeys(thr, 2.0))
 
@@ -236,24 +258,38 @@ def _who_reached(m: SpeedupsByThreshold) -> str:
     return "reached: " + "; ".join(parts)
 
 
+_SP = (1.8, 2.0, 2.2, 1.9, 2.1)
+
+
 @claims.rule(
     examples={
-        "reproduced": _speedup_example({t: [1.8, 2.2] for t in (0.80, 0.85, 0.90, 0.95)}),
-        "partly": _speedup_example({0.80: [1.2, 1.4], 0.85: [0.3, 0.5]}),
-        "not reproduced": _speedup_example({0.80: [0.1, 0.2], 0.85: [0.2, 0.3]}),
-        "inconclusive": _speedup_example({0.80: [0.8, 1.3]}),
+        "reproduced": _speedup_example({t: _SP for t in (0.80, 0.85, 0.90, 0.95)}),
+        "partly": _speedup_example({0.80: (1.2, 1.4, 1.3), 0.85: (0.3, 0.5, 0.4)}),
+        "not reproduced": _speedup_example({0.80: (0.1, 0.2, 0.15), 0.85: (0.2, 0.3, 0.25)}),
+        "inconclusive": _speedup_example({0.80: (0.8, 1.3, 1.0)}),
         "not testable here": _speedup_example({}),
     }
 )
 def ode_faster_at_every_threshold(m: SpeedupsByThreshold) -> tuple[str, str]:
-    """ODE faster (whole per-seed interval > 1) at all four thresholds, within 2x of the paper's factor.
+    """ODE faster (whole 95 % interval of the geometric mean speed-up > 1) at every threshold reached.
 
-    Thresholds: the paper's Tables 1/2 (speed-ups 1.55-2.50 and 1.94-2.48, "over 2 times speedup to
-    reach 90 % training accuracy"); "within 2x" is this book's band for "a similar factor" (the
-    paper's hardware and clock are unknown). Only thresholds reached by both methods in every seed
-    are compared; "partly": faster (whole interval > 1) at some of them; "not reproduced": slower
-    (whole interval < 1) at every threshold compared; "inconclusive": an interval straddles 1 and
-    none is wholly above; "not testable here": no threshold reached by both in every seed.
+    Statistic: per seed, the end-to-end speed-up GD total / ODE total (GD's compilation and run;
+    the ODE's set-up, i.e. J0 with its compilation and the NTK, and its solve), one cold run of each
+    per seed; over seeds, the geometric mean with the 95 % t-interval of the mean log
+    (:func:`claims.over_seeds` with ``log=True``): the paper's "over 2 times speedup" is a typical
+    factor, and a speed-up is a strictly positive ratio, so its interval is taken on the log scale.
+    One seed decides at most "inconclusive". End to end because the claim is about the wall time
+    to a training accuracy (the paper's "requisite training time"), which a user pays with its
+    fixed costs; the run-only ratio is shown beside it, not decided on.
+    Thresholds: the paper's Tables 1/2 (speed-ups 1.55-2.50 and 1.94-2.48); "within 2x" is this
+    book's band for "a similar factor" (the paper's hardware and clock are unknown). Only
+    thresholds reached by both methods in every seed are compared. "At every threshold" is a claim
+    about every case, decided by the worst threshold: reproduced: faster at every threshold, by a
+    similar factor; partly: faster at some, and slower at another, or another not reached by both
+    in every seed, or faster at all but not by a similar factor; not reproduced: faster at none and slower (whole
+    interval < 1) at one or more; inconclusive otherwise (an interval straddles 1 and none lies
+    below it); not testable here (declared precondition): no threshold reached by both in every
+    seed.
     """
     measured = {t: r for t, r in m.ratios.items() if r is not None}
     who = _who_reached(m)
@@ -263,59 +299,84 @@ def ode_faster_at_every_threshold(m: SpeedupsByThreshold) -> tuple[str, str]:
             f"no threshold was reached by both methods in every seed ({who})",
         )
     shown = ", ".join(f"{t:.2f}: {r.text('.3g')}" for t, r in sorted(measured.items()))
-    faster = [t for t, r in measured.items() if r.lo > 1.0]
-    slower = [t for t, r in measured.items() if r.hi < 1.0]
+    sides = {t: claims.side(r, 1.0, higher=True) for t, r in measured.items()}
+    faster = [t for t, v in sides.items() if v == "meets"]
+    slower = [t for t, v in sides.items() if v == "fails"]
     lo_p, hi_p = min(m.paper.values()), max(m.paper.values())
     similar = all(0.5 * lo_p <= measured[t].lo and measured[t].hi <= 2 * hi_p for t in faster)
-    where = f"speed-up at {shown} ({who})"
+    run = {t: r for t, r in (m.run_only or {}).items() if r is not None}
+    run_txt = (
+        "; run only (GD run / BDF solve, not decided on): "
+        + ", ".join(f"{t:.2f}: {r.text('.3g')}" for t, r in sorted(run.items()))
+        if run
+        else ""
+    )
+    where = f"end-to-end speed-up at {shown} ({who}){run_txt}"
     if len(faster) == len(m.ratios) and similar:
         return (
             "reproduced",
             f"the ODE solver is faster at every threshold, by a similar factor; {where}",
         )
-    if faster:
+    undecided = [t for t, v in sides.items() if v == "straddles"]
+    if faster and (slower or len(measured) < len(m.ratios) or not undecided):
         return "partly", (
             f"the ODE solver is faster at {len(faster)} of {len(m.ratios)} thresholds; {where}"
         )
-    if len(slower) == len(measured):
+    if slower:
         n_all = len(m.ratios)
         return "not reproduced", (
-            f"gradient descent is faster at each of the {len(measured)} of {n_all} thresholds "
-            f"reached by both methods; {where}"
+            f"gradient descent is faster at {len(slower)} of {n_all} thresholds, the ODE at "
+            f"none ({len(measured)} reached by both methods); {where}"
         )
-    return "inconclusive", f"a per-seed interval straddles 1 and none lies above it; {where}"
+    return "inconclusive", f"an interval straddles 1 and none lies above it; {where}"
 
 
 def _acc_example(gaps, levels) -> tuple[Measurement, dict]:
-    return claims.over_rounds(gaps), {"level": claims.over_rounds(levels)}
+    return claims.over_seeds(gaps), {"level": claims.over_seeds(levels)}
+
+
+#: the declared precondition of ``test-accuracy-*``
+NO_COMMON_THRESHOLD = "the two methods reached no common training-accuracy threshold in any seed"
 
 
 @claims.rule(
     examples={
-        "reproduced": _acc_example([0.0, 0.01], [0.92, 0.94]),
-        "partly": _acc_example([0.0, 0.01], [0.99, 0.995]),
-        "not reproduced": _acc_example([0.3, 0.4], [0.5, 0.6]),
-        "inconclusive": _acc_example([0.0, 0.06], [0.92, 0.94]),
+        "reproduced": _acc_example([0.0, 0.01, 0.005], [0.92, 0.94, 0.93]),
+        "partly": _acc_example([0.0, 0.01, 0.005], [0.99, 0.995, 0.992]),
+        "not reproduced": _acc_example([0.3, 0.4, 0.35], [0.5, 0.6, 0.55]),
+        "inconclusive": _acc_example([0.0, 0.06, 0.03], [0.92, 0.94, 0.93]),
+        "not testable here": claims.Unavailable(NO_COMMON_THRESHOLD),
     }
 )
 def comparably_high_about_93(gap: Measurement, level: Measurement) -> tuple[str, str]:
-    """GD minus solver-network test accuracy <= 0.03 (whole interval); "partly" if not about 93 %.
+    """GD minus solver-network test accuracy <= 0.03 (mean's 95 % interval); "partly" if not about 93 %.
 
-    Thresholds from the paper's words "comparably high (i.e., both around 93 %)": the two networks'
-    accuracies are one number to the precision of "around 93 %", which this book reads as a gap of
-    at most 3 percentage points (GD's accuracy minus the solver network's, per seed); "around 93 %"
-    for the level is 0.93 +- 0.05. Reproduced: the gap's interval lies at or below 0.03 and the
-    level's interval inside [0.88, 0.98]; partly: the gap holds but the level is outside that band;
-    not reproduced: the gap's interval lies wholly above 0.03; inconclusive otherwise.
+    Statistic: the mean over seeds with its 95 % t-interval (:func:`claims.over_seeds`, linear
+    scale), for the gap and for the level: "the accuracy is often comparably high (i.e., both
+    around 93 %)" describes the typical seed, not every seed (the paper's "often" admits
+    exceptions) and not a share of seeds (the parenthesis gives a typical level); the gap is a
+    difference that can be negative, so its interval is not taken on the log scale. One seed
+    decides at most "inconclusive".
+    Thresholds from the paper's words: the two networks' accuracies are one number to the
+    precision of "around 93 %", which this book reads as a gap of at most 3 percentage points
+    (GD's accuracy minus the solver network's, per seed); "around 93 %" for the level is 0.93 +-
+    0.05. Reproduced: the gap's interval lies at or below 0.03 and the level's interval inside
+    [0.88, 0.98]; partly: the gap holds but the level's interval lies outside that band; not
+    reproduced: the gap's interval lies wholly above 0.03; inconclusive otherwise; not testable
+    here (declared precondition): the two methods reached no common threshold in any seed.
     """
     g, lv = gap.text(".3f"), level.text(".3f")
     lo_b, hi_b = PAPER_TEST_ACCURACY - AROUND_93, PAPER_TEST_ACCURACY + AROUND_93
-    if gap.lo > COMPARABLE_GAP:
+    where = claims.side(gap, COMPARABLE_GAP, higher=False)
+    if where == "fails":
         return "not reproduced", (
             f"GD's network scores higher by {g} (> {COMPARABLE_GAP:g}); solver network {lv}"
         )
-    if gap.hi > COMPARABLE_GAP:
-        return "inconclusive", f"the gap GD - solver network {g} straddles {COMPARABLE_GAP:g}"
+    if where == "straddles":
+        why = "cannot decide against" if gap.limited else "straddles"
+        return "inconclusive", f"the gap GD - solver network {g} {why} {COMPARABLE_GAP:g}"
+    if level.limited:
+        return "inconclusive", f"gap {g} <= {COMPARABLE_GAP:g}; the level {lv} is one run"
     if lo_b <= level.lo and level.hi <= hi_b:
         return "reproduced", f"gap {g} <= {COMPARABLE_GAP:g}; solver network {lv}, about 93 %"
     if level.hi < lo_b or level.lo > hi_b:
@@ -324,6 +385,84 @@ def comparably_high_about_93(gap: Measurement, level: Measurement) -> tuple[str,
             f"set's, not about 93 %"
         )
     return "inconclusive", f"gap {g} <= {COMPARABLE_GAP:g}; the level {lv} straddles [0.88, 0.98]"
+
+
+@dataclass(frozen=True)
+class SpeedupsByWidth:
+    """Per width: :func:`claims.over_seeds` (log scale) of the per-seed end-to-end speed-ups
+    (``None``: not reached by both methods in every seed) and of the run-only ones, at one
+    training-accuracy threshold."""
+
+    ratios: dict
+    run_only: dict
+    threshold: float
+    values: tuple[float, ...] = field(default=())
+
+
+def _width_example(ratios: dict) -> SpeedupsByWidth:
+    rs = {w: (claims.over_seeds(v, log=True) if v else None) for w, v in ratios.items()}
+    return SpeedupsByWidth(rs, {}, 0.9)
+
+
+@claims.rule(
+    examples={
+        "reproduced": _width_example({16: _SP, 64: _SP}),
+        "partly": _width_example({16: _SP, 64: (0.3, 0.4, 0.35)}),
+        "not reproduced": _width_example({16: (0.3, 0.4, 0.35), 64: (0.8, 1.3, 1.0)}),
+        "inconclusive": _width_example({16: _SP, 64: (0.8, 1.3, 1.0)}),
+        "not testable here": _width_example({16: None}),
+    }
+)
+def faster_at_every_small_width(m: SpeedupsByWidth) -> tuple[str, str]:
+    """ODE faster (whole 95 % interval of the geometric mean speed-up > 1) at every small width.
+
+    Statistic: as for ``speedup-*``: per seed the end-to-end speed-up GD total / ODE total (one cold
+    run of each), over seeds the geometric mean with the 95 % t-interval of the mean log (a typical
+    factor of a strictly positive ratio); one seed decides at most "inconclusive"; the run-only
+    ratio is shown, not decided on. The abstract's "small ... number of hidden units could also
+    benefit" is a claim about each small width, decided by the worst width: reproduced: faster at
+    every width; partly: faster at some, and slower at another (or another not reached by both);
+    not reproduced: faster at none and slower (whole interval < 1) at one or more; inconclusive
+    otherwise (an interval straddles 1 and none lies below it); not testable here (declared
+    precondition): no width reached by both methods in every seed.
+    """
+    got = {w: r for w, r in m.ratios.items() if r is not None}
+    if not got:
+        return "not testable here", f"no width reached {m.threshold:.2f} by both in every seed"
+    sides = {w: claims.side(r, 1.0) for w, r in got.items()}
+    run = {w: r for w, r in (m.run_only or {}).items() if r is not None}
+    shown = "; ".join(f"width {w}: {r.text('.3g')}" for w, r in sorted(got.items()))
+    if run:
+        shown += "; run only (not decided on): " + "; ".join(
+            f"width {w}: {r.text('.3g')}" for w, r in sorted(run.items())
+        )
+    where = f"end-to-end speed-up at training accuracy {m.threshold:.2f}, {shown}"
+    faster = [w for w, v in sides.items() if v == "meets"]
+    slower = [w for w, v in sides.items() if v == "fails"]
+    if len(faster) == len(m.ratios):
+        return "reproduced", f"the ODE is faster at every small width; {where}"
+    undecided = [w for w, v in sides.items() if v == "straddles"]
+    if faster and (slower or len(got) < len(m.ratios) or not undecided):
+        return "partly", f"the ODE is faster at {len(faster)} of {len(m.ratios)} widths; {where}"
+    if slower:
+        return "not reproduced", f"GD is faster at {len(slower)} width(s), the ODE at none; {where}"
+    return "inconclusive", f"an interval straddles 1 and none lies above it; {where}"
+
+
+def speedups_by_width(rows, widths, threshold: float) -> SpeedupsByWidth:
+    """The small-width study's rows (``time_to_accuracy`` rows with ``width`` and ``seed``) for
+    :func:`faster_at_every_small_width`."""
+    ratios, run_only, values = {}, {}, []
+    for w in widths:
+        sub = [r for r in rows if r["width"] == w and r["threshold"] == threshold]
+        sp = [r["speedup_total"] for r in sub]
+        ok = bool(sub) and all(x is not None and x > 0 for x in sp)
+        ratios[w] = claims.over_seeds(sp, log=True) if ok else None
+        values += sp if ok else []
+        run = [r["speedup_solve"] for r in sub]
+        ok = bool(sub) and all(x is not None and x > 0 for x in run)
+        run_only[w] = claims.over_seeds(run, log=True) if ok else None
+    return SpeedupsByWidth(ratios, run_only, threshold, tuple(values))
 
 
 FD_GOAL = 10.0
@@ -337,15 +476,20 @@ BLOWUP_SLOPE = 0.5
 
 @dataclass(frozen=True)
 class RouteRatios:
-    """Per threshold: the per-round ratios BDF time / fastest correct route's time.
+    """Per threshold: the per-round ratios BDF time / the fastest correct *other* route's time.
 
     ``ratios[thr]``: :func:`claims.over_rounds` of those ratios (``None``: BDF did not reach
-    ``thr``); ``fastest[thr]``: the route's name.
+    ``thr``); ``fastest[thr]``: the route's name; ``bound[thr]``: ``True`` where no other route
+    finished within its wall cap, so the ratio is an upper bound (BDF's time / the cap).
     """
 
     ratios: dict
     fastest: dict
     values: tuple[float, ...] = field(default=())
+    bound: dict = field(default_factory=dict)
+
+
+_R7 = (40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0)
 
 
 def _route_example(ratios: dict) -> RouteRatios:
@@ -355,35 +499,54 @@ def _route_example(ratios: dict) -> RouteRatios:
 
 @claims.rule(
     examples={
-        "reproduced": _route_example({0.8: [40, 60], 0.9: [20, 30]}),
-        "partly": _route_example({0.8: [40, 60], 0.9: [1.0, 1.0]}),
-        "not reproduced": _route_example({0.8: [1.0, 1.0], 0.9: [2.0, 3.0]}),
-        "inconclusive": _route_example({0.8: [40, 60], 0.9: [5, 15]}),
+        "reproduced": _route_example({0.8: _R7, 0.9: [x / 2 for x in _R7]}),
+        "partly": _route_example({0.8: _R7, 0.9: [x / 50 for x in _R7]}),
+        "not reproduced": _route_example({0.8: [x / 50 for x in _R7], 0.9: [x / 20 for x in _R7]}),
+        "inconclusive": _route_example({0.8: _R7, 0.9: [x / 5 for x in _R7]}),
         "not testable here": _route_example({0.8: None}),
     }
 )
 def route_speedup_at_every_threshold(m: RouteRatios) -> tuple[str, str]:
-    """The fastest correct route >= 10x faster than BDF (per-round [min, max]) at every threshold.
+    """The fastest correct route other than BDF >= 10x faster than BDF at every threshold.
 
+    Statistic: per threshold, the per-round ratio BDF time / that route's time over interleaved
+    rounds (after an untimed warm-up call of every route), decided on the median's
+    distribution-free 95 % interval from order statistics (:func:`claims.over_rounds`; the claim
+    is about the typical solve time, and this interval narrows as rounds are added, unlike
+    [min, max]); fewer than 6 rounds, or a route that exceeded its wall cap in its one probe
+    round (the ratio is then only a one-run bound, BDF / cap), decide that threshold at most
+    "inconclusive". "Every threshold" is a claim about every case, so one threshold whose whole
+    interval lies below 10 refutes it: the verdict goes by the worst threshold.
     Thresholds: this book's goal for the solver study (issue 10: "Goal: >= 10x at the chapter's
     thresholds"); a route is correct when its event time lies within 1 % of BDF's. Reproduced:
-    every threshold's whole range >= 10; not reproduced: every range < 10; partly: some wholly
-    >= 10, the others wholly < 10; inconclusive: a range straddles 10; not testable here: BDF
-    reached no threshold.
+    every threshold's interval >= 10; partly: some thresholds' intervals >= 10, another's wholly
+    < 10; not reproduced: none >= 10 and at least one wholly < 10; inconclusive: no interval
+    wholly < 10 and one straddles 10 (or is limited); not testable here (declared precondition):
+    BDF reached no threshold.
     """
     got = {t: r for t, r in m.ratios.items() if r is not None}
     if not got:
         return "not testable here", "BDF reached none of the thresholds"
     sides = {t: claims.side(r, ROUTE_GOAL) for t, r in got.items()}
-    shown = "; ".join(f"{t:.2f}: {m.fastest[t]} {r.text('.3g')}" for t, r in sorted(got.items()))
-    where = f"BDF time / fastest correct route at {shown}"
-    if all(v == "meets" for v in sides.values()):
+    bound = m.bound or {}
+
+    def one(t, r):
+        b = " (upper bound: no other route finished within its cap)" if bound.get(t) else ""
+        return f"{t:.2f}: {m.fastest[t]} {r.text('.3g')}{b}"
+
+    shown = "; ".join(one(t, r) for t, r in sorted(got.items()))
+    where = f"BDF time / fastest correct other route at {shown}"
+    meets = [t for t, v in sides.items() if v == "meets"]
+    fails = [t for t, v in sides.items() if v == "fails"]
+    if len(meets) == len(sides):
         return "reproduced", f">= {ROUTE_GOAL:g}x at every threshold; {where}"
-    if any(v == "straddles" for v in sides.values()):
-        return "inconclusive", f"a range straddles {ROUTE_GOAL:g}; {where}"
-    if all(v == "fails" for v in sides.values()):
-        return "not reproduced", f"< {ROUTE_GOAL:g}x at every threshold; {where}"
-    return "partly", f">= {ROUTE_GOAL:g}x at some thresholds only; {where}"
+    if fails and meets:
+        return "partly", f">= {ROUTE_GOAL:g}x at some thresholds only; {where}"
+    if fails:
+        return "not reproduced", (
+            f"< {ROUTE_GOAL:g}x at {len(fails)} of {len(sides)} thresholds and >= at none; {where}"
+        )
+    return "inconclusive", f"an interval straddles {ROUTE_GOAL:g} (or is limited); {where}"
 
 
 @dataclass(frozen=True)
@@ -419,6 +582,9 @@ def _slope(xs, ys) -> float:
 def bdf_handles_stiffness(m: StiffnessCounts) -> tuple[str, str]:
     """Where the explicit solver's work blows up with the horizon, BDF's does not.
 
+    Statistic: none needed: right-hand-side evaluation counts of one solve per horizon are
+    deterministic (the same problem and tolerances give the same steps), so the counts are
+    compared exactly; only the wall cap (an explicit solve "exceeded") involves a clock.
     From the paper's words "BDF ... handles the possible stiffness". An explicit method's
     right-hand-side evaluations "blow up" when they grow with the horizon at a log-log slope >=
     0.5 over the last two horizons (or it exceeds its wall cap). Not testable here: no blow-up
@@ -472,6 +638,12 @@ def _speedup_spec(name: str, table: str) -> ClaimSpec:
     )
 
 
+#: the declared precondition of ``speedup-best-lr-*``
+NO_STABLE_RATE = "no rate of the grid is stable and reaches the threshold on every seed"
+#: the declared precondition of ``magic-095-reachable``
+ALL_DIVERGED = "GD diverged at every width and learning rate of the grid on the selection seed"
+
+
 def _best_lr_spec(name: str) -> ClaimSpec:
     return ClaimSpec(
         id=f"speedup-best-lr-{name}",
@@ -485,7 +657,14 @@ def _best_lr_spec(name: str) -> ClaimSpec:
             higher=True,
             name="faster-at-best-lr",
             source="the paper's 'better training efficiency' read at the learning rate a "
-            "practitioner would choose (the paper gives no learning rate): speed-up > 1",
+            "practitioner would choose (the paper gives no learning rate): speed-up > 1. "
+            "Statistic: per seed GD's run (compilation excluded) / the BDF solve, one cold run "
+            "of each with no separate warm-up (the published ratios lie two to three orders of "
+            "magnitude below the bar); over seeds the geometric "
+            "mean with the 95 % t-interval of the mean log (a typical factor; a ratio is "
+            "strictly positive, so its interval is taken on the log scale); one seed decides at "
+            "most inconclusive",
+            untestable=NO_STABLE_RATE,
         ),
     )
 
@@ -496,7 +675,7 @@ def _acc_spec(name: str) -> ClaimSpec:
         kind="paper",
         claim=f"test accuracy with the solver's parameters is comparably high, both about 93 % "
         f"({name})",
-        where="Sec. 3 (text after Tables 1-2)",
+        where="Sec. 2 (Experiment Evaluation, text after Tables 1-2)",
         paper_value=PAPER_TEST_ACCURACY,
         unit="test accuracy",
         rule=comparably_high_about_93,
@@ -519,6 +698,65 @@ def _route_spec(name: str) -> ClaimSpec:
     )
 
 
+#: the declared precondition of ``adaptive-stepping-*``
+NOT_BOTH_090 = "GD and the ODE did not both reach 0.80 and 0.90 training accuracy in every seed"
+#: the thresholds between which the paper's ODE time is nearly flat while GD's grows
+GROWTH_FROM, GROWTH_TO = 0.80, 0.90
+
+
+def _adaptive_spec(name: str, table: str) -> ClaimSpec:
+    tab = PAPER_TABLES[name]
+    gd = tab[GROWTH_TO][0] / tab[GROWTH_FROM][0]
+    ode = tab[GROWTH_TO][1] / tab[GROWTH_FROM][1]
+    return ClaimSpec(
+        id=f"adaptive-stepping-{name}",
+        kind="paper",
+        claim=f"from training accuracy 0.80 to 0.90 the BDF solve's time grows less than GD's run "
+        f"time ({name}): GD's growth / the ODE's growth > 1",
+        where=f"Sec. 2 (Experiment Evaluation, text after Tables 1-2) and {table}",
+        paper_value=round(gd / ode, 2),
+        unit="x (GD growth / ODE growth, 0.80 -> 0.90)",
+        rule=claims.threshold(
+            1.0,
+            higher=True,
+            name="ode-grows-less",
+            source=f"the paper's {table}: GD {tab[GROWTH_FROM][0]:g} s -> {tab[GROWTH_TO][0]:g} s "
+            f"(x{gd:.2f}), ODE {tab[GROWTH_FROM][1]:g} s -> {tab[GROWTH_TO][1]:g} s (x{ode:.2f}), "
+            "read with the sentence on adaptive stepping: the ODE's cost grows less with the "
+            "target than GD's. Measured per seed in one run of each: (GD run to 0.90 / GD run to "
+            "0.80) / (BDF solve to 0.90 / BDF solve to 0.80), compilation and set-up left out "
+            "(they do not depend on the target). Statistic: the geometric mean over seeds with "
+            "the 95 % t-interval of the mean log (a typical factor of a strictly positive ratio); "
+            "one seed decides at most inconclusive",
+            untestable=NOT_BOTH_090,
+        ),
+        paper_words="Unlike epochs which strictly stick to the iterative manner, BDF solver "
+        "applies adaptive stepping, which outperforms the iterative propagation in terms of "
+        f"efficiency; {table}: GD {tab[GROWTH_FROM][0]:g} / {tab[GROWTH_TO][0]:g} s, ODE "
+        f"{tab[GROWTH_FROM][1]:g} / {tab[GROWTH_TO][1]:g} s at 0.80 / 0.90",
+    )
+
+
+def growth_ratios(rows, data: str, lo: float = GROWTH_FROM, hi: float = GROWTH_TO):
+    """Per seed of ``data``: GD's run-time growth from ``lo`` to ``hi`` training accuracy, the BDF
+    solve's growth, and their ratio (``adaptive-stepping-*``); ``None`` unless both methods
+    reached both thresholds in every seed. Both times of a method come from the same run (the
+    solve's events and GD's chunks), so the growth needs no second run."""
+    by_seed = {}
+    for r in rows:
+        if r["data"] == data and r["threshold"] in (lo, hi):
+            by_seed.setdefault(r["seed"], {})[r["threshold"]] = r
+    out = []
+    for s, rr in sorted(by_seed.items()):
+        a, b = rr.get(lo), rr.get(hi)
+        vals = (a and a["gd_time"], b and b["gd_time"], a and a["ode_solve"], b and b["ode_solve"])
+        if a is None or b is None or any(v is None or not v > 0 for v in vals):
+            return None
+        g, o = vals[1] / vals[0], vals[3] / vals[2]
+        out.append({"seed": s, "gd_growth": g, "ode_growth": o, "ratio": g / o})
+    return out or None
+
+
 CLAIMS = claims.declare(
     _speedup_spec("banknote", "Table 1"),
     _speedup_spec("magic", "Table 2"),
@@ -539,7 +777,11 @@ CLAIMS = claims.declare(
             higher=True,
             name="fd-10x",
             source="this book's goal, not the paper's; ill-posed here, since BDF evaluates "
-            "the Jacobian once per solve (njev = 1), so its cost is a small share of the solve",
+            "the Jacobian once per solve (njev = 1), so its cost is a small share of the solve. "
+            "Statistic: per-round ratio FD / analytic solve time over interleaved rounds after "
+            "an untimed warm-up solve of each, decided on the median's distribution-free 95 % "
+            "interval (order statistics; a typical solve time; fewer than 6 rounds decide at "
+            "most inconclusive)",
         ),
     ),
     ClaimSpec(
@@ -547,7 +789,7 @@ CLAIMS = claims.declare(
         kind="paper",
         claim="BDF handles the flow's stiffness: where an explicit solver's work blows up with "
         "the horizon, BDF's does not (cross-entropy flow, Banknote subsample)",
-        where="Sec. 3 (experiment set-up)",
+        where="Sec. 2 (Experiment Evaluation, experiment set-up)",
         paper_value="handles the possible stiffness",
         unit="right-hand-side evaluations",
         rule=bdf_handles_stiffness,
@@ -556,6 +798,22 @@ CLAIMS = claims.declare(
     ),
     _route_spec("banknote"),
     _route_spec("magic"),
+    ClaimSpec(
+        id="speedup-small-widths",
+        kind="paper",
+        claim="with a small number of hidden units (widths 16 and 64) the ODE route also reaches "
+        "0.90 training accuracy on Banknote faster than GD, end to end",
+        where="Abstract",
+        paper_value="could also benefit",
+        unit="x (GD total / ODE total)",
+        rule=faster_at_every_small_width,
+        paper_words="our proof-of-concept evaluation indicates that NN training with small data "
+        "set size and number of hidden units could also benefit from linear models. Compared to "
+        "traditional propagation with gradient descent, we obtain better training efficiency by "
+        "solving initial value problems (IVPs) derived from linear models",
+    ),
+    _adaptive_spec("banknote", "Table 1"),
+    _adaptive_spec("magic", "Table 2"),
     ClaimSpec(
         id="magic-095-reachable",
         kind="paper",
@@ -571,9 +829,20 @@ CLAIMS = claims.declare(
             name="reaches-095",
             source="Table 2 lists times to 0.90 and 0.95 training accuracy on MAGIC; partly: "
             "0.90 reached but not 0.95. Measured: the highest training accuracy within the "
-            "Tables' GD budget of the (width, learning rate) chosen on the first seed, over "
-            "seeds (95 % t-interval): the whole interval must clear the bar; an interval "
-            "straddling 0.95 or 0.90 is inconclusive",
+            "Tables' GD budget of the (width, learning rate) chosen on the first seed. "
+            "Statistic: the mean over seeds with its 95 % t-interval (linear scale: an accuracy "
+            "is bounded and far from 0): Table 2 reports one typical run of a configuration, "
+            "so the claim is about the typical seed of the chosen configuration, not every "
+            "seed; the whole interval must clear the bar; an interval straddling 0.95 or 0.90 "
+            "is inconclusive; one seed decides at most inconclusive. Budget: the Tables' GD "
+            "budget (3 000 steps at book scale), comparable to the paper's relative to the time "
+            "to 0.80: Table 2's GD reached 0.95 in 201.45 / 118.50 = 1.70x its time to 0.80 (one "
+            "run, constant cost per full-batch step), while at book scale the budget is over 10x "
+            "the steps "
+            "the Tables' GD needs to 0.80 (the chapter shows the multiple it measured); an "
+            "absolute match, 201 s of GD run (about 160 000 steps at width 64 on the book's "
+            "machine), would cost about 10 minutes over 3 seeds, beyond the chapter's budget",
+            untestable=ALL_DIVERGED,
         ),
         paper_words="Table 2: requisite training time for reaching specific accuracy threshold "
         "(0.80, 0.85, 0.90, 0.95) on MAGIC: GD 201.45 s, ODE 90.97 s at 0.95",
@@ -590,6 +859,8 @@ REGRESSION = reference.Declared(
         "speedup-best-lr-*",
         "fd-jacobian",
         "solver-route-*",
+        "speedup-small-widths",
+        "adaptive-stepping-*",
     ),
     trajectory=("magic-095-reachable",),
     extra=("protocol/*",),
@@ -599,6 +870,8 @@ REGRESSION = reference.Declared(
         "speedup-best-lr-*": "ratio of timed GD and ODE runs",
         "fd-jacobian": "interleaved timing rounds",
         "solver-route-*": "interleaved timing rounds",
+        "speedup-small-widths": "ratio of timed GD and ODE runs",
+        "adaptive-stepping-*": "ratio of growths of timed GD and ODE runs",
         "magic-095-reachable": "best training accuracy of float32 GD over a grid: moved by 0.7 % "
         "with XLA capped at SSE4.2",
     },
@@ -765,9 +1038,38 @@ def time_to_accuracy(
     return rows, gd
 
 
+def tables_summary(rows):
+    """Tables 1/2 per data set and threshold over seeds: seeds that reached it, means of steps and
+    times (``NaN`` unless reached in every seed), the geometric means of the end-to-end speed-up
+    (GD total / ODE total, the verdict's) and of the run-only one (GD run / BDF solve), and the
+    paper's speed-up."""
+    import pandas as pd
+
+    out = []
+    frame = pd.DataFrame(rows)
+    for (data, thr), sub in frame.groupby(["data", "threshold"], sort=False):
+        row = {"data": data, "threshold": thr, "seeds": len(sub)}
+        row["gd_reached"] = int(sub.gd_steps.notna().sum())
+        row["ode_reached"] = int(sub.ode_t.notna().sum())
+        for k in ("gd_steps", "gd_compile", "gd_time", "gd_total", "ode_t", "ode_setup"):
+            x = pd.to_numeric(sub[k], errors="coerce")
+            row[k] = x.mean() if x.notna().all() else np.nan
+        for k in ("ode_solve", "ode_total"):
+            x = pd.to_numeric(sub[k], errors="coerce")
+            row[k] = x.mean() if x.notna().all() else np.nan
+        for k, col in (("speedup", "speedup_total"), ("speedup_run", "speedup_solve")):
+            x = pd.to_numeric(sub[col], errors="coerce")
+            ok = x.notna().all() and (x > 0).all()
+            row[k] = float(np.exp(np.log(x).mean())) if ok else np.nan
+        row["paper"] = PAPER_TABLES[data][thr][2]
+        out.append(row)
+    return pd.DataFrame(out)
+
+
 def speedups_by_threshold(rows, data: str, thresholds) -> SpeedupsByThreshold:
-    """Collect the per-seed speed-ups (GD total / ODE total) of ``data`` for the claim's rule."""
-    ratios, reached = {}, {}
+    """Collect the per-seed speed-ups of ``data`` for the claim's rule: end to end (GD total /
+    ODE total, decided on) and run only (GD run / BDF solve, shown), each on the log scale."""
+    ratios, reached, run_only = {}, {}, {}
     paper = {t: PAPER_TABLES[data][t][2] for t in thresholds}
     values = []
     for t in thresholds:
@@ -777,12 +1079,15 @@ def speedups_by_threshold(rows, data: str, thresholds) -> SpeedupsByThreshold:
         o = sum(r["ode_t"] is not None for r in sub)
         reached[t] = (g, o, n)
         sp = [r["speedup_total"] for r in sub]
+        run = [r.get("speedup_solve") for r in sub]
         if n and all(x is not None for x in sp):
-            ratios[t] = claims.over_seeds(sp)
+            ratios[t] = claims.over_seeds(sp, log=True)
             values += sp
         else:
             ratios[t] = None
-    return SpeedupsByThreshold(ratios, reached, paper, tuple(values))
+        ok = n and all(x is not None and x > 0 for x in run)
+        run_only[t] = claims.over_seeds(run, log=True) if ok else None
+    return SpeedupsByThreshold(ratios, reached, paper, tuple(values), run_only)
 
 
 def gd_time_to(setup: Setup, lr: float, threshold: float, max_steps: int = 1000):
@@ -1052,7 +1357,9 @@ def solver_study(
     interleaved rounds of the routes that finished (``slow_rounds`` where the probe round took
     more than ``slow_round_s``). Tsit5's compilation is timed once and reported apart. Returns
     ``(rows, ratio_rows, compile_time)``: one row per threshold and route, and per threshold the
-    per-round ratios BDF / fastest correct route (event time within :data:`EVENT_RTOL` of BDF's).
+    per-round ratios BDF / fastest correct route other than BDF (event time within
+    :data:`EVENT_RTOL` of BDF's); where no other route finished within ``cap_s``, one ratio
+    BDF's probe time / ``cap_s`` flagged ``bound`` (an upper bound from one round).
     """
     problem = setup.problem(lr, loss)
     space = setup.space
@@ -1130,35 +1437,71 @@ def solver_study(
                     "load": timed["load"],
                 }
             )
-        if ref is None or not correct:
-            ratio_rows.append({"data": setup.ds.name, "loss": loss, "threshold": thr})
-            continue
-        fastest = min(correct, key=lambda n: float(np.median(timed["times"][n])))
-        ratio_rows.append(
-            {
-                "data": setup.ds.name,
-                "loss": loss,
-                "threshold": thr,
-                "fastest": fastest,
-                "ratios": timing.ratios(timed, "BDF", fastest),
-            }
-        )
+        head = {"data": setup.ds.name, "loss": loss, "threshold": thr}
+        others = [n for n in correct if n != "BDF" and n in timed["times"]]
+        if ref is None:
+            ratio_rows.append(head)
+        elif others:
+            fastest = min(others, key=lambda n: float(np.median(timed["times"][n])))
+            ratio_rows.append(
+                head
+                | {
+                    "fastest": fastest,
+                    "ratios": timing.ratios(timed, "BDF", fastest),
+                    "rounds": n_rounds,
+                }
+            )
+        else:  # no other route finished within its cap: BDF / cap bounds the ratio (one round)
+            capped = [n for n in names if n != "BDF" and status.get(n, "").startswith("exceeded")]
+            ratio_rows.append(
+                head
+                | {
+                    "fastest": " or ".join(capped) or "none",
+                    "ratios": [probe["BDF"] / cap_s] if capped else [],
+                    "rounds": 1,
+                    "bound": True,
+                }
+            )
     return rows, ratio_rows, dx.compile_time
+
+
+def route_settle_cost(rows, data: str, rounds: int, cap_s: float, loss: str = "ce") -> str:
+    """What would settle the thresholds of ``data`` that the solver study leaves limited (fewer
+    than 6 timed rounds, or no route but BDF within its cap), and what it would cost: ``rounds``
+    interleaved rounds of BDF and the other routes, each at its measured median time or at the
+    cap ``cap_s`` where it exceeded the cap or was not attempted. ``""`` when none is limited."""
+    out = []
+    for thr in sorted({r["threshold"] for r in rows if r["data"] == data and r["loss"] == loss}):
+        sub = [r for r in rows if r["data"] == data and r["loss"] == loss and r["threshold"] == thr]
+        if not sub or min(r["rounds"] for r in sub if r["route"] == "BDF") < 1:
+            continue
+        timed = [r for r in sub if r["rounds"] >= 6 and r["route"] != "BDF"]
+        if timed:
+            continue
+        per = 0.0
+        for r in sub:
+            per += r["median_s"] if r["median_s"] is not None else cap_s
+        out.append(
+            f"{thr:.2f} would be settled by {rounds} interleaved rounds of every route (the "
+            f"explicit ones under their {cap_s:g} s cap), about {rounds * per / 60:.1f} min"
+        )
+    return "; ".join(out)
 
 
 def route_ratios(ratio_rows, data: str, loss: str = "ce") -> RouteRatios:
     """The solver study's ratios of ``data`` for :func:`route_speedup_at_every_threshold`."""
-    ratios, fastest, values = {}, {}, []
+    ratios, fastest, values, bound = {}, {}, [], {}
     for r in ratio_rows:
         if r["data"] != data or r["loss"] != loss:
             continue
-        if "ratios" in r:
+        if r.get("ratios"):
             ratios[r["threshold"]] = claims.over_rounds(r["ratios"])
             fastest[r["threshold"]] = r["fastest"]
+            bound[r["threshold"]] = bool(r.get("bound", False))
             values += r["ratios"]
         else:
             ratios[r["threshold"]] = None
-    return RouteRatios(ratios, fastest, tuple(values))
+    return RouteRatios(ratios, fastest, tuple(values), bound)
 
 
 def stiffness_study(
@@ -1533,3 +1876,35 @@ def pair_words(a: str, words_a: str, b: str, words_b: str, joiner: str = ", ") -
     if words_a == words_b:
         return f"{a} and {b} at {words_a}"
     return f"{a} at {words_a}{joiner}{b} at {words_b}"
+
+
+#: the published results of the previous edition (the repository's ``book/results``)
+PUBLISHED = Path(__file__).resolve().parents[3] / "book" / "results"
+
+
+def moved_verdicts(recorded, previous: dict | None) -> str:
+    """Markdown: each recorded claim whose verdict differs from the ``previous`` edition's results
+    (a loaded results file, or ``None`` when there is none), "old → new", and the claims new in
+    this edition; "none" when nothing moved."""
+    if previous is None:
+        return "no previous results file to compare with."
+    old = {c["id"]: c["verdict"] for c in previous.get("claims", [])}
+    moved, new = [], []
+    for c in recorded:
+        if c.id not in old:
+            new.append(f"`{c.id}` (new claim: *{c.verdict}*)")
+        elif old[c.id] != c.verdict:
+            moved.append(f"`{c.id}`: *{old[c.id]}* → *{c.verdict}*")
+    gone = [f"`{k}` (no longer declared)" for k in old if k not in {c.id for c in recorded}]
+    parts = moved + new + gone
+    return ("; ".join(parts) + ".") if parts else "none."
+
+
+def relative_budget(rows, data: str, steps: int, threshold: float = 0.80) -> float | None:
+    """``steps`` over the mean number of GD steps the Tables' runs of ``data`` needed to reach
+    ``threshold`` (``None`` unless reached in every seed): the reachability study's budget relative
+    to the time to 0.80, to set beside the paper's :data:`PAPER_GD_095_OVER_080`."""
+    got = [r["gd_steps"] for r in rows if r["data"] == data and r["threshold"] == threshold]
+    if not got or any(g is None or g < 1 for g in got):
+        return None
+    return steps / float(np.mean(got))
