@@ -15,13 +15,16 @@ chapter:
   relative residual ``cg_tol``;
 * timing: float32, one compiled executable per method and size (compile time
   reported separately); exact GN and the fast step timed in interleaved rounds
-  (:func:`fasttrain.core.timing.interleaved`: one warm-up call of each, then
-  ``timing_repeats`` rounds A, B, A, B, ..., BLAS pinned to one thread, load
-  average recorded); a size's time is the median over its rounds, a ratio is
-  taken per round (:func:`fasttrain.core.timing.ratios`) and a fitted exponent
-  per round (:func:`round_exponents`), each reported as median [min, max]
-  (:func:`fasttrain.core.claims.over_rounds`); the stage breakdown takes the best
-  of ``repeats`` calls after a warm-up (one call at the largest size; only the cost-law claim);
+  (:func:`fasttrain.core.timing.interleaved`: one untimed warm-up call of each, then
+  ``timing_repeats`` rounds A, B, A, B, ... -- ``timing_rounds_large`` from ``large_n`` on --,
+  BLAS pinned to one thread, load average recorded); one call is one step (at least
+  10 ms at book scale, against a dispatch overhead of tens of microseconds); a size's time is the
+  median over its rounds, a ratio is taken per round (:func:`fasttrain.core.timing.ratios`) and a
+  fitted exponent per round (:func:`round_exponents`), each reported as the median with the
+  distribution-free 95 % interval of the median, [min, max] beside it
+  (:func:`fasttrain.core.claims.over_rounds`; >= 6 rounds needed); the stage breakdown takes the best
+  of ``repeats`` calls after a warm-up (one call at the largest size; only the cost-law claim,
+  which therefore decides at most "inconclusive");
   the fast step with the Cholesky factor of the sketch (``Config.timing_factor``)
   and CG tolerance ``timing_cg_tol``; every fast step applies its preconditioner and exact GN
   does its two triangular solves by block substitution in matrix-vector products
@@ -30,8 +33,8 @@ chapter:
   ``t / log10(1 / contraction)`` of the timed step;
 * seeds: the convergence runs are repeated for ``seed + k``, ``k`` in
   ``Config.seeds`` (data draw, ``W0`` and sketches all change with the seed),
-  and so are GD's and exact GN's λ sweeps (:func:`gd_lambda_seeds`,
-  :func:`gn_lambda_seeds`); sketch draws (``Config.sketch_draws``) for the preconditioned condition number
+  and so are GD's λ sweep (:func:`gd_lambda_seeds`) and, for ``Config.lambda_seeds``, exact GN's
+  (:func:`gn_lambda_seeds`); sketch draws (``Config.sketch_draws``) for the preconditioned condition number
   and the PCG iterations;
 * memory: XLA's buffer assignment of the compiled step
   (``jax.jit(f).lower(...).compile().memory_analysis()``): arguments +
@@ -54,6 +57,7 @@ from ..core import claims, reference
 from ..core import data as data_mod
 from ..core.claims import ClaimSpec, Measurement
 from ..core.progress import progress_bar
+from ..core.results import Evidence
 from ..core.scales import pick
 from ..core.timing import interleaved
 from ..methods import gauss_newton as gn
@@ -99,7 +103,7 @@ class Config:
     Measured on 2 shared cores (float32, m = 16384, d = 4, Cholesky factor):
     exact 0.32 / 1.20 s, fast 0.70 / 1.85 s per step at n = 1024 / 2048.
 
-    This edition: ``kron_sketch_factor`` the sketch rows ``s / n`` of the
+    Since the edition of 2 December: ``kron_sketch_factor`` the sketch rows ``s / n`` of the
     Kronecker-structured sketch (``kron``, beyond the paper; its sketched
     ``J^T`` has ``s d`` rows, and s >= n is where the embedding argument holds).  It stays
     2.0, now chosen by a rule declared before the book run (:func:`select_kron_sketch_factor`
@@ -108,17 +112,22 @@ class Config:
     1.25n 0.871, 1.5n 0.926, 2.0n 0.880 s per decade, so 1.0, 1.25 and 2.0 tie and 2.0 is
     kept); the Kronecker step's sketch recomputes the pattern from ``W`` batch by batch
     (:func:`fasttrain.methods.gauss_newton.sketch_pattern_from_weights`).  Sizes with ``n >= large_n`` are timed in
-    ``timing_rounds_large`` interleaved rounds without a warm-up call (each
-    call takes seconds; compilation is ahead of time) and their stage
-    breakdown is one call per stage, without the QR factor above
-    ``breakdown_qr_max_n``.  Rate study: exact GN on ``rate_n_sweep`` points at
+    ``timing_rounds_large`` interleaved rounds after an untimed warm-up call of each step (since
+    the edition of 7 December; before: 3 rounds without a warm-up, whose first round paid exact GN's cold call,
+    ≈ 2.5 s at n = 8192) and their stage breakdown is one call per stage, without the QR factor
+    above ``breakdown_qr_max_n``.  ``fast_max_n``: the largest n at which the paper's fast step
+    is timed in the n sweep (``None``: every n); at book scale 4096, because one call of it at
+    n = 8192 takes 35 s and 6 rounds after a warm-up would cost about 4 minutes of the chapter's
+    16 (exact GN and the Kronecker step are timed up to the largest n).  ``lambda_seeds``: the
+    seeds (offsets) of exact GN's two λ sweeps (cheap: a share of seeds needs 6 of 6 to clear ½
+    on its exact interval).  Rate study: exact GN on ``rate_n_sweep`` points at
     width ``rate_m_factor * n``, dimension ``rate_d``, teacher labels,
     iterations to ``rate_eps``, with the first step's plain-CG and PCG
     iterations.  ``build_rounds``: interleaved rounds of the preconditioner
     builds along ``m_sweep``; ``bandwidth_rounds``: interleaved rounds of the bandwidth study
     (:func:`bandwidth_study`) at the two largest n of ``n_sweep``.
     ``precond_apply``: how the timed fast steps, the stage breakdown and the bandwidth study apply
-    the preconditioner (:data:`fasttrain.methods.gauss_newton.PRECOND_APPLY`; this edition
+    the preconditioner (:data:`fasttrain.methods.gauss_newton.PRECOND_APPLY`; since the edition of 2 December
     ``blocked``: block substitution as matrix-vector products, measured faster than both the
     previous ``triangular`` route and forming ``R⁻¹`` (``inverse``); also the method module's
     default that the float64 runs take); ``solve_apply``: the same for exact GN's two triangular
@@ -154,14 +163,16 @@ class Config:
     sketch_draws: int = 3
     kron_sketch_factor: float = 2.0
     large_n: int = 4096
-    timing_rounds_large: int = 3
+    timing_rounds_large: int = 6
+    fast_max_n: int | None = None
+    lambda_seeds: tuple[int, ...] = (0,)
     breakdown_qr_max_n: int = 2048
     rate_n_sweep: tuple[int, ...] = (32, 64)
     rate_m_factor: int = 16
     rate_d: int = 16
     rate_eps: float = 1e-6
-    build_rounds: int = 5
-    bandwidth_rounds: int = 3
+    build_rounds: int = 7
+    bandwidth_rounds: int = 6
     precond_apply: str = "blocked"
     solve_apply: str = "blocked"
 
@@ -181,21 +192,25 @@ CONFIGS: dict[str, Config] = {
         eps_sweep=(1.0, 0.3, 0.1),
         eps_n=32,
         eps_m=1024,
-        n_sweep=(64, 128),
+        n_sweep=(64, 128),  # both in the m >= n²/8 regime of time-exponent-n-fast
         m_sweep=(2048, 4096),
         sweep_m=4096,
         sweep_n=64,
         sweep_d=4,
-        timing_repeats=3,
+        timing_repeats=6,
         memory_d_sweep=(4, 32),
         seeds=(0, 1),
+        lambda_seeds=(0, 1),  # the smoke sweep spans < 10× in λ: not testable there anyway
         sketch_draws=2,
         large_n=128,
-        timing_rounds_large=2,
+        timing_rounds_large=6,
+        # fast_max_n stays None: the paper's step is timed at every n (tests/test_gauss_newton.py
+        # counts 3 steps per size); the book scale's cut at 4096 ran end to end at smoke with 64
         breakdown_qr_max_n=32,
         rate_n_sweep=(32, 64),
         rate_m_factor=32,  # n = 32 shares the convergence runs' shape (m = 1024): fewer compilations
-        build_rounds=2,
+        build_rounds=6,
+        bandwidth_rounds=6,
     ),
     "book": Config(
         n=256,
@@ -211,20 +226,27 @@ CONFIGS: dict[str, Config] = {
         eps_m=4096,
         # n = 8192 at m = 32 768 (m = 4n): the largest m whose steps stay under the issue's
         # 8 GB (m = 65 536 would need ≈ 9 GiB); both sketches still reduce (s = 4n < md, s = 2n < m)
-        n_sweep=(256, 512, 1024, 2048, 4096, 8192),
+        # n = 128: a third size with m >= n²/8 for time-exponent-n-fast (0.1 s per round)
+        n_sweep=(128, 256, 512, 1024, 2048, 4096, 8192),
         m_sweep=(4096, 8192, 16384, 32768, 65536),
         sweep_m=32768,
         sweep_n=512,
         sweep_d=4,
         timing_repeats=7,
         seeds=(0, 1, 2, 3, 4),
+        lambda_seeds=tuple(range(10)),
         sketch_draws=5,
         large_n=4096,
-        timing_rounds_large=3,
+        # 6 rounds after a warm-up: the fewest with a 95 % interval of the median; the published
+        # (cold-first) rounds at n = 8192 spread ±10 % and an independent warmed re-run ±5 %, so
+        # 6 rounds decide speed-up-kron unless its median lies within ~7 % of 1.5
+        timing_rounds_large=6,
+        fast_max_n=4096,
         breakdown_qr_max_n=2048,
         rate_n_sweep=(128, 256, 512, 1024),
         rate_m_factor=8,
-        build_rounds=5,
+        build_rounds=7,
+        bandwidth_rounds=6,
     ),
     "paper": Config(
         # The paper has no experiments; "paper" scale takes the regime its
@@ -248,9 +270,10 @@ CONFIGS: dict[str, Config] = {
         sweep_d=8,
         timing_repeats=7,
         seeds=(0, 1, 2, 3, 4),
+        lambda_seeds=tuple(range(10)),
         sketch_draws=5,
         large_n=8192,
-        timing_rounds_large=3,
+        timing_rounds_large=6,
         breakdown_qr_max_n=2048,
         rate_n_sweep=(256, 512, 1024, 2048),
         rate_m_factor=16,
@@ -270,6 +293,8 @@ def config(scale: str) -> Config:
 
 #: the paper's abstract (LIPIcs ITCS 2021, the only text of the paper this book stores)
 ABSTRACT = {
+    "generalization": "initiated an ongoing effort for developing faster second-order "
+    "optimization algorithms beyond SGD, without compromising the generalization error",
     "rate": "Despite their remarkable convergence rate (independent of the training batch size n), "
     "second-order algorithms incur a daunting slowdown in the cost per iteration",
     "first-order": "The slow convergence rate and pathological curvature issues of first-order "
@@ -295,22 +320,24 @@ def graded(
 ) -> claims.Rule:
     """Two bars: "reproduced" when the whole interval clears ``bar``, "partly" when it clears only
     the weaker ``partly``, "not reproduced" when it misses both, "inconclusive" when it straddles
-    either (unlike :func:`fasttrain.core.claims.threshold`, which is decided on ``bar`` alone)."""
+    either (unlike :func:`fasttrain.core.claims.threshold`, which is decided on ``bar`` alone).
+
+    The interval is the measurement's own (for timing rounds the distribution-free 95 % interval
+    of the median, :func:`fasttrain.core.claims.over_rounds`); a ``limited`` measurement (fewer
+    than 6 rounds, one run) straddles every bar (:func:`fasttrain.core.claims.side`) and so
+    decides at most "inconclusive"."""
     op = "≥" if higher else "≤"
     u = f" {unit}" if unit else ""
     words = f"{op} {bar:g}{u} (partly: {op} {partly:g})"
 
-    def side(m: Measurement, b: float) -> str:
-        lo, hi = m.lo, m.hi
-        if higher:
-            return "meets" if lo >= b else "fails" if hi < b else "straddles"
-        return "meets" if hi <= b else "fails" if lo > b else "straddles"
-
     def fn(m: Measurement) -> tuple[str, str]:
-        shown, main, weak = m.text(), side(m, bar), side(m, partly)
+        shown = m.text()
+        main, weak = claims.side(m, bar, higher), claims.side(m, partly, higher)
         if main == "meets":
             return "reproduced", f"{shown} {op} {bar:g}{u}"
         if main == "straddles":
+            if m.limited:
+                return "inconclusive", f"{shown} cannot decide against {bar:g}{u}"
             return "inconclusive", f"{shown} straddles {bar:g}{u}"
         if weak == "meets":
             return "partly", f"{shown} misses {bar:g}{u} but clears {partly:g}"
@@ -326,7 +353,50 @@ def graded(
         "reproduced": claims.exact(good),
         "partly": claims.exact(mid),
         "not reproduced": claims.exact(bad),
-        "inconclusive": claims.over_rounds([mid, good]),
+        "inconclusive": claims.over_rounds([mid, mid, mid, good, good, good]),
+    }
+    return claims.Rule(name, fn, examples, f"{words}. Thresholds: {source}", words)
+
+
+def every_case(
+    bar: float, *, higher: bool = False, name: str, source: str, of: str = "seeds"
+) -> claims.Rule:
+    """A bar that *every* case must clear (``<= bar``, or ``>= bar`` if ``higher``): the statistic of
+    a claim about every step, seed or draw.
+
+    Decided on each value of the measurement (one per seed or draw; the worst case,
+    :func:`fasttrain.core.claims.worst_case`, shows the worst of them): "reproduced" when every one
+    clears the bar, "not reproduced" when at least one does not (one counterexample refutes an
+    every-case claim, however many others pass; the reason counts the violations), "inconclusive"
+    for a ``limited`` measurement (a single seed or draw: it cannot show that the claim holds for
+    every case).  No mean and no interval of it: a mean can hide a violating case, and its interval
+    narrows with more cases until a violation no longer shows.
+    """
+    op = "≥" if higher else "≤"
+    words = f"every one of the {of} {op} {bar:g} (the worst case decides)"
+
+    def fn(m: Measurement) -> tuple[str, str]:
+        bad = [v for v in m.values if (v < bar if higher else v > bar)]
+        worst = min(m.values) if higher else max(m.values)
+        shown = f"worst of {len(m.values)} {of} {worst:.3g}"
+        if bad:
+            return "not reproduced", (
+                f"{shown}: {len(bad)} of {len(m.values)} {of} violate {op} {bar:g} "
+                f"({', '.join(f'{v:.3g}' for v in bad)})"
+            )
+        if m.limited:
+            return "inconclusive", f"{shown} {op} {bar:g}, but {m.limited}"
+        return (
+            "reproduced",
+            f"{shown} {op} {bar:g}: no {of[:-1] if of.endswith('s') else of} violates it",
+        )
+
+    step = abs(bar) * 0.5 + 1e-3
+    good, badv = (bar + step, bar - step) if higher else (bar - step, bar + step)
+    examples = {
+        "reproduced": claims.worst_case([good, good, good], higher=higher, of=of),
+        "not reproduced": claims.worst_case([good, badv, good, good, good], higher=higher, of=of),
+        "inconclusive": claims.worst_case([good], higher=higher, of=of),
     }
     return claims.Rule(name, fn, examples, f"{words}. Thresholds: {source}", words)
 
@@ -386,75 +456,81 @@ class LambdaSweep:
 
 
 def _seeds(values, lambda_range=27.0):
-    return claims.over_seeds(values), {"lambda_range": lambda_range}
+    return claims.worst_case(values, higher=False), {"lambda_range": lambda_range}
 
 
 @claims.rule(
     examples={
         "reproduced": _seeds([0.1, 0.2, 0.0, 0.15, 0.2]),
-        "not reproduced": _seeds([1.0, 1.2, 0.9, 1.1, 1.0]),
-        "inconclusive": _seeds([0.1, 0.9, 0.0, 0.6, 0.2]),
-        "not testable here": (claims.over_seeds([0.1, 0.2, 0.0]), {"lambda_range": 4.0}),
+        "not reproduced": _seeds([0.1, 0.2, 0.0, 0.6, 0.2]),
+        "inconclusive": _seeds([0.1]),
+        "not testable here": (claims.worst_case([0.1, 0.2, 0.0]), {"lambda_range": 4.0}),
     },
     words="fitted exponent of iterations in 1/λ below 0.5 (the bar at which GD's count is said "
-    "to grow), on the 95 % interval over seeds, while λ varies ≥ 10×",
+    "to grow) for every seed (the worst seed decides), while λ varies ≥ 10×",
 )
 def gn_iterations_flat(m: Measurement, lambda_range: float) -> tuple[str, str]:
-    """Gauss-Newton's iterations to the target do not grow as λ_min shrinks.
+    """Gauss-Newton's iterations to the target do not grow as λ_min shrinks, for every seed.
 
     ``m``: one number per seed, the fitted exponent of that seed's iterations in 1/λ_min (the
     estimator of ``gd-iterations-vs-lambda``; a point not reached counted as budget + 1);
     ``lambda_range``: the smallest max/min λ_min of the seeds.  The bar is the one at which the
-    chapter says GD's count *grows* (exponent 0.5): "reproduced" when the whole 95 % interval lies
-    below 0.5, "not reproduced" when it lies at or above, "inconclusive" when it straddles; a sweep
-    over less than 10× in λ cannot test it.  (Until this edition: one seed, max/min iterations
-    ≤ 2, no interval.  A per-seed max/min cannot exceed 2 while the claim holds, so an interval of
-    it straddles the bar whenever the seeds differ, whatever the truth; the exponent has no such
-    ceiling and is the quantity the λ⁻² bound is about.)
+    chapter says GD's count *grows* (exponent 0.5).  Statistic: the worst case over seeds (the
+    largest exponent), because the claim follows from the theorem's λ-free contraction of every
+    step of every run: "reproduced" when every seed's exponent lies below 0.5, "not reproduced"
+    when one seed's does not, "inconclusive" on a single seed; a sweep over less than 10× in λ
+    cannot test it.  (Until the 2026-12-07 edition: the 95 % t-interval of the mean exponent over
+    seeds; before that one seed's max/min iterations ≤ 2, see the errata page.)
     """
     if lambda_range < 10:
         return "not testable here", f"λ_min varies only {lambda_range:.2g}×"
-    shown = f"exponent {m.text('.2g')} while λ varies ≥ {lambda_range:.0f}×"
-    side = claims.side(m, 0.5, higher=False)
-    if side == "meets":
-        return "reproduced", f"{shown}: below 0.5"
-    if side == "straddles":
-        return "inconclusive", f"{shown}: straddles 0.5"
-    return "not reproduced", f"{shown}: at or above 0.5"
+    shown = (
+        f"largest exponent of {len(m.values)} seeds {max(m.values):.2g} "
+        f"(per seed {', '.join(f'{v:.2g}' for v in m.values)}) while λ varies ≥ {lambda_range:.0f}×"
+    )
+    over = [v for v in m.values if v >= 0.5]
+    if over:
+        return "not reproduced", f"{shown}: {len(over)} seed(s) at or above 0.5"
+    if m.limited:
+        return "inconclusive", f"{shown}: below 0.5, but {m.limited}"
+    return "reproduced", f"{shown}: every seed below 0.5"
 
 
-def _width(ordered, smallest, lambda_range=27.0):
-    return claims.over_seeds(ordered), {
-        "fails_smallest": claims.over_seeds(smallest),
+def _width(ordered, smallest, n=10, lambda_range=27.0):
+    return claims.share(ordered, n), {
+        "fails_smallest": claims.share(smallest, n),
         "lambda_range": lambda_range,
     }
 
 
 @claims.rule(
     examples={
-        "reproduced": _width([1, 1, 1, 1, 1], [1, 1, 1, 1, 1]),
-        "partly": _width([0, 0, 0, 0, 0], [1, 1, 1, 1, 1]),
-        "not reproduced": _width([0, 0, 0, 0, 0], [0, 0, 0, 0, 0]),
-        "inconclusive": _width([1, 1, 1, 1, 0], [1, 1, 1, 1, 1]),
-        "not testable here": _width([1, 1, 1, 1, 1], [1, 1, 1, 1, 1], lambda_range=4.0),
+        "reproduced": _width(10, 10),
+        "partly": _width(0, 10),
+        "not reproduced": _width(0, 0),
+        "inconclusive": _width(5, 5, n=5),
+        "not testable here": _width(10, 10, lambda_range=4.0),
     },
     words="share of seeds where undamped GN fails below some λ and converges above it ≥ ½, on "
-    "the 95 % interval over seeds",
+    "the exact 95 % (Clopper–Pearson) interval of the share",
 )
 def fails_below_some_lambda(
     m: Measurement, fails_smallest: Measurement, lambda_range: float
 ) -> tuple[str, str]:
     """At a fixed width, undamped Gauss-Newton fails (diverges or misses the target) once λ is small.
 
-    From the theorem's condition m ≥ poly(n, 1/λ).  ``m``: per seed 1 when that seed's failures
-    are exactly the smallest λ's of its sweep (some λ converges, every smaller one fails), else 0;
-    ``fails_smallest``: per seed 1 when the run at the smallest λ fails; ``lambda_range``: the
-    smallest max/min λ_min of the seeds.  Decided on the 95 % interval of the mean (the share of
-    seeds): "reproduced" when the interval of the ordered share lies at or above ½; "partly" when
-    it lies below ½ but the share failing at the smallest λ lies at or above ½; "not reproduced"
-    when the share failing at the smallest λ lies below ½ (GN converges at the smallest λ in most
-    seeds); "inconclusive" when a deciding interval straddles ½; a sweep over less than 10× in λ
-    cannot test it.  (Until this edition: one seed, no interval.)
+    From the theorem's condition m ≥ poly(n, 1/λ).  ``m``: the share of seeds whose failures are
+    exactly the smallest λ's of their sweep (some λ converges, every smaller one fails);
+    ``fails_smallest``: the share of seeds whose run at the smallest λ fails; both
+    :func:`fasttrain.core.claims.share` (a count of seeds, so the exact Clopper–Pearson interval,
+    which never leaves [0, 1]); ``lambda_range``: the smallest max/min λ_min of the seeds.  The
+    claim is that the failure *typically* appears (a property of the width, not of every draw),
+    hence a share against ½: "reproduced" when the interval of the ordered share lies at or above
+    ½; "partly" when it lies below ½ but the share failing at the smallest λ lies at or above ½;
+    "not reproduced" when the share failing at the smallest λ lies below ½; "inconclusive" when a
+    deciding interval straddles ½ (5 of 5 seeds give [0.48, 1]: it takes 6 of 6); a sweep over
+    less than 10× in λ cannot test it.  (Until the 2026-12-07 edition: the t-interval of the mean
+    of 0/1 values, which gave 5 of 5 the interval [1, 1].)
     """
     if lambda_range < 10:
         return "not testable here", f"λ_min varies only {lambda_range:.2g}×"
@@ -474,31 +550,44 @@ def fails_below_some_lambda(
     return "not reproduced", f"{shown}: GN converges at the smallest λ in most seeds"
 
 
+def _draws(values, cond_g_range=100.0):
+    return claims.worst_case(values, higher=False, of="sketch draws"), {
+        "cond_g_range": cond_g_range
+    }
+
+
 @claims.rule(
     examples={
-        "reproduced": (claims.over_seeds([7.0, 8.0, 9.0]), {"cond_g_range": 100.0}),
-        "not reproduced": (claims.over_seeds([70.0, 80.0, 90.0]), {"cond_g_range": 100.0}),
-        "inconclusive": (claims.over_rounds([10.0, 30.0]), {"cond_g_range": 100.0}),
-        "not testable here": (claims.over_seeds([7.0, 8.0, 9.0]), {"cond_g_range": 4.0}),
+        "reproduced": _draws([7.0, 8.0, 9.0]),
+        "not reproduced": _draws([7.0, 8.0, 25.0]),
+        "inconclusive": _draws([8.0]),
+        "not testable here": _draws([7.0, 8.0, 9.0], cond_g_range=4.0),
     },
-    words="≤ 20 over sketch draws while cond(G) grows ≥ 10×",
+    words="≤ 20 for every sketch draw (the worst draw decides) while cond(G) grows ≥ 10×",
 )
 def preconditioned_bounded(m: Measurement, cond_g_range: float) -> tuple[str, str]:
-    """The largest cond(R⁻ᵀGR⁻¹) over the λ sweep stays ≤ 20 (per sketch draw, the interval over
-    draws decides) while cond(G) grows at least 10×.
+    """The largest cond(R⁻ᵀGR⁻¹) over the λ sweep stays ≤ 20 for every sketch draw while cond(G)
+    grows at least 10×.
 
-    Thresholds: the paper's "precondition the underlying Gram matrix" with an O(1) condition
-    number read as ≤ 20 (√20 ≈ 4.5: PCG then needs a few dozen iterations to 1e-8); a sweep whose
-    cond(G) varies less than 10× cannot show independence of the conditioning.
+    ``m``: per sketch draw, the largest preconditioned condition number over the λ sweep.
+    Statistic: the worst case over draws, because the preconditioning lemma is a statement about
+    the sketch the algorithm draws (each draw must precondition; a mean over draws could hide one
+    that does not): "reproduced" when every draw stays ≤ 20, "not reproduced" when one exceeds
+    it, "inconclusive" on a single draw.  Thresholds: the paper's "precondition the underlying Gram
+    matrix" with an O(1) condition number read as ≤ 20 (√20 ≈ 4.5: PCG then needs a few dozen
+    iterations to 1e-8); a sweep whose cond(G) varies less than 10× cannot show independence of
+    the conditioning.  (Until the 2026-12-07 edition: the t-interval of the mean over draws.)
     """
     if cond_g_range < 10:
         return "not testable here", f"cond(G) varies only {cond_g_range:.2g}×"
-    shown = m.text(".3g")
-    if m.hi <= 20:
-        return "reproduced", f"{shown} ≤ 20 while cond(G) grows {cond_g_range:.0f}×"
-    if m.lo > 20:
-        return "not reproduced", f"{shown} > 20"
-    return "inconclusive", f"{shown} straddles 20"
+    worst = max(m.values)
+    shown = f"worst of {len(m.values)} sketch draws {worst:.3g}"
+    over = [v for v in m.values if v > 20]
+    if over:
+        return "not reproduced", f"{shown} > 20 ({len(over)} of {len(m.values)} draws)"
+    if m.limited:
+        return "inconclusive", f"{shown} ≤ 20, but {m.limited}"
+    return "reproduced", f"{shown} ≤ 20 while cond(G) grows {cond_g_range:.0f}×"
 
 
 @dataclass(frozen=True)
@@ -514,6 +603,8 @@ class ExponentPair:
 
 
 def _band_side(m: Measurement, lo: float, hi: float) -> str:
+    if m.limited:  # fewer than 6 rounds: no 95 % interval of the median, at most inconclusive
+        return "straddles"
     if lo <= m.lo and m.hi <= hi:
         return "inside"
     return "outside" if m.hi < lo or m.lo > hi else "straddles"
@@ -524,13 +615,20 @@ def _band_side(m: Measurement, lo: float, hi: float) -> str:
         "reproduced": ExponentPair(claims.exact(1.0), claims.exact(0.9)),
         "partly": ExponentPair(claims.exact(1.0), claims.exact(0.5)),
         "not reproduced": ExponentPair(claims.exact(1.6), claims.exact(0.5)),
-        "inconclusive": ExponentPair(claims.over_rounds([0.6, 1.0]), claims.exact(1.0)),
+        "inconclusive": ExponentPair(
+            claims.over_rounds([0.6, 0.6, 0.6, 1.0, 1.0, 1.0]), claims.exact(1.0)
+        ),
     },
     words="both exponents in [0.7, 1.3]",
 )
 def both_linear_in_m(m: ExponentPair) -> tuple[str, str]:
-    """Both steps' times grow linearly in the width m: fitted exponents (per interleaved round,
-    median [min, max]) inside [0.7, 1.3].
+    """Both steps' times grow linearly in the width m: fitted exponents (one per interleaved
+    round) inside [0.7, 1.3].
+
+    Statistic: the median over rounds with its distribution-free 95 % interval
+    (:func:`fasttrain.core.claims.over_rounds`), because the claim is about the typical cost of a
+    step, and a round's exponent is one noisy draw of it; fewer than 6 rounds decide at most
+    "inconclusive".
 
     Thresholds: the book's band around the paper's linear dependence on m (Õ(mn) and O(mn²)),
     wide enough for the fixed O(n³) and O(n²) parts at the sweep's small n; "partly" when one of
@@ -550,6 +648,7 @@ class StageFits:
     ``stages`` is a tuple of ``(stage, law exponent, measured exponent)``."""
 
     stages: tuple[tuple[str, float, float], ...]
+    limited: str = ""
 
     @property
     def values(self) -> tuple[float, ...]:
@@ -563,8 +662,17 @@ class StageFits:
 LAW_TOL = 0.3
 
 
-def _fits(*pairs):
-    return StageFits(tuple((f"s{i}", q, p) for i, (q, p) in enumerate(pairs)))
+def _fits(*pairs, limited=""):
+    return StageFits(tuple((f"s{i}", q, p) for i, (q, p) in enumerate(pairs)), limited)
+
+
+#: why the stage breakdown's fits decide at most "inconclusive" (issue 22: timings decide on the
+#: interval of a median over >= 6 interleaved rounds; the breakdown times every stage in 1-2 calls)
+STAGE_CALLS_LIMITED = (
+    "single calls per stage (best of 2 below n = large_n): no interval of the median, so at most "
+    "inconclusive; settling it needs >= 6 interleaved rounds of every stage at every n >= 1024, "
+    "about 6 × the breakdown's 140 s at book scale (≈ 14 min, beyond the chapter's budget)"
+)
 
 
 @claims.rule(
@@ -572,8 +680,10 @@ def _fits(*pairs):
         "reproduced": _fits((1, 1.1), (2, 1.9), (3, 2.8)),
         "partly": _fits((1, 1.1), (2, 1.9), (3, 2.2)),
         "not reproduced": _fits((1, 2.0), (2, 1.0), (3, 2.2)),
+        "inconclusive": _fits((1, 1.1), (2, 1.9), (3, 2.2), limited=STAGE_CALLS_LIMITED),
     },
-    words=f"every stage's exponent within ±{LAW_TOL} of its law (partly: at least half)",
+    words=f"every stage's exponent within ±{LAW_TOL} of its law (partly: at least half); "
+    "decided only on timings with an interval of the median",
 )
 def stages_follow_laws(m: StageFits) -> tuple[str, str]:
     """Each stage's fitted exponent in n (sizes n >= 1024 at fixed m) lies within ±0.3 of the
@@ -581,13 +691,19 @@ def stages_follow_laws(m: StageFits) -> tuple[str, str]:
 
     Thresholds: the book's; ±0.3 allows the lower-order terms (log factors, O(n²) work at the
     sizes measured, a noisy single call at the largest size). "partly" when at least half of the
-    stages follow their law, "not reproduced" otherwise.
+    stages follow their law, "not reproduced" otherwise.  Statistic: a count of stages, each stage's
+    exponent fitted to one time per size; when those times are single calls (``m.limited``, the
+    stage breakdown at book scale: :data:`STAGE_CALLS_LIMITED`) they carry no interval, and the
+    rule says "inconclusive" with the count (issue 22: a timing decides only on the interval of a
+    median over >= 6 rounds).  (Until the 2026-12-07 edition the count decided on single calls.)
     """
     miss = m.misses(LAW_TOL)
     k = len(m.stages)
     why = f"{k - len(miss)}/{k} stages within ±{LAW_TOL}" + (
         f"; off: {', '.join(miss)}" if miss else ""
     )
+    if m.limited:
+        return "inconclusive", f"{why}; {m.limited}"
     if not miss:
         return "reproduced", why
     return ("partly", why) if len(miss) <= k / 2 else ("not reproduced", why)
@@ -624,23 +740,27 @@ def _bw(*fractions):
 
 @claims.rule(
     examples={
-        "reproduced": _bw(0.8, [0.6, 0.7, 0.9]),
+        "reproduced": _bw(0.8, [0.6, 0.7, 0.9, 0.65, 0.75, 0.8]),
         "partly": _bw(0.8, 0.2),
-        "not reproduced": _bw(0.1, [0.2, 0.3, 0.25]),
-        "inconclusive": _bw(0.8, [0.4, 0.6]),
+        "not reproduced": _bw(0.1, [0.2, 0.3, 0.25, 0.2, 0.3, 0.25]),
+        "inconclusive": _bw(0.8, [0.4, 0.6, 0.45, 0.55, 0.5, 0.6]),
     },
     words=f"every memory-bound stage reaches ≥ {BANDWIDTH_BAR:g} of the measured streaming "
-    "bandwidth in every interleaved round (partly: some stages do)",
+    "bandwidth (each stage on the 95 % interval of its median over ≥ 6 interleaved rounds; "
+    "partly: some stages do)",
 )
 def memory_bound_at_bandwidth(m: BandwidthFractions) -> tuple[str, str]:
     """The stages that miss their operation-count law are memory-bound: each moves the bytes the
     algorithm says at ≥ 0.5 of the streaming bandwidth measured in the same process.
 
     ``m``: per stage and size, the per-round fraction (achieved bytes/s over the matching probe's
-    bytes/s in the same interleaved round, :func:`bandwidth_study`).  "reproduced" when every
-    stage's range lies at or above 0.5, "not reproduced" when every stage's range lies below it,
-    "partly" when some stages lie at or above and others below, "inconclusive" when a range
-    straddles 0.5.  Thresholds: the book's (a stage running at half the machine's streaming rate
+    bytes/s in the same interleaved round, :func:`bandwidth_study`).  Statistic: per stage the
+    median over rounds with its distribution-free 95 % interval (the typical speed of a stage;
+    fewer than 6 rounds decide at most "inconclusive"), and "every stage" as a count over stages.
+    "reproduced" when every stage's interval lies at or above 0.5, "not reproduced" when every
+    stage's lies below it, "partly" when some lie at or above and the others below,
+    "inconclusive" when an interval straddles 0.5.  (Until the 2026-12-07 edition: [min, max] of 3
+    rounds.)  Thresholds: the book's (a stage running at half the machine's streaming rate
     or better is limited by memory traffic, not by arithmetic; below it something else -- latency,
     a poor access pattern, an extra pass -- costs more than the bytes).
     """
@@ -654,24 +774,57 @@ def memory_bound_at_bandwidth(m: BandwidthFractions) -> tuple[str, str]:
     return ("partly", why) if meets else ("not reproduced", why)
 
 
+#: where the values of the theorem and the lemmas come from: the stored text of the paper
+#: (../shared/papers/seeds/vandenbrand-2021-near-linear-time.txt) is its abstract page only
+OUTSIDE_SEED = (
+    "not in the stored text (the abstract page of the ITCS version): taken from the book's notes "
+    "on the paper (shared/papers/FACTS.md, section B, listed there among the 'unconfirmed "
+    "details' of arXiv 2006.11648), not checked against the full paper here"
+)
+
+#: the regime of the Õ(mn) claim: sizes of the n sweep with m >= n² / MN_REGIME_C.  By the
+#: chapter's operation count of the fast step at d = 4 (sketch n·md·log₂(md) ≈ 68nm, PCG
+#: k·4nmd ≈ 240nm at k ≈ 15, against the factor's 2sn² + n³/3 ≈ 8.3n³ at s = 4n), the mn part is
+#: then at least about 4× the n³ part
+MN_REGIME_C = 8
+
+
+def mn_regime(n: int, m: int) -> bool:
+    """Whether size ``(n, m)`` lies in the regime where the fast step's mn work dominates its n³
+    work (``m >= n² / MN_REGIME_C``)."""
+    return m * MN_REGIME_C >= n * n
+
+
 def _contraction_spec(data: str, words: str) -> ClaimSpec:
     return ClaimSpec(
         id=f"contraction-{data}",
         kind="paper",
         claim=f"the fast step contracts the residual by at least 1/2 per iteration ({words})",
-        where="Theorem (main result); abstract",
+        where="main theorem (the factor 1/2 is " + OUTSIDE_SEED + "); abstract (the rate in words)",
         paper_value=0.5,
-        unit="largest ‖f_{t+1}−y‖/‖f_t−y‖ of a run, over seeds",
-        rule=claims.threshold(
+        unit="largest ‖f_{t+1}−y‖/‖f_t−y‖ of a run; the worst seed decides",
+        rule=every_case(
             0.5,
-            higher=False,
             name="halves-every-step",
-            source="the theorem's ‖f_{t+1} − y‖ ≤ ½‖f_t − y‖ (every step of every seed: the "
-            "interval of the per-seed largest contraction must lie below 1/2)",
+            source="the theorem's ‖f_{t+1} − y‖ ≤ ½‖f_t − y‖ for every step of every run: each "
+            "seed's largest contraction must be ≤ 1/2, and one seed above it refutes the claim "
+            "(until the 2026-12-07 edition: the t-interval of the mean over seeds, under which a "
+            "seed at 0.81 read as inconclusive)",
         ),
         paper_words=ABSTRACT["rate"],
         notes="The factor 1/2 is the paper's main theorem (arXiv 2006.11648); the stored text of "
         "the paper is its abstract, which states the λ- and n-independent rate in words.",
+    )
+
+
+def _same_residuals(name: str, of: str) -> claims.Rule:
+    return every_case(
+        1e-3,
+        name=name,
+        source=f"{of}: residuals within 0.1 % of exact GN's at every iteration (CG to 1e-8), for "
+        "every seed: each seed's largest |log(r / r_GN)| must be ≤ 1e-3, and one seed above it "
+        "refutes the claim (until the 2026-12-07 edition: the t-interval of the mean over seeds, "
+        "which reached below zero for this non-negative quantity and let a seed at 1.02e-3 pass)",
     )
 
 
@@ -684,13 +837,9 @@ CLAIMS = claims.declare(
         claim="sketch-preconditioned CG finds a sufficiently good approximate Gauss-Newton step",
         where="abstract; Sec. on the algorithm",
         paper_value="same iterates as Gauss-Newton",
-        unit="max |log(r_fast / r_GN)| over iterations and data sets, over seeds",
-        rule=claims.threshold(
-            1e-3,
-            higher=False,
-            name="same-residuals",
-            source="'a sufficiently good approximate solution' read as residuals within 0.1 % "
-            "of exact GN's at every iteration (CG to 1e-8)",
+        unit="max |log(r_fast / r_GN)| over iterations and data sets; the worst seed decides",
+        rule=_same_residuals(
+            "same-residuals", "'a sufficiently good approximate solution' read as"
         ),
         paper_words=ABSTRACT["sketch"],
     ),
@@ -698,15 +847,21 @@ CLAIMS = claims.declare(
         id="gd-iterations-vs-lambda",
         kind="paper",
         claim="gradient descent needs O(n²/λ² log 1/ε) iterations: its count grows as λ shrinks",
-        where="abstract; comparison with first-order methods",
+        where="abstract; comparison with first-order methods (the O(n²/λ²) bound is "
+        + OUTSIDE_SEED
+        + ")",
         paper_value="exponent ≤ 2 in 1/λ",
-        unit="fitted exponent of iterations in 1/λ, over seeds",
+        unit="fitted exponent of iterations in 1/λ, mean over seeds",
         rule=claims.threshold(
             0.5,
             name="gd-grows-with-1/lambda",
             source="the paper's 'slow convergence rate' of first-order methods read as an "
             "iteration count that grows at least like (1/λ)^0.5 (the bound's λ⁻² is an upper "
-            "bound)",
+            "bound). Statistic: the 95 % t-interval of the mean exponent over seeds, because the "
+            "claim is about how GD typically behaves (an exponent can be negative, so no log "
+            "scale)",
+            untestable="GD reaches the target at fewer than two λ on fewer than two seeds (no "
+            "exponent can be fitted)",
         ),
         paper_words=ABSTRACT["first-order"],
     ),
@@ -716,7 +871,7 @@ CLAIMS = claims.declare(
         claim="Gauss-Newton's convergence rate does not depend on λ (teacher labels)",
         where="implied by the theorem's λ-free contraction",
         paper_value="independent of λ",
-        unit="fitted exponent of iterations in 1/λ over each seed's sweep, over seeds",
+        unit="fitted exponent of iterations in 1/λ over each seed's sweep; the worst seed decides",
         rule=gn_iterations_flat,
     ),
     ClaimSpec(
@@ -724,19 +879,19 @@ CLAIMS = claims.declare(
         kind="analysis",
         claim="the rate needs width m ≥ poly(n, 1/λ): at a fixed width it fails once λ is small "
         "(random-sign labels on nearly collinear data)",
-        where="the theorem's width condition; our test",
+        where="the theorem's width condition (" + OUTSIDE_SEED + "); our test",
         paper_value="needs m ≥ poly(n, 1/λ)",
         unit="share of seeds whose runs fail (diverge or miss the target) exactly at the smallest "
-        "λ's of the sweep",
+        "λ's of the sweep (Clopper–Pearson)",
         rule=fails_below_some_lambda,
     ),
     ClaimSpec(
         id="preconditioned-condition-number",
         kind="paper",
         claim="the sketch preconditioner makes the condition number O(1), independent of λ",
-        where="abstract; the preconditioning lemma",
+        where="abstract; the preconditioning lemma (O(1) is " + OUTSIDE_SEED + ")",
         paper_value="O(1)",
-        unit="largest cond(R⁻ᵀGR⁻¹) over the λ sweep at s = 4n, over sketch draws",
+        unit="largest cond(R⁻ᵀGR⁻¹) over the λ sweep at s = 4n; the worst sketch draw decides",
         rule=preconditioned_bounded,
         paper_words=ABSTRACT["sketch"],
     ),
@@ -744,32 +899,58 @@ CLAIMS = claims.declare(
         id="pcg-iterations",
         kind="paper",
         claim="CG on the preconditioned system needs O(log 1/ε) iterations",
-        where="abstract; the CG lemma",
+        where="abstract; the CG lemma (O(log 1/ε) is " + OUTSIDE_SEED + ")",
         paper_value="O(log 1/ε)",
-        unit=f"PCG iterations to ε = {CG_TOL:g} at s = 4n, over sketch draws",
-        rule=claims.threshold(
+        unit=f"PCG iterations to ε = {CG_TOL:g} at s = 4n; the worst sketch draw decides",
+        rule=every_case(
             PCG_BAR,
-            higher=False,
             name="pcg-log-iterations",
-            source=f"CG's bound ½√κ ln(2/ε) with √κ ≤ 4 (κ = O(1)): 2 ln(2/ε) = {PCG_BAR:.0f}",
+            of="sketch draws",
+            source=f"CG's bound ½√κ ln(2/ε) with √κ ≤ 4 (κ = O(1)): 2 ln(2/ε) = {PCG_BAR:.0f}, "
+            "for the solve of every sketch draw (the lemma bounds every solve; until the "
+            "2026-12-07 edition: the t-interval of the mean over draws)",
         ),
         paper_words=ABSTRACT["sketch"],
     ),
     ClaimSpec(
         id="time-exponent-n-fast",
         kind="paper",
-        claim="the fast step's cost is near-linear in n, Õ(mnd + n³)",
+        claim="the fast step's cost is near-linear in n where its mn work dominates (m ≥ n²/8, "
+        "fixed m)",
         where="abstract; main theorem",
         paper_value="Õ(mn): exponent ≤ 1.2 (the book's reading)",
-        unit="fitted exponent of s/step in n, per interleaved round",
+        unit="fitted exponent of s/step in n over the sizes with m ≥ n²/8, per interleaved round",
         rule=claims.threshold(
             1.2,
             higher=False,
             name="near-linear-in-n",
-            source="'near-linear in the dimension (mn)' read by the book as a fitted exponent "
-            "≤ 1.2 at fixed m (logarithmic factors and the n³ term allowed a little)",
+            source="'near-linear in the dimension (mn)' for 'mildly overparametrized' networks read "
+            "by the book as a fitted exponent ≤ 1.2 at fixed m, over the sizes where the step's mn "
+            "work dominates its n³ work (m ≥ n²/8 by the chapter's operation count; logarithmic "
+            "factors allowed a little). Statistic: the median over interleaved rounds of the "
+            "per-round exponent with its distribution-free 95 % interval (the typical cost). "
+            "Until the 2026-12-07 edition: fitted over the whole n sweep up to m = 4n, where the "
+            "n³ term dominates (now the analysis time-exponent-n-fast-sweep)",
         ),
         paper_words=ABSTRACT["near-linear"],
+    ),
+    ClaimSpec(
+        id="time-exponent-n-fast-sweep",
+        kind="analysis",
+        claim="over the whole n sweep at fixed m, up to m = 8n, the fast step's cost is still "
+        "near-linear in n",
+        where="our analysis (the previous editions' reading of the Õ(mn) claim)",
+        paper_value="exponent ≤ 1.2",
+        unit="fitted exponent of s/step in n over the whole sweep of the paper's step, per "
+        "interleaved round",
+        rule=claims.threshold(
+            1.2,
+            higher=False,
+            name="near-linear-in-n-sweep",
+            source="the bar of time-exponent-n-fast, over sizes where the O(n³) factor dominates "
+            "(the chapter's own cost count predicts it fails there). Statistic: the median over "
+            "rounds with its distribution-free 95 % interval",
+        ),
     ),
     ClaimSpec(
         id="time-exponent-n-gn",
@@ -784,7 +965,8 @@ CLAIMS = claims.declare(
             higher=True,
             name="quadratic-in-n",
             source="'O(mn²)-time' read by the book as a fitted exponent ≥ 1.8; ≥ 1.5 is partly "
-            "(the O(nmd) parts weigh at small n)",
+            "(the O(nmd) parts weigh at small n). Statistic: the median over interleaved rounds "
+            "with its distribution-free 95 % interval (the typical cost)",
         ),
         paper_words=ABSTRACT["gn-cost"],
     ),
@@ -801,8 +983,8 @@ CLAIMS = claims.declare(
     ClaimSpec(
         id="speedup-largest",
         kind="book-goal",
-        claim="at the largest size measured, the fast step is ≥ 10× faster than exact GN at equal "
-        "residual reduction",
+        claim="at the largest size the paper's step is timed at, it is ≥ 10× faster than exact GN "
+        "at equal residual reduction",
         where="book goal",
         paper_value="≥ 10 (goal)",
         unit="× (exact GN / fast, seconds per decade), per interleaved round",
@@ -812,7 +994,10 @@ CLAIMS = claims.declare(
             higher=True,
             name="tenfold-at-largest",
             source="the book's goal of a 10× speed-up (the paper states none); partly: faster at "
-            "all (> 1); decided on the largest size measured, never on an extrapolation",
+            "all (> 1); decided on the largest size at which the paper's step is timed, never on "
+            "an extrapolation. Statistic: the median of the per-round ratios with its "
+            "distribution-free 95 % interval (the typical speed-up; a ratio per round pairs the "
+            "two steps under the same load)",
         ),
     ),
     ClaimSpec(
@@ -829,7 +1014,9 @@ CLAIMS = claims.declare(
             higher=True,
             name="kron-1.5x-at-largest",
             source="the book's goal for the Kronecker sketch (1.5×); partly: faster at all (> 1); "
-            "decided on the largest size measured, never on an extrapolation",
+            "decided on the largest size measured, never on an extrapolation. Statistic: the "
+            "median of the per-round ratios (rounds after an untimed warm-up call of each step) "
+            "with its distribution-free 95 % interval",
         ),
     ),
     ClaimSpec(
@@ -838,13 +1025,8 @@ CLAIMS = claims.declare(
         claim="the fast step with the Kronecker sketch also takes the Gauss-Newton step",
         where="our analysis (the subspace-embedding argument in the chapter)",
         paper_value="same iterates as Gauss-Newton",
-        unit="max |log(r_kron / r_GN)| over iterations and data sets, over seeds",
-        rule=claims.threshold(
-            1e-3,
-            higher=False,
-            name="same-residuals-kron",
-            source="the bar of fast-equals-gn (residuals within 0.1 % of exact GN's; CG to 1e-8)",
-        ),
+        unit="max |log(r_kron / r_GN)| over iterations and data sets; the worst seed decides",
+        rule=_same_residuals("same-residuals-kron", "the bar of fast-equals-gn"),
     ),
     ClaimSpec(
         id="cost-laws",
@@ -873,13 +1055,15 @@ CLAIMS = claims.declare(
         claim="the convergence rate does not depend on the number of points n",
         where="abstract (second-order rate 'independent of the training batch size n')",
         paper_value="independent of n",
-        unit="extra exact-GN iterations to ε at the largest n against the smallest, over seeds",
-        rule=claims.threshold(
+        unit="extra exact-GN iterations to ε at the largest n against the smallest; the worst "
+        "seed decides",
+        rule=every_case(
             2.0,
-            higher=False,
             name="at-most-2-extra-iterations",
             source="'independent of n' read as at most 2 extra iterations while n grows 8× at "
-            "fixed m/n (GD's count grows like cond(G), which grows with n)",
+            "fixed m/n (GD's count grows like cond(G), which grows with n), for every seed (a "
+            "rate independent of n holds for every draw; until the 2026-12-07 edition: the "
+            "t-interval of the mean over seeds)",
         ),
         paper_words=ABSTRACT["rate"],
     ),
@@ -889,32 +1073,65 @@ CLAIMS = claims.declare(
         claim="without the preconditioner, CG needs many more iterations at n ≥ 1024",
         where="our ablation (the paper's reason for the sketch)",
         paper_value="plain CG degrades",
-        unit="plain CG / PCG iterations of the first solve at the largest n, over seeds",
+        unit="plain CG / PCG iterations of the first solve at the largest n, geometric mean over "
+        "seeds",
         rule=claims.threshold(
             2.0,
             higher=True,
             name="cg-twice-pcg",
             source="the book's bar: plain CG needs at least twice the PCG iterations (cond(G) "
-            "grows with n, the preconditioned condition number does not)",
+            "grows with n, the preconditioned condition number does not). Statistic: the 95 % "
+            "t-interval of the mean log ratio over seeds, mapped back (a ratio is strictly "
+            "positive; the claim is about the typical solve; until the 2026-12-07 edition: the "
+            "t-interval of the plain mean)",
         ),
         paper_words=ABSTRACT["sketch"],
     ),
     ClaimSpec(
         id="build-vs-m",
         kind="paper",
-        claim="the preconditioner is built in time independent of M (read: the width m)",
-        where="abstract",
+        claim="the preconditioner is built in time independent of M, the number of parameters "
+        "(M = md, varied through the width m at fixed d)",
+        where="abstract; M read as the number of parameters from the arXiv v1 abstract",
         paper_value="independent of M",
-        unit="fitted exponent in m of the SRHT preconditioner's build time, per interleaved round",
+        unit="fitted exponent in M = md (d fixed, so the exponent in m) of the SRHT "
+        "preconditioner's build time, per interleaved round",
         rule=graded(
             0.3,
             0.7,
             higher=False,
             name="build-flat-in-m",
-            source="'in time independent of M' (M is not defined in the stored abstract; read as "
-            "the width m) as a fitted exponent ≤ 0.3; ≤ 0.7 is partly",
+            source="'in time independent of M' as a fitted exponent ≤ 0.3; ≤ 0.7 is partly. M is "
+            "not defined in the stored text (the ITCS abstract, whose other bounds are in the "
+            "width m); the first arXiv version's abstract (2006.11648v1, as quoted by "
+            "catalyzex.com) reads 'an O(Mn²)-time second-order algorithm for training "
+            "overparametrized neural networks with M parameters', so M is the number of "
+            "parameters, md here. The book varies M through m at fixed d = 4 (M = 4m), so the "
+            "exponent in M equals the one in m (until the 2026-12-07 edition M was read as the "
+            "width m: the same measurement). Statistic: the median over interleaved rounds with "
+            "its distribution-free 95 % interval",
         ),
         paper_words=ABSTRACT["sketch"],
+    ),
+    ClaimSpec(
+        id="no-worse-generalization",
+        kind="paper",
+        claim="Gauss-Newton and the fast step train MNIST 3 vs 5 to a test error no worse than "
+        "gradient descent's",
+        where="abstract, first sentence",
+        paper_value="without compromising the generalization error",
+        unit="test error of the worse of exact GN and the fast step minus GD's, mean over seeds",
+        rule=claims.threshold(
+            0.02,
+            higher=False,
+            name="no-worse-test-error",
+            source="'without compromising the generalization error' read by the book as a test "
+            "error at most 2 points above gradient descent's (the sampling error of one seed's "
+            "test error on the ~1 900 test images of the two digits is about 0.6 points). "
+            "Statistic: the 95 % t-interval of the mean per-seed difference (the claim is about "
+            "the typical outcome of training; a difference can be negative, so no log scale)",
+        ),
+        paper_words=ABSTRACT["generalization"],
     ),
     ClaimSpec(
         id="memory-not-nmd",
@@ -928,7 +1145,8 @@ CLAIMS = claims.declare(
             higher=False,
             name="memory-flat-in-d",
             source="forming J would give exponent 1 in d; ≤ 0.25 leaves room for the O(md) "
-            "weights and sketch columns",
+            "weights and sketch columns. Statistic: one exact value (XLA's static buffer "
+            "assignment is deterministic)",
         ),
     ),
 )
@@ -1036,6 +1254,79 @@ def mnist_sphere(n: int, seed: int, classes=(3, 5), pool: int = 4):
     idx = np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))
     X = x[idx] / np.linalg.norm(x[idx], axis=1, keepdims=True)
     return X, np.where(ds.y_train[sel][idx] == classes[1], 1.0, -1.0)
+
+
+def mnist_test_sphere(classes=(3, 5), pool: int = 4):
+    """The MNIST test images of two digits, prepared as :func:`mnist_sphere` prepares the training
+    draw: ``(X, y)``, pooled to ``pool`` x ``pool``, centred by the *training* subset's mean image
+    of the two digits (no test statistics used), unit-norm rows, labels -1 / +1."""
+    if 28 % pool or pool < 1:
+        raise ValueError(f"mnist_test_sphere: pool must divide 28, got {pool}")
+    ds = data_mod.load_mnist_subset()
+    k = 28 // pool
+
+    def pooled(x):
+        x = x[..., 0].astype(np.float64).reshape(-1, pool, k, pool, k)
+        return x.mean(axis=(2, 4)).reshape(-1, pool * pool)
+
+    mean = pooled(ds.x_train[np.isin(ds.y_train, classes)]).mean(axis=0)
+    sel = np.isin(ds.y_test, classes)
+    x = pooled(ds.x_test[sel]) - mean
+    X = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return X, np.where(ds.y_test[sel] == classes[1], 1.0, -1.0)
+
+
+def test_error(W, a, X, y) -> float:
+    """Classification error ``mean(sign(f(x)) != y)`` of the network ``(W, a)`` on ``(X, y)``."""
+    return float(np.mean(np.where(_forward_np(W, a, X) >= 0, 1.0, -1.0) != y))
+
+
+def generalization_study(cfg: Config, runs_by_seed: dict, progress: bool = False) -> list[dict]:
+    """Test error on MNIST 3 vs 5 of the models the convergence runs trained, per seed.
+
+    ``runs_by_seed``: ``{seed: {"mnist-3v5": {method: TrainResult}}}`` of the convergence runs
+    (exact GN, the fast steps; GD where it was run).  GD is run here (``cfg.conv_gd_iters`` steps,
+    the same ``W0`` and data) for the seeds whose runs lack it.  Each model is scored on the 3 and
+    5 images of the MNIST test set (:func:`mnist_test_sphere`).  One record per seed: the test
+    error of each method, GD's relative training residual at the end of its run, and the number
+    of test images.
+    """
+    Xte, yte = mnist_test_sphere()
+    rows = []
+    it = progress_bar(list(runs_by_seed), desc="test error (MNIST 3 vs 5)", enabled=progress)
+    for s in it:
+        runs = dict(runs_by_seed[s]["mnist-3v5"])
+        if "gd" not in runs:
+            X, y = mnist_sphere(cfg.n, s)
+            runs["gd"] = convergence_runs(X, y, cfg.m, cfg, s, methods=("gd",))["gd"]
+        _, a = init(cfg.m, Xte.shape[1], s)
+        row = {"seed": s, "n_test": len(yte)}
+        for method, run in runs.items():
+            row[method] = test_error(run.W, a, Xte, yte)
+        gd = runs["gd"].residual_norms
+        row["gd_train_residual"] = float(gd[-1] / gd[0])
+        rows.append(row)
+    return rows
+
+
+def generalization_evidence(rows, cfg: Config, per_seed_s: float | None = None) -> Evidence:
+    """``no-worse-generalization``: per seed, the worse test error of exact GN and the fast step
+    minus GD's, as the mean over seeds with its t-interval; ``per_seed_s``: the measured cost of
+    one more seed (said in the reason: more seeds narrow the interval)."""
+    gap = [max(r["gn"], r["fast"]) - r["gd"] for r in rows]
+    more = (
+        f"; each further seed (its GD and Gauss-Newton runs) costs ≈ {per_seed_s:.0f} s"
+        if per_seed_s is not None
+        else ""
+    )
+    return Evidence(
+        claims.over_seeds(gap),
+        reason=f"seeds {[r['seed'] for r in rows]}: test error GD {_vals([r['gd'] for r in rows], '.3f')}, "
+        f"exact GN {_vals([r['gn'] for r in rows], '.3f')}, fast {_vals([r['fast'] for r in rows], '.3f')} "
+        f"on {rows[0]['n_test']} test images; n = {cfg.n} training images, m = {cfg.m}; GD after "
+        f"{cfg.conv_gd_iters} steps at {_vals([r['gd_train_residual'] for r in rows], '.2g')} of its "
+        "initial training residual, GN and the fast step to the float64 floor" + more,
+    )
 
 
 def closest_pair_angle(X) -> float:
@@ -1647,9 +1938,19 @@ def peak_rss_bytes() -> int:
 
 
 def timing_rounds(n: int, cfg: Config) -> tuple[int, int]:
-    """``(rounds, warm-up calls)`` of a size with ``n`` points: ``timing_repeats`` rounds after one
-    warm-up call, or ``timing_rounds_large`` rounds without one from ``n >= large_n`` on."""
-    return (cfg.timing_rounds_large, 0) if n >= cfg.large_n else (cfg.timing_repeats, 1)
+    """``(rounds, warm-up calls)`` of a size with ``n`` points: ``timing_repeats`` rounds, or
+    ``timing_rounds_large`` from ``n >= large_n`` on, always after one untimed warm-up call of each
+    step (a cold first call pays page faults and allocator growth: ≈ 2.5 s of exact GN's 20 s at
+    n = 8192)."""
+    return (cfg.timing_rounds_large if n >= cfg.large_n else cfg.timing_repeats), 1
+
+
+def timed_methods(n: int, cfg: Config, methods=("gn", "fast", "kron")) -> tuple[str, ...]:
+    """The steps timed at ``n`` points in the n sweep: ``methods`` without the paper's ``fast``
+    step above ``cfg.fast_max_n``."""
+    if cfg.fast_max_n is not None and n > cfg.fast_max_n:
+        return tuple(m for m in methods if m != "fast")
+    return tuple(methods)
 
 
 def time_size(
@@ -1820,13 +2121,17 @@ def timing_sweeps(
     cfg: Config, seed: int, methods=("gn", "fast", "kron"), progress: bool = False
 ) -> list[dict]:
     """:func:`time_size` over ``cfg.n_sweep`` at width ``sweep_m`` (rows with ``axis="n"``) and over
-    ``cfg.m_sweep`` at ``sweep_n`` points (``axis="m"``); a size both sweeps contain is timed once."""
+    ``cfg.m_sweep`` at ``sweep_n`` points (``axis="m"``); a size both sweeps contain is timed once;
+    the paper's ``fast`` step only up to ``cfg.fast_max_n`` (:func:`timed_methods`)."""
     sizes = [("n", n, cfg.sweep_m) for n in cfg.n_sweep] + [
         ("m", cfg.sweep_n, m) for m in cfg.m_sweep
     ]
     todo = list(dict.fromkeys((n, m) for _, n, m in sizes))
     it = progress_bar(todo, desc="timing sweeps", enabled=progress)
-    done = {job: time_size(job[0], job[1], cfg.sweep_d, cfg, seed, methods) for job in it}
+    done = {
+        job: time_size(job[0], job[1], cfg.sweep_d, cfg, seed, timed_methods(job[0], cfg, methods))
+        for job in it
+    }
     return [{"axis": axis, **row} for axis, n, m in sizes for row in done[(n, m)]]
 
 
@@ -1882,7 +2187,7 @@ def fast_step_breakdown(n: int, m: int, d: int, cfg: Config, seed: int, repeats:
     ``kron_cg_triangular`` and ``solve_triangular`` time the same solves by the previous
     edition's route (two ``solve_triangular`` calls per application), for the comparison;
     ``kron_sketch`` recomputes the pattern columns from ``W`` batch by batch
-    (:func:`fasttrain.methods.gauss_newton.sketch_pattern_from_weights`, this edition's route) and
+    (:func:`fasttrain.methods.gauss_newton.sketch_pattern_from_weights`, the route since 2 December) and
     ``kron_sketch_from_pattern`` times the previous edition's route (the columns of ``P^T``);
     ``kron_gram`` and ``kron_chol`` split ``kron_factor`` into the Schur-product Gram
     ``(Q Q^T) o (X X^T) / m`` (2 s n^2 flops) and its Cholesky factorisation (n^3 / 3).  The
@@ -2259,3 +2564,219 @@ def breakdown_sweep(cfg: Config, seed: int, repeats: int = 1, progress: bool = F
     """:func:`fast_step_breakdown` at every ``n`` of ``cfg.n_sweep`` (width ``sweep_m``, dimension ``sweep_d``)."""
     it = progress_bar(cfg.n_sweep, desc="stages of the steps", enabled=progress)
     return [fast_step_breakdown(n, cfg.sweep_m, cfg.sweep_d, cfg, seed, repeats) for n in it]
+
+
+# ---------------------------------------------------------------------------
+# evidence for the declared claims (what the chapter hands ChapterResults.record_all)
+# ---------------------------------------------------------------------------
+
+
+def _vals(values, fmt=".2g") -> str:
+    return ", ".join(format(float(v), fmt) for v in values)
+
+
+def convergence_evidence(rows, cfg: Config) -> dict:
+    """Evidence of the convergence claims from :func:`seed_summary` ``rows``: the contraction claims
+    and ``fast-equals-gn`` / ``kron-equals-gn`` on the worst seed (:func:`every_case` rules: one
+    value per seed, the largest over the run's steps, or over iterations and both data sets)."""
+    out = {}
+    for data in ("synthetic", "mnist-3v5"):
+        sub = [r for r in rows if r["data"] == data]
+        vals = [r["fast_max"] for r in sub]
+        steps = [r["steps"] for r in sub]
+        first = [r["fast_first"] for r in sub]
+        out[f"contraction-{data}"] = Evidence(
+            claims.worst_case(vals, higher=False),
+            reason=f"seeds {[r['seed'] for r in sub]}: largest contraction per seed {_vals(vals)} "
+            f"over {min(steps)}–{max(steps)} steps above the float64 floor (first step "
+            f"{min(first):.2g}–{max(first):.2g}); n={cfg.n}, m={cfg.m}",
+        )
+    seeds = list(dict.fromkeys(r["seed"] for r in rows))
+    for key, cid, what in (
+        ("deviation", "fast-equals-gn", f"CG to relative residual {cfg.cg_tol:g}, s = 4n"),
+        (
+            "kron_deviation",
+            "kron-equals-gn",
+            f"Kronecker sketch, s = {cfg.kron_sketch_factor:g}n, QR factor, CG to {cfg.cg_tol:g}",
+        ),
+    ):
+        dev = [max(r[key] for r in rows if r["seed"] == s) for s in seeds]
+        out[cid] = Evidence(
+            claims.worst_case(dev, higher=False),
+            reason=f"{what}, both data sets, seeds {seeds}: per seed {_vals(dev, '.2g')}",
+        )
+    return out
+
+
+def lambda_evidence(
+    gd_rows, gn_sweeps, sign_sweeps, lam_rows, cfg: Config, seeds, lambda_seeds
+) -> dict:
+    """Evidence of the conditioning claims: GD's exponent (mean over ``seeds``, from
+    :func:`gd_lambda_seeds` records), exact GN's flatness (worst of ``lambda_seeds``) and width
+    requirement (shares of ``lambda_seeds``, from :func:`gn_lambda_seeds`), and the preconditioned
+    condition number (worst sketch draw, from :func:`conditioning_study` ``lam_rows``)."""
+    out = {}
+    fitted = [(r["seed"], r["exponent"]) for r in gd_rows if r["exponent"] is not None]
+    fitted = [(s, p) for s, p in fitted if math.isfinite(p)]
+    lam = [r["lambda_min"] for r in lam_rows]
+    gd_its = ["–" if r["gd_iters"] is None else str(r["gd_iters"]) for r in lam_rows]
+    if len(fitted) >= 2:
+        out["gd-iterations-vs-lambda"] = Evidence(
+            claims.over_seeds([p for _, p in fitted]),
+            reason=f"seeds {[s for s, _ in fitted]}: exponents {_vals([p for _, p in fitted], '.2f')}"
+            f"; GD iterations to {cfg.eps_target:g} over λ = {min(lam):.2g}–{max(lam):.2g} (seed "
+            f"{seeds[0]}): {', '.join(gd_its)}, budget {cfg.gd_iters}; the bound's λ⁻² is an upper "
+            "bound, GD at step 1/λ_max follows cond(G)",
+        )
+    else:
+        out["gd-iterations-vs-lambda"] = claims.Unavailable(
+            f"GD reached the target at two or more λ on only {len(fitted)} seed(s) of {len(seeds)}"
+        )
+    lam_range = min(sw.lambda_range for sw in list(gn_sweeps) + list(sign_sweeps))
+    its = "; ".join(
+        ", ".join("–" if i is None else str(i) for i in sw.iterations) for sw in gn_sweeps
+    )
+    out["gn-iterations-vs-lambda"] = Evidence(
+        claims.worst_case([sw.exponent for sw in gn_sweeps], higher=False),
+        reason=f"seeds {list(lambda_seeds)}: iterations {its} (a miss counted as {cfg.iters + 1}); "
+        f"at fixed width m={cfg.eps_m}",
+        context={"lambda_range": lam_range},
+    )
+    k_ord = sum(sw.ordered_failures for sw in sign_sweeps)
+    k_small = sum(sw.fails_smallest for sw in sign_sweeps)
+    out["gn-width-requirement"] = Evidence(
+        claims.share(k_ord, len(sign_sweeps)),
+        reason=f"seeds {list(lambda_seeds)}: runs failing "
+        + ", ".join(f"{sum(sw.failed)}/{len(sw.failed)}" for sw in sign_sweeps)
+        + f"; ordered by λ in {k_ord} of {len(sign_sweeps)}; undamped GN at m = {cfg.eps_m}, "
+        "random-sign labels",
+        context={
+            "fails_smallest": claims.share(k_small, len(sign_sweeps)),
+            "lambda_range": lam_range,
+        },
+    )
+    draws = np.array([r["cond_preconditioned_draws"] for r in lam_rows])  # λ x draws
+    worst_per_draw = draws.max(axis=0)
+    cond_g = [r["cond_G"] for r in lam_rows]
+    pcg = [r["fast_pcg_iters_first"] for r in lam_rows]
+    cg = [r["cg_iters_first"] for r in lam_rows]
+    out["preconditioned-condition-number"] = Evidence(
+        claims.worst_case(worst_per_draw, higher=False, of="sketch draws"),
+        reason=f"{len(worst_per_draw)} sketch draws, per draw {_vals(worst_per_draw, '.3g')}; "
+        f"cond(G) {min(cond_g):.2g}–{max(cond_g):.2g}; PCG iterations {min(pcg)}–{max(pcg)}, "
+        f"plain CG {min(cg)}–{max(cg)}",
+        context={"cond_g_range": max(cond_g) / min(cond_g)},
+    )
+    return out
+
+
+def pcg_evidence(sketch_row: dict, cfg: Config) -> Evidence:
+    """``pcg-iterations`` from the :func:`sketch_study` row at the default sketch size: the worst of
+    its sketch draws."""
+    d = [float(v) for v in sketch_row["pcg_iters_draws"]]
+    return Evidence(
+        claims.worst_case(d, higher=False, of="sketch draws"),
+        reason=f"{len(d)} sketch draws: {_vals(d, 'g')}; plain CG {int(sketch_row['cg_iters'])} "
+        f"iterations; preconditioned cond {sketch_row['cond_pre_median']:.2g}; synthetic data, "
+        f"n={cfg.n}",
+    )
+
+
+def rate_evidence(rows, cfg: Config) -> dict:
+    """``rate-independent-of-n`` (the worst seed's extra iterations, a miss counted as budget + 1)
+    and ``cg-degrades`` (geometric mean of plain CG / PCG over seeds) from :func:`rate_vs_n` rows
+    of every seed."""
+    n_lo, n_hi = min(cfg.rate_n_sweep), max(cfg.rate_n_sweep)
+    miss = cfg.iters + 1
+    at = {(r["seed"], r["n"]): r for r in rows}
+    seeds = list(dict.fromkeys(r["seed"] for r in rows))
+
+    def its(s, n):
+        v = at[(s, n)]["gn_iters"]
+        return miss if v is None or v != v else v  # None or NaN (from a DataFrame): a miss
+
+    extra = [float(its(s, n_hi) - its(s, n_lo)) for s in seeds]
+    ratio = [at[(s, n_hi)]["cg_iters"] / at[(s, n_hi)]["pcg_iters"] for s in seeds]
+    lam = [r["lambda_min"] for r in rows]
+    return {
+        "rate-independent-of-n": Evidence(
+            claims.worst_case(extra, higher=False),
+            reason=f"exact GN iterations to {cfg.rate_eps:g} at n = {n_hi} minus at n = {n_lo} "
+            f"(m = {cfg.rate_m_factor} n, teacher labels), seeds {seeds}: {_vals(extra, 'g')}; "
+            f"λ_min {min(lam):.2g}–{max(lam):.2g} over the sweep",
+        ),
+        "cg-degrades": Evidence(
+            claims.over_seeds(ratio, log=True),
+            reason=f"first solve at n = {n_hi} to {cfg.cg_tol:g}: plain CG "
+            f"{[at[(s, n_hi)]['cg_iters'] for s in seeds]}, PCG (Kronecker, s = "
+            f"{cfg.kron_sketch_factor:g}n) {[at[(s, n_hi)]['pcg_iters'] for s in seeds]}; at "
+            f"n = {n_lo}: plain CG {[at[(s, n_lo)]['cg_iters'] for s in seeds]}",
+        ),
+    }
+
+
+def exponent_fits(rows, method: str, axis: str = "n", keep=None) -> Measurement:
+    """Per-round fitted exponents of ``method``'s :func:`time_size` rows along ``axis`` (``keep``:
+    a predicate on a row selecting the sizes), as the median with its 95 % interval."""
+    sub = [r for r in rows if r["axis"] == axis and r["method"] == method]
+    if keep is not None:
+        sub = [r for r in sub if keep(r)]
+    return claims.over_rounds(round_exponents(sub, axis))
+
+
+def settle_cost(seconds_per_round: float, rounds: int, target: int = 9) -> str:
+    """What would settle a timing verdict whose interval straddles its bar, and its cost: ``target``
+    rounds instead of ``rounds`` (9 narrow the 95 % interval of the median from [min, max] to
+    [x(2), x(8)]) at ``seconds_per_round`` each."""
+    r, s_, _ = claims.median_ranks(target)
+    extra = max(target - rounds, 0) * seconds_per_round
+    return (
+        f"if the interval straddles a bar, {target} rounds (interval [x({r}), x({s_})]) instead of "
+        f"{rounds} would narrow it, for ≈ {extra:.0f} s more"
+    )
+
+
+def settings_rows(cfg: Config, seeds, lambda_seeds) -> list[tuple[str, str]]:
+    """The chapter's settings table at one scale: ``(setting, value)`` rows."""
+
+    def join(v):
+        return ", ".join(map(str, v))
+
+    return [
+        ("points n, width m, input dimension d (convergence runs)", f"{cfg.n}, {cfg.m}, {cfg.d}"),
+        (
+            "Gauss-Newton iterations; GD iterations (runs / λ study)",
+            f"{cfg.iters}; {cfg.conv_gd_iters} / {cfg.gd_iters}",
+        ),
+        (
+            "sketch rows s / n: paper's SRHT; Kronecker sketch",
+            f"{cfg.sketch_factor:g}; {cfg.kron_sketch_factor:g}",
+        ),
+        ("seeds (convergence runs, GD's λ sweep, n study)", join(seeds)),
+        ("seeds (exact GN's λ sweeps)", join(lambda_seeds)),
+        ("sketch draws per condition number and PCG count", str(cfg.sketch_draws)),
+        (
+            "λ study: points, width, spreads ε",
+            f"{cfg.eps_n}, {cfg.eps_m}, {', '.join(f'{e:g}' for e in cfg.eps_sweep)}",
+        ),
+        (
+            f"n study: points n (width m = {cfg.rate_m_factor} n, d = {cfg.rate_d}), target ε",
+            f"{join(cfg.rate_n_sweep)}; {cfg.rate_eps:g}",
+        ),
+        ("timing: n sweep (at width m)", f"{join(cfg.n_sweep)} (m = {cfg.sweep_m})"),
+        ("timing: m sweep (at n points)", f"{join(cfg.m_sweep)} (n = {cfg.sweep_n})"),
+        (
+            "timing: input dimension d; interleaved rounds per size",
+            f"{cfg.sweep_d}; {cfg.timing_repeats} after a warm-up call of each step "
+            f"({cfg.timing_rounds_large} from n = {cfg.large_n}; the paper's step up to n = "
+            f"{cfg.fast_max_n or max(cfg.n_sweep)})",
+        ),
+        (
+            "interleaved rounds: preconditioner builds; bandwidth study",
+            f"{cfg.build_rounds}; {cfg.bandwidth_rounds} (each after a warm-up call)",
+        ),
+        (
+            "triangular factor applied as: fast steps' preconditioner; exact GN's solve",
+            f"{cfg.precond_apply}; {cfg.solve_apply}",
+        ),
+    ]
