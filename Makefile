@@ -7,13 +7,16 @@ SCALE ?= book
 CH ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: book test test-fast test-isa chapter prose html fixtures summary venv clean help
+.PHONY: book test test-fast test-isa chapter prose html fixtures summary plan venv clean help
 
 help:
 	@echo "make book [SCALE=smoke|book|paper]   execute every chapter and build the HTML book"
 	@echo "                                     (scale book: book/ and _build/html; others: _build/runs/SCALE/ and its html/)"
 	@echo "make chapter CH=01 [SCALE=...]       execute one chapter (into book/ only at SCALE=book)"
 	@echo "make prose CH=01                     copy edited narrative (markdown cells) into book/ without re-running"
+	@echo "make plan SCALE=paper [CH=01]        without running: data, memory and time per section, from a"
+	@echo "                                     few real steps at the scale's shapes (minutes; PLAN_FLAGS="
+	@echo "                                     to refuse where data is missing and cannot be fetched)"
 	@echo "make html [SCALE=...]                build the HTML without executing anything"
 	@echo "make test                            run the whole test suite"
 	@echo "make test-fast                       unit tests only: no notebook, no HTML build, no browser (~1 min)"
@@ -48,6 +51,12 @@ html: $(STAMP)
 
 fixtures: $(STAMP)
 	$(PY) -m fasttrain.book fixtures $(if $(CH),--chapter $(CH),)
+
+# the plan prints every chapter even where a data set is missing (calibrated on random arrays of its
+# shapes, the missing data named); PLAN_FLAGS= makes it refuse instead, before any work
+PLAN_FLAGS ?= --without-data
+plan: $(STAMP)
+	$(PY) -m fasttrain.book plan --scale $(SCALE) $(if $(CH),--chapter $(CH),) $(PLAN_FLAGS)
 
 summary: $(STAMP)
 	$(PY) -m fasttrain.book summary

@@ -1,8 +1,16 @@
 """Shared test set-up: CPU JAX, results files kept out of the repository, reference checks last."""
 
+import json
 import os
 import shutil
 import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+#: when this test session started: a smoke results file older than this is not this session's
+SESSION_START = time.time()
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -25,3 +33,26 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_sessionfinish(session, exitstatus):
     if _RESULTS_DIR is not None:
         shutil.rmtree(_RESULTS_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory):
+    """``chapter -> results dict`` of this session's smoke run (nbval's, else a run of its own):
+    read by the reference check and the plan's check against the measured smoke wall time."""
+    from fasttrain import book
+
+    cache = {}
+
+    def get(ch: str) -> dict:
+        if ch not in cache:
+            name = book.chapters()[ch].stem + ".json"
+            made = Path(os.environ.get("FASTTRAIN_RESULTS_DIR", "results")) / name
+            if not (made.exists() and made.stat().st_mtime >= SESSION_START):
+                out = tmp_path_factory.mktemp(f"smoke-{ch}")
+                print(f"\n[smoke_results] no smoke results of chapter {ch} from nbval: running it")
+                book.run(ch, "smoke", book=out, progress=False)
+                made = out / "results" / name
+            cache[ch] = json.loads(made.read_text(encoding="utf-8"))
+        return cache[ch]
+
+    return get

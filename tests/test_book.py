@@ -1,6 +1,7 @@
 """The papermill runner: parameter checks, loud failures, atomic publishing."""
 
 import json
+import os
 import re
 
 import nbformat
@@ -538,3 +539,16 @@ def test_verify_cli(capsys):
     assert "no chapter '42'" in capsys.readouterr().err
     assert book.main(["verify", "--chapter", "01", "--scale", "huge"]) == 2
     assert "unknown scale" in capsys.readouterr().err
+
+
+def test_kernels_stay_on_the_cpu_unless_the_user_or_the_paper_scale_says_otherwise():
+    assert book.kernel_env("book", {})["JAX_PLATFORMS"] == "cpu"
+    assert book.kernel_env("smoke", {})["JAX_PLATFORMS"] == "cpu"
+    assert (
+        book.kernel_env("paper", {})["JAX_PLATFORMS"] is None
+    )  # JAX's choice: a GPU if there is one
+    assert book.kernel_env("book", {"JAX_PLATFORMS": "cuda"})["JAX_PLATFORMS"] == "cuda"
+    before = os.environ.get("JAX_PLATFORMS")
+    with book._environ({"JAX_PLATFORMS": None}):
+        assert "JAX_PLATFORMS" not in os.environ
+    assert os.environ.get("JAX_PLATFORMS") == before

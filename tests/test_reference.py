@@ -10,8 +10,6 @@ at smoke scale themselves.  The unit tests below check the comparison itself on 
 
 import copy
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -21,27 +19,6 @@ from fasttrain.core import reference as R
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = book.chapters()
-SESSION_START = time.time()
-
-
-@pytest.fixture(scope="session")
-def smoke_results(tmp_path_factory):
-    """``chapter -> results dict`` of this session's smoke run (nbval's, else a run of its own)."""
-    cache = {}
-
-    def get(ch: str) -> dict:
-        if ch not in cache:
-            name = CHAPTERS[ch].stem + ".json"
-            made = Path(os.environ.get("FASTTRAIN_RESULTS_DIR", "results")) / name
-            if not (made.exists() and made.stat().st_mtime >= SESSION_START):
-                out = tmp_path_factory.mktemp(f"smoke-{ch}")
-                print(f"\n[test_reference] no smoke results of chapter {ch} from nbval: running it")
-                book.run(ch, "smoke", book=out, progress=False)
-                made = out / "results" / name
-            cache[ch] = json.loads(made.read_text(encoding="utf-8"))
-        return cache[ch]
-
-    return get
 
 
 @pytest.mark.after_notebooks

@@ -9,6 +9,7 @@ Usage::
     python -m fasttrain.book prose --chapter 02            # copy edited narrative into book/
     python -m fasttrain.book html --scale smoke            # HTML of _build/runs/smoke
     python -m fasttrain.book verify --chapter 01           # re-run on seeds 100 + k, compare verdicts
+    python -m fasttrain.book plan --scale paper            # data, memory, time per section
 
 ``run`` executes ``notebooks/NN-*.ipynb`` into ``book/NN-*.ipynb`` at scale
 ``book`` and into ``_build/runs/<scale>/NN-*.ipynb`` at every other scale
@@ -60,8 +61,21 @@ HTML_SOURCES = {
     "references.bib": ROOT / "references.bib",
 }
 
-#: environment for chapter kernels: CPU JAX without platform warnings
+#: environment for chapter kernels: CPU JAX without platform warnings (:func:`kernel_env`)
 KERNEL_ENV = {"JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+
+
+def kernel_env(scale: str, environ=os.environ) -> dict[str, str | None]:
+    """The chapter kernel's environment: :data:`KERNEL_ENV`, except that a ``JAX_PLATFORMS`` the user
+    set is kept, and at scale ``paper`` JAX chooses its platform itself (a GPU where there is one)
+    unless the user set one.  Smoke and book runs stay on the CPU by default: the published book and
+    the regression fixtures are CPU runs."""
+    env = dict(KERNEL_ENV)
+    if environ.get("JAX_PLATFORMS"):
+        env["JAX_PLATFORMS"] = environ["JAX_PLATFORMS"]
+    elif scale == "paper":
+        env["JAX_PLATFORMS"] = None  # unset: JAX's own choice
+    return env
 
 
 def kernel_manager_config():
@@ -83,10 +97,15 @@ def kernel_manager_config():
 
 
 @contextlib.contextmanager
-def _environ(updates: dict[str, str]):
-    """Set environment variables for a block; restore their values (or their absence) after it."""
+def _environ(updates: dict[str, str | None]):
+    """Set environment variables for a block (``None``: unset it); restore their values (or their
+    absence) after it."""
     before = {k: os.environ.get(k) for k in updates}
-    os.environ.update(updates)
+    for k, v in updates.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     try:
         yield
     finally:
@@ -295,7 +314,9 @@ def _execute(
             work = Path(work)
             t0 = time.perf_counter()
             try:
-                with _environ({**KERNEL_ENV, "FASTTRAIN_RESULTS_DIR": str(work / "results")}):
+                scale = str(params.get("scale", "")) if params else ""
+                env = {**kernel_env(scale), "FASTTRAIN_RESULTS_DIR": str(work / "results")}
+                with _environ(env):
                     pm.execute_notebook(
                         str(source),
                         str(tmp_nb),
@@ -577,6 +598,58 @@ def chapter_module(chapter: str):
             f"chapter {chapter}: expected one module fasttrain.chapters.ch{chapter}_*, found {names}"
         )
     return importlib.import_module(f"{pkg.__name__}.{names[0]}")
+
+
+def plan(
+    chapter: str | None,
+    scale: str,
+    without_data: bool = False,
+    details: bool = True,
+    fetch_probe=None,
+    out=print,
+    json_path: Path | None = None,
+    log=lambda msg: print(msg, file=sys.stderr, flush=True),
+) -> list:
+    """Print the plan of each chapter at ``scale`` (:mod:`fasttrain.core.plan`): its data, then per
+    section the memory and the time from calibration calls at the configuration's shapes.
+
+    Refuses (``ChapterError``) before any calibration when a data set is missing and cannot be
+    fetched, unless ``without_data``. Returns the :class:`fasttrain.core.plan.ChapterPlan` list.
+    """
+    from .chapters import plan as chapter_plans
+    from .core import plan as P
+
+    check_scale(scale)
+    known = chapters()
+    if chapter is not None and chapter not in known:
+        raise ChapterError(f"unknown chapter {chapter!r}: choose one of {', '.join(known)}")
+    todo = [chapter] if chapter else list(known)
+    missing = [ch for ch in todo if ch not in chapter_plans.PLANS]
+    if missing:
+        raise ChapterError(f"chapters {missing} have no plan in fasttrain.chapters.plan")
+    modules = {ch: chapter_module(ch) for ch in todo}
+    if len(todo) == 1 and hasattr(modules[todo[0]], "use_xla_flags"):
+        # a chapter's own XLA flags (ch. 03 at smoke) apply when it is planned alone, as it runs
+        try:
+            modules[todo[0]].use_xla_flags(modules[todo[0]].config(scale))
+        except RuntimeError as exc:
+            out(f"note: {exc}")
+    built = {ch: chapter_plans.PLANS[ch](modules[ch], scale) for ch in todo}
+    try:  # every data set of every chapter before any work
+        data = {ch: P.check_data(built[ch], fetch_probe, without_data) for ch in todo}
+    except P.PlanRefused as exc:
+        raise ChapterError(f"plan at scale {scale!r} refused: {exc}") from None
+    plans = []
+    for ch in todo:
+        name = known[ch].stem[3:]
+        p = P.make_plan(ch, name, scale, built[ch], data=data[ch], log=log)
+        plans.append(p)
+        out(P.render(p, details=details))
+        out("")
+    out(P.render_totals(plans))
+    if json_path is not None:
+        _write_atomic(Path(json_path), json.dumps([P.summary(p) for p in plans], indent=1) + "\n")
+    return plans
 
 
 def sanitize_patterns(path: Path = SANITIZE) -> list[tuple[str, str]]:
@@ -889,6 +962,21 @@ def main(argv=None) -> int:
         action="store_true",
         help="also keep the comparison in book/verify/ for the summary page (scale book only)",
     )
+    pl = sub.add_parser(
+        "plan",
+        help="without running a chapter: its data, and per section the memory and the time "
+        "calibrated by a few real steps at the scale's shapes",
+    )
+    pl.add_argument("--scale", default="paper", help=f"one of {', '.join(SCALES)} (default paper)")
+    pl.add_argument("--chapter", default=None, help="two-digit chapter number (default: all)")
+    pl.add_argument(
+        "--without-data",
+        action="store_true",
+        help="plan even where a data set is missing and cannot be fetched (calibration calls use "
+        "random arrays of its shapes); default: refuse before any work",
+    )
+    pl.add_argument("--brief", action="store_true", help="one line per section, no work items")
+    pl.add_argument("--json", default=None, type=Path, help="also write the totals as JSON here")
     args = ap.parse_args(argv)
     previous = _on_sigterm_exit()
     try:
@@ -907,6 +995,14 @@ def main(argv=None) -> int:
             sync_prose(args.chapter)
         elif args.cmd == "verify":
             verify(args.chapter, args.seed, args.scale, out=args.out, publish=args.publish)
+        elif args.cmd == "plan":
+            plan(
+                args.chapter,
+                args.scale,
+                args.without_data,
+                details=not args.brief,
+                json_path=args.json,
+            )
         elif args.cmd == "list":
             for ch, p in chapters().items():
                 print(ch, p.name, json.dumps(notebook_parameters(p)))
