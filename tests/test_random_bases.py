@@ -968,3 +968,21 @@ def test_the_background_thread_trains_the_same_runs(monkeypatch):
     assert timeless(a["long"]) == timeless(b["long"]) and a["selected"] == b["selected"]
     assert [r["method"] for r in a["attempts"]] == ["RBD", "FPD", "SGD"]
     assert not S.start_background(S.Study(S.config("smoke"), 0))  # smoke: no long runs
+
+
+def test_step_runner_takes_inner_steps_from_python_or_in_one_loop_alike():
+    # the one step runner of time_step and the paper-scale plan: both loops take the same steps
+    model = models.fc(n_classes=4, hidden=6)
+    x = jax.random.normal(jax.random.key(0), (8, 4, 4, 1))
+    y = jnp.arange(8) % 4
+    params = model.init(jax.random.key(1), (4, 4, 1))
+    loss = rb.make_loss(model.apply)
+    out = {}
+    for loop in ("python", "fori"):
+        run, aux = rb.step_runner(rb.SGD(0.1), loss, params, x, y, 3, loop=loop)
+        out[loop] = run(params, aux)[0]
+    for a, b in zip(jax.tree.leaves(out["python"]), jax.tree.leaves(out["fori"]), strict=True):
+        assert jnp.allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not jnp.allclose(jax.tree.leaves(out["fori"])[0], jax.tree.leaves(params)[0])
+    with pytest.raises(ValueError, match="inner must be positive"):
+        rb.step_runner(rb.SGD(0.1), loss, params, x, y, 0)

@@ -671,8 +671,10 @@ def ch02(S, scale: str) -> list[Section]:
 
 
 def _rb_step(model_name, method, shape, n_classes=10, batch=32, inner=5):
-    """``inner`` training steps of ``method`` on ``model_name`` in one jitted loop, at the batch's
-    shape (random images: a step's cost does not depend on the pixel values)."""
+    """``inner`` training steps of ``method`` on ``model_name`` through the method's own step runner
+    (:func:`fasttrain.methods.random_bases.step_runner`: a jitted loop, or a jitted step called from
+    Python for convolutional models, as the chapter trains them), at the batch's shape (random
+    images: a step's cost does not depend on the pixel values)."""
 
     @cache
     def built():
@@ -682,18 +684,8 @@ def _rb_step(model_name, method, shape, n_classes=10, batch=32, inner=5):
         x = jax.random.uniform(key, (*lead, batch, *shape), jnp.float32)
         y = jax.random.randint(key, (*lead, batch), 0, n_classes)
         params = model.init(jax.random.key(1), shape)
-        init, step = rb.build(method, rb.make_loss(model.apply), params, 0)
-
-        @jax.jit
-        def many(p, aux):
-            def body(i, carry):
-                q, a = carry
-                q, a, _ = step(q, a, x, y, i)
-                return q, a
-
-            return jax.lax.fori_loop(0, inner, body, (p, aux))
-
-        return many, params, init(params)
+        many, aux = rb.step_runner(method, rb.make_loss(model.apply), params, x, y, inner)
+        return many, params, aux
 
     def call():
         many, p, a = built()

@@ -1718,6 +1718,40 @@ def _describe(method, then, switch_at):
     return method.name if then is None else f"{method.name}->{then.name}@{switch_at}"
 
 
+def step_runner(method, loss, params, x, y, inner: int, seed: int = 0, loop: str = "auto"):
+    """``(run, aux0)``: ``run(params, aux)`` takes ``inner`` training steps of ``method`` on the batch
+    ``(x, y)`` and returns ``(params, aux)``; ``aux0`` is the method's initial state for ``params``.
+
+    The steps run in one jitted ``lax.fori_loop`` (dispatch overhead does not count) or, with
+    ``loop="python"`` (the default for convolutional models, see :func:`_python_loop`), as a jitted
+    single step called ``inner`` times from Python.  The one step runner of :func:`time_step` and of
+    the paper-scale plan (``fasttrain.chapters.plan``).
+    """
+    if inner < 1:
+        raise ValueError(f"inner must be positive, got {inner}")
+    init, step = build(method, loss, params, seed)
+    if _python_loop(params) if loop == "auto" else loop == "python":
+        one = jax.jit(lambda p, a, i: step(p, a, x, y, i)[:2])
+
+        def stepped(p, a):
+            for i in range(inner):
+                p, a = one(p, a, i)
+            return p, a
+
+        return stepped, init(params)
+
+    @jax.jit
+    def many(p, aux):
+        def body(i, carry):
+            q, a = carry
+            q, a, _ = step(q, a, x, y, i)
+            return q, a
+
+        return jax.lax.fori_loop(0, inner, body, (p, aux))
+
+    return many, init(params)
+
+
 def time_step(
     model: Model,
     method,
@@ -1731,10 +1765,8 @@ def time_step(
 ) -> float:
     """Best wall time (seconds) of one training step of ``method`` on the batch ``(x, y)``.
 
-    ``inner`` steps run in one jitted ``lax.fori_loop`` per measurement so
-    dispatch overhead does not count (``loop="python"``, the default for
-    convolutional models, see :func:`_python_loop`: a jitted step called
-    ``inner`` times); compilation is excluded.
+    ``inner`` steps per measurement through :func:`step_runner` (a jitted ``lax.fori_loop``, or a
+    jitted step called from Python for convolutional models); compilation is excluded.
     """
     from ..core.timing import best_time
 
@@ -1742,24 +1774,5 @@ def time_step(
         raise ValueError(f"repeats and inner must be positive, got {repeats} and {inner}")
     x, y = jnp.asarray(x), jnp.asarray(y)
     params = model.init(stream_key(seed, STREAM_INIT), tuple(x.shape[1:]))
-    init, step = build(method, make_loss(model.apply), params, seed)
-    if _python_loop(params) if loop == "auto" else loop == "python":
-        one = jax.jit(lambda p, a, i: step(p, a, x, y, i)[:2])
-
-        def stepped(p, a):
-            for i in range(inner):
-                p, a = one(p, a, i)
-            return p, a
-
-        return best_time(stepped, params, init(params), repeats=repeats) / inner
-
-    @jax.jit
-    def many(p, aux):
-        def body(i, carry):
-            q, a = carry
-            q, a, _ = step(q, a, x, y, i)
-            return q, a
-
-        return jax.lax.fori_loop(0, inner, body, (p, aux))
-
-    return best_time(many, params, init(params), repeats=repeats) / inner
+    run, aux = step_runner(method, make_loss(model.apply), params, x, y, inner, seed, loop)
+    return best_time(run, params, aux, repeats=repeats) / inner
