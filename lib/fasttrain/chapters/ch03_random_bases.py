@@ -2798,27 +2798,17 @@ def switch_summary(runs: dict) -> list[dict]:
 def _steps_loop(model: M.Model, method, x, y, seed: int, inner: int):
     """``(many, params, aux)``: the jitted loop of ``inner`` training steps and its arguments.
 
-    The same construction as :func:`fasttrain.methods.random_bases.time_step` (one jitted
-    ``lax.fori_loop`` of ``inner`` steps from the same initial network); ``benchmarks/rbd_step.py``
+    The method's own step runner (:func:`fasttrain.methods.random_bases.step_runner`, shared with
+    ``time_step``), always as one jitted ``lax.fori_loop`` of ``inner`` steps from the same initial
+    network; ``benchmarks/rbd_step.py``
     lowers ``many`` to inspect its compiled program.
     """
-    import jax
     import jax.numpy as jnp
 
     x, y = jnp.asarray(x), jnp.asarray(y)
     params = model.init(rb.stream_key(seed, rb.STREAM_INIT), tuple(x.shape[1:]))
-    init, step = rb.build(method, rb.make_loss(model.apply), params, seed)
-    aux = init(params)
-
-    @jax.jit
-    def many(p, a):
-        def body(i, carry):
-            q, b = carry
-            q, b, _ = step(q, b, x, y, i)
-            return q, b
-
-        return jax.lax.fori_loop(0, inner, body, (p, a))
-
+    loss = rb.make_loss(model.apply)
+    many, aux = rb.step_runner(method, loss, params, x, y, inner, seed, loop="fori")
     return many, params, aux
 
 
