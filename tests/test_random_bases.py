@@ -953,7 +953,7 @@ def test_the_background_thread_trains_the_same_runs(monkeypatch):
     waits for it and returns what a foreground study computes."""
     from dataclasses import replace
 
-    monkeypatch.setattr(S, "LONG_MODEL", "fc")
+    monkeypatch.setattr(S.table1_runs, "LONG_MODEL", "fc")
     cfg = replace(
         S.config("smoke"), n_train=256, val_size=64, cnn_long_epochs=2, cnn_long_evals=(1,)
     )

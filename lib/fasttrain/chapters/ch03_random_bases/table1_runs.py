@@ -1,0 +1,524 @@
+"""Chapter 03: table1_runs."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ...core import download as fdownload
+from ...core.claims import (
+    over_seeds,
+)
+from ...methods import random_bases as rb
+from .configs import METHODS, Config, learning_rates
+from .measurements import dataset_key, fraction_measurement
+from .paper import PAPER_TABLE1
+from .study import Study, methods
+
+
+# ===================================================================== Table 1
+def table1(study: Study, model: str, dataset: str | None = None) -> list[dict]:
+    """Test accuracy of NES, FPD, RBD and SGD for ``model`` over seeds (one record per method).
+
+    FC's FPD, RBD and SGD run over ``Config.seeds``; the CNN and NES (10-30 s a run at book scale)
+    over ``Config.cnn_seeds``, the first seeds of the same list, so every method has an SGD run of
+    the same seed.  ``per_seed`` lists the accuracies, ``fractions`` the per-seed fractions of the
+    same seed's SGD accuracy; ``accuracy``/``sd`` their mean and standard deviation.
+    """
+    cfg = study.cfg
+    dataset = dataset or cfg.dataset
+    paper = PAPER_TABLE1[(model, dataset_key(dataset))]
+    main = study.seeds("seeds" if model == "fc" else "cnn_seeds")
+    rows = []
+    for name, method in methods(cfg, model, dataset).items():
+        row = {
+            "model": model,
+            "dataset": dataset,
+            "method": name,
+            "paper": paper[name][0] / 100,
+            "paper_std": paper[name][1] / 100,
+            "paper_fraction": paper[name][2],
+        }
+        if name == "NES":
+            if model not in cfg.nes_models:
+                rows.append(
+                    {
+                        **row,
+                        "status": f"not run at scale {cfg.scale!r} (one NES step of the {model} "
+                        f"takes seconds on a CPU)",
+                    }
+                )
+                continue
+            seeds = study.seeds("cnn_seeds")
+            runs = study.over(
+                model, method, cfg.nes_epochs, seeds, dataset=dataset, n_train=cfg.nes_n_train
+            )
+        else:
+            seeds = main
+            runs = study.over(model, method, study.epochs_for(model), seeds, dataset=dataset)
+        accs = [r.final_accuracy for r in runs]
+        rows.append(
+            {
+                **row,
+                "status": "run",
+                "seeds": list(seeds),
+                "per_seed": accs,
+                "accuracy": float(np.mean(accs)),
+                "sd": float(np.std(accs, ddof=1)) if len(accs) > 1 else float("nan"),
+                "epochs": runs[0].epochs,
+                "steps": runs[0].steps,
+                "step_ms": 1e3 * float(np.median([r.step_time for r in runs])),
+                "compile_s": runs[0].compile_time,
+                "directions": getattr(method, "distribution", "–"),
+            }
+        )
+    sgd = next(r for r in rows if r["method"] == "SGD")
+    by_seed = dict(zip(sgd["seeds"], sgd["per_seed"]))
+    for r in rows:
+        if "per_seed" in r:
+            r["fractions"] = [a / by_seed[s] for s, a in zip(r["seeds"], r["per_seed"])]
+            r["fraction"] = float(np.mean(r["fractions"]))
+    return rows
+
+
+def _method_at(name: str, lr: float, cfg: Config):
+    """Table 1's ``name`` (RBD, FPD or SGD) at learning rate ``lr``."""
+    if name == "RBD":
+        return rb.RBD(lr, cfg.d, cfg.rbd_distribution, chunk=cfg.chunk)
+    if name == "FPD":
+        return rb.FPD(lr, cfg.d, cfg.fpd_distribution, chunk=cfg.chunk)
+    return rb.SGD(lr)
+
+
+SELECTED = ("RBD", "FPD", "SGD")
+
+
+def grid_for(cfg: Config, model: str) -> tuple[float, ...]:
+    """The learning-rate factors ``model``'s selection tries (every method the same)."""
+    return cfg.cnn_lr_grid if model == "cnn" and cfg.cnn_lr_grid else cfg.lr_grid
+
+
+def _check_grids(cfg: Config, grid) -> None:
+    for g in [grid] if grid is not None else [grid_for(cfg, m) for m in cfg.models]:
+        if not g or any(not f > 0 for f in g):
+            raise ValueError(f"learning-rate factors must be positive, got {g}")
+
+
+def select_rates(study: Study, model: str, grid=None) -> tuple[list[dict], dict]:
+    """The candidates of ``model`` on the validation split: ``(records, {method: (factor, mean
+    validation accuracy)})``, memoised per model and grid in ``Study.selections``.
+
+    Every method of :data:`SELECTED` tries the paper's rate times each factor of ``grid``
+    (default :func:`grid_for`) for the model's Table 1 epochs on the training set less
+    ``Config.val_size`` images, over ``Config.select_seeds`` (FC; the CNN on the first); a
+    candidate whose loss stops being finite is kept as diverged and never chosen; the highest
+    mean validation accuracy wins (ties: the smaller factor).  Raises
+    :class:`fasttrain.methods.random_bases.DivergenceError` if every candidate of a method diverged.
+    """
+    cfg = study.cfg
+    mgrid = grid_for(cfg, model) if grid is None else tuple(grid)
+    _check_grids(cfg, mgrid)
+    if (model, mgrid) in study.selections:
+        return study.selections[(model, mgrid)]
+    lr = learning_rates(model, cfg.dataset)
+    sel_seeds = study.seeds("select_seeds")
+    sel_seeds = sel_seeds if model == "fc" else sel_seeds[:1]
+    D = study.dim(model)
+    cands, best = [], {}
+    for name in SELECTED:
+        base = lr[name.lower()]
+        for f in mgrid:
+            method = _method_at(name, base * f, cfg)
+            row = {
+                "model": model,
+                "method": name,
+                "factor": f,
+                "lr": base * f,
+                "seeds": len(sel_seeds),
+                "expected_step_vs_sgd": (base * f * (cfg.d / D if name == "RBD" else 1))
+                / lr["sgd"],
+            }
+            try:
+                runs = study.over(model, method, study.epochs_for(model), sel_seeds, split="val")
+            except rb.DivergenceError as exc:
+                cands.append({**row, "status": f"diverged: {exc}", "val_accuracy": None})
+                continue
+            va = [r.final_accuracy for r in runs]
+            cands.append(
+                {**row, "status": "run", "val_accuracy": float(np.mean(va)), "val_seeds": va}
+            )
+            if name not in best or np.mean(va) > best[name][1]:
+                best[name] = (f, float(np.mean(va)))
+    for name in SELECTED:
+        if name not in best:
+            raise rb.DivergenceError(f"every candidate learning rate of {name} diverged")
+    study.selections[(model, mgrid)] = (cands, best)
+    return cands, best
+
+
+def lr_selection(study: Study, grid=None) -> dict:
+    """The declared learning-rate protocol (beyond the paper): select on validation, test once.
+
+    For each model :func:`select_rates` picks each method's rate on the validation split (the
+    same candidates and budget for every method; the test set is not looked at).  The selected
+    rate then trains on the whole training set over Table 1's seeds (FC ``seeds``, CNN
+    ``cnn_seeds``) and is scored once on the test set; ``fractions`` are per seed, of the same
+    seed's selected-SGD accuracy.  With ``Config.cnn_long_epochs`` the CNN's selected rates also
+    train that long over ``cnn_long_seeds`` under the declared divergence protocol
+    (:func:`long_protocol`, scored after ``cnn_long_evals``; started early in a background thread
+    by :func:`start_background`, which this waits for); a seed's short result is read off its long
+    run at the selected rate when that run reached the short budget's checkpoint.
+
+    Returns ``{"candidates", "selected", "long", "attempts"}`` (plain records; "long": one per
+    method and checkpoint of the completed long runs (:func:`long_rows`), "attempts": every long
+    run, diverged ones included).
+    """
+    cfg = study.cfg
+    _check_grids(cfg, grid)
+    cands, chosen, longs, attempts = [], [], [], []
+    for model in cfg.models:
+        mgrid = grid_for(cfg, model) if grid is None else tuple(grid)
+        if model == LONG_MODEL:
+            wait_background(study)
+        mc, best = select_rates(study, model, mgrid)
+        cands += mc
+        lr = learning_rates(model, cfg.dataset)
+        test_seeds = study.seeds("seeds" if model == "fc" else "cnn_seeds")
+        picked = {
+            name: _method_at(name, lr[name.lower()] * best[name][0], cfg) for name in SELECTED
+        }
+        long = model == LONG_MODEL and cfg.cnn_long_epochs > 0
+        if long:
+            out = long_protocol(study, model, {n: best[n][0] for n in SELECTED}, mgrid)
+            longs += long_rows(study, out)
+            attempts += out["attempts"]
+        epochs = study.epochs_for(model)
+        acc_of = {}
+        for name, method in picked.items():
+            # a long run of the same seed and rate holds the short run's result (same batches,
+            # constant η) if it reached the short budget's checkpoint
+            ahead = {s: study.long_run(model, method, s) for s in test_seeds} if long else {}
+            ahead = {s: r for s, r in ahead.items() if r is not None and epochs in r.evaluated}
+            rest = [s for s in test_seeds if s not in ahead]
+            short = dict(zip(rest, study.over(model, method, epochs, rest)))
+            acc_of[name] = [
+                short[s].final_accuracy
+                if s in short
+                else float(ahead[s].test_accuracy[ahead[s].evaluated.index(epochs)])
+                for s in test_seeds
+            ]
+        sgd = acc_of["SGD"]
+        for name in SELECTED:
+            accs = acc_of[name]
+            fr = [a / b for a, b in zip(accs, sgd)]
+            f = best[name][0]
+            chosen.append(
+                {
+                    "model": model,
+                    "method": name,
+                    "factor": f,
+                    "lr": lr[name.lower()] * f,
+                    "val_accuracy": best[name][1],
+                    "seeds": list(test_seeds),
+                    "per_seed": accs,
+                    "fractions": fr,
+                    "accuracy": float(np.mean(accs)),
+                    "fraction": float(np.mean(fr)),
+                    "steps": epochs * study.steps_per_epoch(),
+                    "candidates": len(mgrid),
+                }
+            )
+    return {"candidates": cands, "selected": chosen, "long": longs, "attempts": attempts}
+
+
+# ===================================================================== the CNN's long runs
+#: the model whose selected rates also run long (``Config.cnn_long_epochs``)
+LONG_MODEL = "cnn"
+
+#: The divergence protocol of the long runs, declared before this edition's book run (and after
+#: the previous edition's first attempt diverged: RBD at its selected 64x, step 9 927 of 25 116,
+#: which stopped that chapter).  The same rule for every method and seed.
+DIVERGENCE_PROTOCOL = (
+    "A long run whose loss stops being finite is kept as a result (the step at which it diverged, "
+    "its test accuracy at the last checkpoint before that) and the method is trained again from "
+    "the start at the next smaller candidate of its learning-rate grid, down the grid until a run "
+    "completes; the claims use the completed run and name its rate."
+)
+
+
+def fallback_factors(grid, selected: float) -> list[float]:
+    """The factors :data:`DIVERGENCE_PROTOCOL` tries in turn: ``selected``, then every smaller
+    candidate of ``grid``, largest first."""
+    if selected not in grid:
+        raise ValueError(f"the selected factor {selected} is not a candidate of {tuple(grid)}")
+    return [selected] + sorted((f for f in grid if f < selected), reverse=True)
+
+
+def long_protocol(study: Study, model: str, picked: dict, grid) -> dict:
+    """The long runs at the selected factors ``picked`` (``{method: factor}``) under
+    :data:`DIVERGENCE_PROTOCOL`, over ``Config.cnn_long_seeds`` (:meth:`Study.run_long`, never
+    raising on divergence); memoised per model and picks in ``Study.longs``.
+
+    Returns ``{"attempts": [...], "runs": {(method, seed): (factor, TrainResult)}, "picked",
+    "seeds"}``: one attempt record per run (completed or diverged: the divergence step, the last
+    checkpoint reached and its test accuracy), ``runs`` the completed one of each method and seed
+    (absent when every candidate down the grid diverged).
+    """
+    cfg = study.cfg
+    key = (model, tuple(sorted(picked.items())), tuple(grid))
+    if key in study.longs:
+        return study.longs[key]
+    lr = learning_rates(model, cfg.dataset)
+    seeds = study.seeds("cnn_long_seeds")
+    attempts, done = [], {}
+    for name, f0 in picked.items():
+        for s in seeds:
+            for f in fallback_factors(grid, f0):
+                method = _method_at(name, lr[name.lower()] * f, cfg)
+                r = study.run_long(model, method, s)
+                ev = r.evaluated
+                attempts.append(
+                    {
+                        "model": model,
+                        "method": name,
+                        "seed": s,
+                        "factor": f,
+                        "lr": method.lr,
+                        "selected": f == f0,
+                        "status": "completed" if r.diverged_at is None else "diverged",
+                        "diverged_at": r.diverged_at,
+                        "last_epoch": int(ev[-1]),
+                        "last_step": int(ev[-1]) * r.steps_per_epoch,
+                        "last_accuracy": float(r.test_accuracy[-1]),
+                        "checkpoint_steps": [int(e) * r.steps_per_epoch for e in ev],
+                        "checkpoint_accuracy": [float(a) for a in r.test_accuracy],
+                        "step_ms": 1e3 * r.step_time,
+                    }
+                )
+                if r.diverged_at is None:
+                    done[(name, s)] = (f, r)
+                    break
+    out = {"attempts": attempts, "runs": done, "picked": dict(picked), "seeds": list(seeds)}
+    study.longs[key] = out
+    return out
+
+
+def long_rows(study: Study, out: dict) -> list[dict]:
+    """Per method whose long runs completed for every seed, and per checkpoint: the accuracies,
+    the fractions of the same seed's completed SGD run at the same checkpoint (when SGD
+    completed), the factor used and whether it is a fallback."""
+    seeds = out["seeds"]
+    runs = out["runs"]
+    names = [n for n in SELECTED if all((n, s) in runs for s in seeds)]
+    if not names:
+        return []
+    evals = runs[(names[0], seeds[0])][1].evaluated
+    rows = []
+    for e in evals[1:]:
+        acc = {
+            n: [
+                float(runs[(n, s)][1].test_accuracy[runs[(n, s)][1].evaluated.index(e)])
+                for s in seeds
+            ]
+            for n in names
+        }
+        for n in names:
+            r0 = runs[(n, seeds[0])][1]
+            factors = [runs[(n, s)][0] for s in seeds]
+            fr = [a / b for a, b in zip(acc[n], acc["SGD"])] if "SGD" in acc else None
+            rows.append(
+                {
+                    "model": out["attempts"][0]["model"],
+                    "method": n,
+                    "factor": factors[0],
+                    "factors": factors,
+                    "fallback": any(f != out["picked"][n] for f in factors),
+                    "lr": next(
+                        a["lr"]
+                        for a in out["attempts"]
+                        if a["method"] == n and a["seed"] == seeds[0] and a["status"] == "completed"
+                    ),
+                    "epochs": int(e),
+                    "steps": int(e) * r0.steps_per_epoch,
+                    "seeds": list(seeds),
+                    "per_seed": acc[n],
+                    "accuracy": float(np.mean(acc[n])),
+                    "fractions": fr,
+                    "fraction": None if fr is None else float(np.mean(fr)),
+                    "step_ms": 1e3 * float(np.median([runs[(n, s)][1].step_time for s in seeds])),
+                }
+            )
+    return rows
+
+
+def long_measurements(rows: list[dict], attempts: list[dict]) -> dict:
+    """The long-run claims' inputs at the last checkpoint: ``accuracy`` (``{method: Measurement
+    or None}``, None: not run (NES) or no completed run), ``fraction`` (``{RBD/FPD: Measurement or
+    None}``), ``missing`` (methods without a completed run) and ``rates``: each method's rate in
+    words, with the diverged attempts before it (e.g. ``RBD 16× (64× diverged at step 9927)``)."""
+    top = max((r["epochs"] for r in rows), default=None)
+    at = {r["method"]: r for r in rows if r["epochs"] == top}
+    acc = {m: over_seeds(at[m]["per_seed"]) if m in at else None for m in METHODS}
+    frac = {
+        m: fraction_measurement(at[m]["fractions"])
+        if m in at and at[m]["fractions"] is not None
+        else None
+        for m in ("RBD", "FPD")
+    }
+    rates = []
+    for m in SELECTED:
+        tried = [a for a in attempts if a["method"] == m]
+        bad = [
+            f"{a['factor']:g}× diverged at step {a['diverged_at']}"
+            for a in tried
+            if a["status"] == "diverged"
+        ]
+        good = sorted({a["factor"] for a in tried if a["status"] == "completed"})
+        head = f"{m} {', '.join(f'{f:g}×' for f in good)}" if good else f"{m}: no completed run"
+        rates.append(head + (f" ({'; '.join(bad)})" if bad else ""))
+    return {
+        "accuracy": acc,
+        "fraction": frac,
+        "missing": [m for m in SELECTED if m not in at],
+        "rates": ", ".join(rates),
+        "steps": at["SGD"]["steps"] if "SGD" in at else None,
+    }
+
+
+def _background_job(study: Study) -> bool:
+    study._local.quiet = True  # no progress bars from this thread
+    grid = grid_for(study.cfg, LONG_MODEL)
+    _, best = select_rates(study, LONG_MODEL, grid)
+    long_protocol(study, LONG_MODEL, {n: best[n][0] for n in SELECTED}, grid)
+    return True
+
+
+def start_background(study: Study) -> bool:
+    """Start the CNN's learning-rate selection (:func:`select_rates`) and its long runs
+    (:func:`long_protocol`) in a background thread; True if started (or running), False when the
+    configuration has no long runs.
+
+    Why: one CNN run and one vectorised FC run each keep about one of this machine's two cores
+    busy (XLA runs their small kernels on one thread), so the CNN's long runs can go on while the
+    FC sections train.  They are the same runs as in the foreground (every run is deterministic,
+    memoised in the study, and the two threads never train the same configuration); only their
+    wall times per step are those of a shared machine.  :func:`wait_background` joins it
+    (:func:`lr_selection` and every timing measurement call it first, so no timing overlaps it).
+    """
+    cfg = study.cfg
+    if study._background is not None:
+        return True
+    if LONG_MODEL not in cfg.models or cfg.cnn_long_epochs <= 0:
+        return False
+    # fill the caches both threads read before they start (data, validation split, model)
+    study.data()
+    study.data(split="val")
+    study.dim(LONG_MODEL)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="ch03-background")
+    study._background = pool.submit(_background_job, study)
+    pool.shutdown(wait=False)
+    return True
+
+
+def wait_background(study: Study) -> None:
+    """Wait for :func:`start_background`'s thread (if any) and re-raise its error, if it failed."""
+    if study._background is not None:
+        study._background.result()
+
+
+# ===================================================================== FC budget curve
+def budget_curve(study: Study, model: str = "fc") -> list[dict]:
+    """FPD, RBD and SGD (Table 1's settings, the paper's learning rates) at growing step budgets.
+
+    One run per method and seed of ``Config.budget_seeds`` for ``max(Config.budget_epochs)``
+    epochs, scored after each epoch of ``budget_epochs``: with a constant learning rate and the
+    same batches, a run's state after B steps *is* the B-step run.  One record per (method,
+    budget): ``steps``, ``per_seed`` accuracies, ``fractions`` of the same seed's SGD.  The
+    training set is the configuration's (book: the 5 000-image subset, a tenth of the paper's
+    50 000), so a step budget here is ten times as many epochs as the paper's for the same steps.
+    """
+    cfg = study.cfg
+    if not cfg.budget_epochs:
+        return []
+    ms = methods(cfg, model, cfg.dataset)
+    seeds = study.seeds("budget_seeds")
+    top = max(cfg.budget_epochs)
+    # short curves score every epoch (cheap; a curve as long as Table 1's reuses its runs)
+    ev = None if top <= 50 else cfg.budget_epochs
+    runs = {
+        name: study.over(model, ms[name], top, seeds, eval_epochs=ev)
+        for name in ("FPD", "RBD", "SGD")
+    }
+    rows = []
+    for e in sorted(cfg.budget_epochs):
+        acc = {
+            name: [float(r.test_accuracy[r.evaluated.index(e)]) for r in rs]
+            for name, rs in runs.items()
+        }
+        for name in runs:
+            rows.append(
+                {
+                    "method": name,
+                    "epochs": e,
+                    "steps": e * runs[name][0].steps_per_epoch,
+                    "seeds": list(seeds),
+                    "per_seed": acc[name],
+                    "accuracy": float(np.mean(acc[name])),
+                    "fractions": [a / b for a, b in zip(acc[name], acc["SGD"])],
+                    "fraction": float(np.mean([a / b for a, b in zip(acc[name], acc["SGD"])])),
+                }
+            )
+    return rows
+
+
+def budget_measurements(rows: list[dict], steps: int | None = None) -> dict:
+    """From :func:`budget_curve` rows at ``steps`` (default the largest): accuracies as
+    Measurements per method (NES: None, not run), fractions of SGD (log scale,
+    :func:`fraction_measurement`), and RBD − FPD per seed."""
+    steps = max(r["steps"] for r in rows) if steps is None else steps
+    by = {r["method"]: r for r in rows if r["steps"] == steps}
+    acc = {m: over_seeds(by[m]["per_seed"]) if m in by else None for m in METHODS}
+    frac = {m: fraction_measurement(by[m]["fractions"]) for m in by}
+    gap = over_seeds([a - b for a, b in zip(by["RBD"]["per_seed"], by["FPD"]["per_seed"])])
+    return {"steps": steps, "accuracy": acc, "fraction": frac, "gap": gap}
+
+
+# ===================================================================== other data sets
+def extra_dataset_rows(study: Study) -> list[dict]:
+    """Table 1 for Fashion-MNIST and CIFAR-10: run when the files are present and the scale asks for it.
+
+    Never downloads (``fasttrain.download`` with ``download=False``); an
+    absent data set gives one row per model with status ``"not run: data absent"``.
+    """
+
+    rows = []
+    for name in ("fashion_mnist", "cifar10"):
+        try:
+            fdownload.fetch(name, download=False, progress=False)
+            present = True
+        except fdownload.MissingDataError:
+            present = False
+        for model in ("fc", "cnn"):
+            paper = PAPER_TABLE1[(model, name)]
+            if present and name in study.cfg.extra_datasets:
+                rows += table1(study, model, name)
+                continue
+            status = (
+                "not run: data absent"
+                if not present
+                else f"not run at scale {study.cfg.scale!r} (paper scale only)"
+            )
+            for m in METHODS:
+                rows.append(
+                    {
+                        "model": model,
+                        "dataset": name,
+                        "method": m,
+                        "paper": paper[m][0] / 100,
+                        "paper_std": paper[m][1] / 100,
+                        "paper_fraction": paper[m][2],
+                        "status": status,
+                    }
+                )
+    return rows
