@@ -18,9 +18,11 @@ def _acc(**kw):
 
 def test_claims_are_declared_with_kinds_and_quotes():
     ids = set(S.CLAIMS)
-    assert len(ids) == 41
+    assert len(ids) == 46
     assert {f"table1-{k}-cnn-long" for k in ("order", "rbd-fraction", "fpd-fraction")} <= ids
     assert {"table1-order-fc-longest", "rbd-400x-mnist", "table2-trained"} <= ids
+    assert {"fpd-basis-fc", "nes-more-samples"} <= ids  # Table 1's: tests/test_ch03_table1.py
+    assert "table2-official-bernoulli" in ids  # Table 2 tests: tests/test_ch03_table2.py
     assert {"step-cost-vs-d-gaussian", "step-cost-vs-d-structured", "goal-structured-1.2x"} <= ids
     for m in ("fc", "cnn"):
         assert {f"table1-order-{m}", f"gap-{m}", f"rbd-budget-{m}"} <= ids
@@ -63,6 +65,9 @@ def test_every_not_testable_call_of_the_chapter_has_a_declared_precondition():
     ids += [f"table1-{k}-fraction-fc-longest" for k in ("rbd", "fpd")]
     ids += [f"table1-{k}-cnn-long" for k in ("order", "rbd-fraction", "fpd-fraction")]
     ids += ["table2-paper-variants", "table2-trained", "table3-resnet8", "rbd-10x", "compartments"]
+    ids += ["table2-official-bernoulli", "table2-normalised"]
+    # a model the scale does not run (smoke: FC only)
+    ids += [f"table1-{k}-cnn" for k in ("order", "rbd-fraction", "fpd-fraction")] + ["gap-cnn"]
     for cid in ids:
         rule = S.CLAIMS[cid].rule
         ex = rule.examples["not testable here"]
@@ -75,7 +80,7 @@ def test_every_not_testable_call_of_the_chapter_has_a_declared_precondition():
     assert S.CLAIMS["table1-fc-cifar10"].rule.name == S.table1_ordering.name
     # a claim that is always measured keeps refusing an Unavailable
     with pytest.raises(ValueError, match="precondition"):
-        S.CLAIMS["gap-fc"].rule(C.Unavailable("no reason"))
+        S.CLAIMS["cos-vs-d"].rule(C.Unavailable("no reason"))
 
 
 def test_fraction_rule_has_a_bounded_partly_band_and_decides_on_the_interval():
@@ -184,40 +189,6 @@ def test_almost_sgd_and_trained_like_gaussian():
     assert S.almost_sgd(SEEDS([0.99]))[0] == "inconclusive"  # one seed
 
 
-def _t2(variant, acc, loss, trained=()):
-    return {
-        "variant": variant,
-        "accuracy_seeds": list(acc),
-        "loss_end_seeds": list(loss),
-        "accuracy_trained_seeds": list(trained),
-        "trained_seeds": len(trained),
-    }
-
-
-def test_table2_measurements_take_the_worst_seed_and_mark_a_single_gaussian_reference():
-    rows = [
-        _t2("gaussian", (0.20, 0.21, 0.22), (2.30, 2.31, 2.30), (0.45,)),
-        _t2("uniform", (0.20, 0.25, 0.22), (2.30, 2.31, 2.40)),
-        _t2("hadamard", (0.21, 0.21, 0.22), (2.30, 2.31, 2.30), (0.46, 0.50, 0.47)),
-        _t2("hadamard-coset", (0.20, 0.21, 0.22), (2.30, 2.31, 2.30), (0.45, 0.46, 0.44)),
-    ]
-    m = S.table2_measurements(rows)
-    acc, loss = m["normalised"]["accuracy"], m["normalised"]["loss"]
-    assert acc.center == pytest.approx(0.04) and acc.interval is None  # the worst seed
-    assert loss.center == pytest.approx(0.10)
-    assert S.like_gaussian(m["normalised"])[0] == "not reproduced"  # one seed beyond 0.03
-    assert m["loss"]["gaussian"].how.startswith("geometric mean")  # a loss is positive
-    tg = m["trained_gap"]
-    assert tg.center == pytest.approx(0.05) and tg.limited  # one Gaussian run as reference
-    v, why = S.trained_like_gaussian(tg)
-    assert v == "inconclusive" and "seeds" in why
-    # with the Gaussian on the same seeds the gap is paired by seed and decides
-    rows[0] = _t2("gaussian", (0.20, 0.21, 0.22), (2.30, 2.31, 2.30), (0.45, 0.48, 0.46))
-    tg = S.table2_measurements(rows)["trained_gap"]
-    assert not tg.limited and tg.center == pytest.approx(0.02)
-    assert S.trained_like_gaussian(tg)[0] == "reproduced"
-
-
 def test_several_stores_centres_as_values_and_reads_like_a_dict():
     s = S.Several({"a": E(1.0), "b": None, "c": SEEDS([2.0, 4.0])})
     assert s.values == (1.0, 3.0)
@@ -294,13 +265,14 @@ def test_scaling_claim_is_decided_by_measurements_and_smoke_is_cheap():
     from fasttrain.chapters import multiprocess_study as mps
 
     spec = S.CLAIMS["scaling"]
-    assert spec.kind == "paper" and spec.rule is mps.near_linear_scaling
-    assert "reproduced" not in spec.rule.examples  # 16 workers cannot be measured here
+    assert spec.kind == "paper" and spec.rule is mps.almost_linear_weak_scaling
+    # 16 workers cannot be measured here: at P = 2 the best verdict is "partly"
+    assert spec.rule(C.over_rounds([1.0] * 9), measured_at=2)[0] == "partly"
     smoke, book = S.config("smoke"), S.config("book")
     assert smoke.mp_processes == (1, 2) and smoke.mp_rounds == 1
-    assert smoke.mp_rbd_args == mps.SMOKE_RBD
-    assert book.mp_processes == (1, 2, 4) and book.mp_rounds == 2
-    assert book.mp_rbd_args == mps.BOOK_RBD
+    assert smoke.mp_rbd_args == mps.SMOKE_WEAK_RBD
+    assert book.mp_processes == (1, 2) and book.mp_rounds >= 6
+    assert book.mp_rbd_args == mps.BOOK_WEAK_RBD
 
 
 def test_one_seed_decides_at_most_inconclusive_and_says_what_would_settle_it():
@@ -346,9 +318,9 @@ def test_book_budget_reaches_the_papers_steps_and_the_cnn_grid_goes_beyond_64():
     steps_per_epoch = 5000 // book.batch_size
     assert max(book.budget_epochs) * steps_per_epoch >= 156_000
     assert book.budget_epochs[0] == book.epochs and len(book.budget_seeds) >= 3
-    # the long CNN runs reach 25 000 steps at book scale
-    assert max(book.cnn_long_evals) * steps_per_epoch >= 25_000
-    assert book.cnn_long_epochs == max(book.cnn_long_evals) and "cnn" in book.models
+    # the long CNN runs are off at book scale since 2026-12-07 (one seed decides at most
+    # "inconclusive"; three do not fit the budget): their claims say so through their rules
+    assert book.cnn_long_epochs == 0 and "cnn" in book.models
     assert S.grid_for(book, "cnn") == (1, 4, 16, 64, 256)
     assert S.grid_for(book, "fc") == book.lr_grid
     assert S.grid_for(smoke, "cnn") == smoke.lr_grid

@@ -804,9 +804,9 @@ def ch03(S, scale: str) -> list[Section]:
                 "fc",
                 f"RBD {dist}",
                 replace(rbd, distribution=variants.get(dist, (dist,))[0]),
-                steps=cfg.dense_epochs * spe,
+                steps=cfg.trained_epochs * spe,
                 runs=seeds,
-                how=f"{cfg.dense_epochs} epochs x {spe:,} steps x {seeds} seeds",
+                how=f"{cfg.trained_epochs} epochs x {spe:,} steps x {seeds} seeds",
             )
         )
     dsw = [

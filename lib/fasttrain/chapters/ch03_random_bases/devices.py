@@ -198,3 +198,54 @@ def main(argv=None) -> int:
         return 2
     print(json.dumps(_distributed_runs(argv[1], int(argv[2]))))
     return 0
+
+
+# ===================================================================== across processes (claim `scaling`)
+#: every worker process computes on one thread (XLA's intra-op thread pool off), at every P: weak
+#: scaling compares P workers with one worker of the same resources (one core each on 2 cores),
+#: not P single-core workers with one worker that may use both cores
+ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"
+
+
+def across_processes(cfg: Config) -> dict:
+    """The weak-scaling measurement of the claim ``scaling``: the RBD worker program
+    (``cfg.mp_rbd_args``, every worker its own directions and images) at ``cfg.mp_processes``
+    processes, ``cfg.mp_rounds`` interleaved rounds
+    (:func:`fasttrain.chapters.multiprocess_study.measure`), every worker on one thread
+    (:data:`ONE_THREAD`), summarised by
+    :func:`~fasttrain.chapters.multiprocess_study.weak_scaling`, with the load average before and
+    after and the protocol.  What :func:`evidence_scaling` takes."""
+    from .. import multiprocess_study as mps
+
+    load0 = os.getloadavg()[0]
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = " ".join([env.get("XLA_FLAGS", ""), ONE_THREAD]).strip()
+    m = mps.measure(
+        cfg.mp_processes, cfg.mp_rounds, programs=("rbd",), rbd_args=cfg.mp_rbd_args, env=env
+    )
+    return mps.weak_scaling(m) | {
+        "protocol": {
+            "processes": list(cfg.mp_processes),
+            "rounds": cfg.mp_rounds,
+            "rbd_args": list(cfg.mp_rbd_args),
+            "seconds": m["seconds"],
+            "load": [round(load0, 2), round(os.getloadavg()[0], 2)],
+        }
+    }
+
+
+def evidence_scaling(section_output: dict, cfg: Config) -> dict:
+    """``{"scaling": Evidence | Unavailable}`` from :func:`across_processes`'s result (or its JSON
+    copy): the weak-scaling efficiency at the largest process count run
+    (:func:`~fasttrain.chapters.multiprocess_study.weak_scaling_evidence`), decided by
+    :func:`~fasttrain.chapters.multiprocess_study.almost_linear_weak_scaling`."""
+    from dataclasses import replace
+
+    from ...core.claims import Unavailable
+    from .. import multiprocess_study as mps
+
+    ev = mps.weak_scaling_evidence(section_output)
+    if not isinstance(ev, Unavailable):
+        load = section_output.get("protocol", {}).get("load")
+        ev = replace(ev, reason=f"{ev.reason}; scale {cfg.scale!r}, load average {load}")
+    return {"scaling": ev}

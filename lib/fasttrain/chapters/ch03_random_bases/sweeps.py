@@ -48,9 +48,37 @@ def d_sweep(study: Study, model: str = "fc") -> list[dict]:
                 "accuracy_seeds": acc,
                 "cos_seeds": cos,
                 "curve": runs[0].test_accuracy,
+                "steps_per_epoch": runs[0].steps_per_epoch,
+                "curves_seeds": [list(map(float, r.test_accuracy)) for r in runs],
             }
         )
-    return rows
+    return with_steps_to_target(rows)
+
+
+#: the target of ``time-to-target-vs-d``: the initial accuracy + this fraction of the smallest d's
+#: mean gain over it by the end of training (declared before any run; the smallest d's runs reach
+#: it by the end, larger d's sooner or later)
+TARGET_OF_SMALLEST_D = 0.9
+
+
+def with_steps_to_target(rows: list[dict]) -> list[dict]:
+    """``rows`` (of :func:`d_sweep`) with ``target`` (the mean initial accuracy +
+    :data:`TARGET_OF_SMALLEST_D` × the smallest d's mean gain over it at the end) and per seed
+    ``steps_to_target_seeds``: the steps up to the first evaluation after the start (epoch
+    boundary) at or above the target, or ``None`` if no evaluation reaches it."""
+    if not rows:
+        return rows
+    small = min(rows, key=lambda r: r["d"])
+    start = float(np.mean([c[0] for c in small["curves_seeds"]]))
+    target = start + TARGET_OF_SMALLEST_D * (small["accuracy"] - start)
+    out = []
+    for r in rows:
+        steps = []
+        for c in r["curves_seeds"]:
+            hit = [e for e in range(1, len(c)) if c[e] >= target]
+            steps.append(hit[0] * r["steps_per_epoch"] if hit else None)
+        out.append({**r, "target": target, "steps_to_target_seeds": steps})
+    return out
 
 
 def _shape(study: Study) -> tuple[int, ...]:
@@ -162,22 +190,34 @@ def compression(study: Study, model: str = "fc") -> list[dict]:
 
 
 # ===================================================================== switching
-def switching(study: Study, model: str = "fc", seed: int | None = None) -> dict:
-    """RBD -> SGD and SGD -> RBD at ``Config.switch_epoch`` (a fraction of an epoch allowed), with the
-    pure runs, for one seed (default the study's); :func:`switching_over_seeds` for all of ``seeds``."""
+def switch_epochs(cfg) -> tuple[float, ...]:
+    """The switch points of the ``switching`` claim: ``Config.switch_epochs`` (or, empty, the
+    figure's ``Config.switch_epoch`` alone), in epochs (a fraction of an epoch allowed)."""
+    return tuple(cfg.switch_epochs) or (cfg.switch_epoch,)
+
+
+def switching(
+    study: Study, model: str = "fc", seed: int | None = None, epoch: float | None = None
+) -> dict:
+    """RBD -> SGD and SGD -> RBD at ``epoch`` (default ``Config.switch_epoch``; a fraction of an
+    epoch allowed), with the pure runs, for one seed (default the study's); the runs of all of
+    ``Config.seeds`` go side by side and are memoised, so the other seeds cost nothing more;
+    :func:`switching_over_seeds` for every seed and switch point."""
     cfg = study.cfg
     m = methods(cfg, model, cfg.dataset)
     epochs = study.epochs_for(model)
     seeds = study.seeds("seeds")
     seed = study.seed if seed is None else seed
+    epoch = cfg.switch_epoch if epoch is None else epoch
     rbd = study.over(model, m["RBD"], epochs, seeds)[seeds.index(seed)]
     sgd = study.over(model, m["SGD"], epochs, seeds)[seeds.index(seed)]
-    at = int(round(cfg.switch_epoch * rbd.steps_per_epoch))
+    at = int(round(epoch * rbd.steps_per_epoch))
     kw = {"switch_at": at}
     return {
         "RBD": rbd,
         "SGD": sgd,
         "switch_at": at,
+        "switch_epoch": epoch,
         "seed": seed,
         "RBD→SGD": study.over(model, m["RBD"], epochs, seeds, then=m["SGD"], **kw)[
             seeds.index(seed)
@@ -189,10 +229,12 @@ def switching(study: Study, model: str = "fc", seed: int | None = None) -> dict:
 
 
 def switching_over_seeds(study: Study, model: str = "fc") -> list[dict]:
-    """:func:`switch_summary` rows of every seed of ``Config.seeds`` (the runs go side by side)."""
+    """:func:`switch_summary` rows of every seed of ``Config.seeds`` at every switch point of
+    :func:`switch_epochs` (the seeds' runs go side by side; the figure's point is memoised)."""
     rows = []
-    for s in study.seeds("seeds"):
-        rows += [{**r, "seed": s} for r in switch_summary(switching(study, model, s))]
+    for e in switch_epochs(study.cfg):
+        for s in study.seeds("seeds"):
+            rows += [{**r, "seed": s} for r in switch_summary(switching(study, model, s, e))]
     return rows
 
 
@@ -209,6 +251,7 @@ def switch_summary(runs: dict) -> list[dict]:
         rows.append(
             {
                 "run": name,
+                "switch_epoch": runs.get("switch_epoch"),
                 "switch_step": at,
                 "finite": bool(np.all(np.isfinite(r.loss))),
                 "acc_before": float(r.test_accuracy[e]),
@@ -221,3 +264,29 @@ def switch_summary(runs: dict) -> list[dict]:
             }
         )
     return rows
+
+
+def evidence_switching(rows: list[dict], cfg) -> dict:
+    """``{"switching": Evidence}`` from :func:`switching_over_seeds`'s rows: the rule
+    (:func:`~.rules.switch_works`) takes the rows and decides per switch point and direction on
+    the worst seed; shown: the largest drop of each (point, direction)."""
+    from ...core.results import Evidence
+
+    by: dict = {}
+    for r in rows:
+        by.setdefault((r["switch_step"], r["run"]), []).append(r)
+    shown = "; ".join(
+        f"{run} at step {st}: largest drop {max(x['acc_before'] - x['min_acc_after'] for x in g):+.3f}"
+        f", final {np.mean([x['final'] for x in g]):.3f}"
+        for (st, run), g in sorted(by.items())
+    )
+    steps = sorted({r["switch_step"] for r in rows})
+    return {
+        "switching": Evidence(
+            rows,
+            shown=shown,
+            reason=f"switch at steps {', '.join(map(str, steps))} (epochs "
+            f"{', '.join(f'{e:g}' for e in switch_epochs(cfg))} of {cfg.epochs}), both directions, "
+            f"{len({r['seed'] for r in rows})} seed(s) each",
+        )
+    }
