@@ -669,7 +669,7 @@ def test_timing_sweeps_time_a_shared_size_once(monkeypatch):
         calls.append((n, m))
         return [{"method": meth, "n": n, "m": m, "seconds": 1.0} for meth in methods]
 
-    monkeypatch.setattr(study, "time_size", fake)
+    monkeypatch.setattr(study.step_timing, "time_size", fake)
     cfg = study.config("smoke")  # the point (sweep_n, sweep_m) lies on both sweeps
     rows = study.timing_sweeps(cfg, 0)
     assert len(rows) == 3 * (len(cfg.n_sweep) + len(cfg.m_sweep))
@@ -713,7 +713,7 @@ def test_kron_sketch_factor_rule_takes_the_fastest_and_breaks_ties_to_larger_s(
         times = {k: [2.0] * rounds if k[0] == "gn" else [kron_seconds[k[1]]] * rounds for k in fns}
         return {"times": times, "load": [0.0, 0.0]}
 
-    monkeypatch.setattr(study, "interleaved", fake)
+    monkeypatch.setattr(study.step_timing, "interleaved", fake)
     sel = study.select_kron_sketch_factor(32, 512, 4, study.config("smoke"), 0, rounds=2)
     assert sel["chosen"] == chosen
     gn_row, *kron = sel["rows"]

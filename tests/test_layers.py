@@ -46,10 +46,11 @@ def _imports(path: Path) -> set[str]:
             mod = _from_module(node, package)
             if not mod.startswith("fasttrain"):
                 continue
-            # "from fasttrain.core import data" imports the module fasttrain.core.data
+            # "from fasttrain.core import data" imports the module fasttrain.core.data (a module
+            # or a package: "from ..chapters import ch01_linear_ivp" imports the chapter's package)
             for a in node.names:
                 sub = f"{mod}.{a.name}"
-                out.add(sub if (LIB.parent / (sub.replace(".", "/") + ".py")).exists() else mod)
+                out.add(sub if _is_module(sub) else mod)
     return out
 
 

@@ -1,0 +1,252 @@
+"""Chapter 01: the declared claims (``CLAIMS``) and the smoke run's regression reference (``REGRESSION``)."""
+
+from __future__ import annotations
+
+from ...core import claims, reference
+from ...core.claims import ClaimSpec
+from .paper import PAPER_TABLES, PAPER_TEST_ACCURACY
+from .rules import (
+    FD_GOAL,
+    bdf_handles_stiffness,
+    comparably_high_about_93,
+    faster_at_every_small_width,
+    ode_faster_at_every_threshold,
+    route_speedup_at_every_threshold,
+)
+
+
+def _speedup_spec(name: str, table: str) -> ClaimSpec:
+    paper = [v[2] for v in PAPER_TABLES[name].values()]
+    return ClaimSpec(
+        id=f"speedup-{name}",
+        kind="paper",
+        claim=f"BDF on the linear model reaches training accuracy 0.80-0.95 on {name} faster than "
+        f"GD ({table})",
+        where=table,
+        paper_value=f"{min(paper):.2f}-{max(paper):.2f}",
+        unit="x (GD total / ODE total)",
+        rule=ode_faster_at_every_threshold,
+        paper_words="BDF solver applies adaptive stepping, which outperforms the iterative "
+        "propagation in terms of efficiency (e.g., over 2 times speedup to reach 90% training "
+        f"accuracy in experiment); {table}: speed-ups " + ", ".join(f"{v:.2f}" for v in paper),
+    )
+
+
+#: the declared precondition of ``speedup-best-lr-*``
+NO_STABLE_RATE = "no rate of the grid is stable and reaches the threshold on every seed"
+#: the declared precondition of ``magic-095-reachable``
+ALL_DIVERGED = "GD diverged at every width and learning rate of the grid on the selection seed"
+
+
+def _best_lr_spec(name: str) -> ClaimSpec:
+    return ClaimSpec(
+        id=f"speedup-best-lr-{name}",
+        kind="book-goal",
+        claim=f"the speed-up holds at the fastest learning rate stable on every seed ({name})",
+        where="book goal",
+        paper_value="> 1 (implied)",
+        unit="x (GD run / ODE solve)",
+        rule=claims.threshold(
+            1.0,
+            higher=True,
+            name="faster-at-best-lr",
+            source="the paper's 'better training efficiency' read at the learning rate a "
+            "practitioner would choose (the paper gives no learning rate): speed-up > 1. "
+            "Statistic: per seed GD's run (compilation excluded) / the BDF solve, one cold run "
+            "of each with no separate warm-up (the published ratios lie two to three orders of "
+            "magnitude below the bar); over seeds the geometric "
+            "mean with the 95 % t-interval of the mean log (a typical factor; a ratio is "
+            "strictly positive, so its interval is taken on the log scale); one seed decides at "
+            "most inconclusive",
+            untestable=NO_STABLE_RATE,
+        ),
+    )
+
+
+def _acc_spec(name: str) -> ClaimSpec:
+    return ClaimSpec(
+        id=f"test-accuracy-{name}",
+        kind="paper",
+        claim=f"test accuracy with the solver's parameters is comparably high, both about 93 % "
+        f"({name})",
+        where="Sec. 2 (Experiment Evaluation, text after Tables 1-2)",
+        paper_value=PAPER_TEST_ACCURACY,
+        unit="test accuracy",
+        rule=comparably_high_about_93,
+        paper_words="applying the weights and biases obtained from solver to test data set, the "
+        "accuracy is often comparably high (i.e., both around 93% using the parameters from "
+        "traditional training and IVP solving, given appropriate hidden unit numbers)",
+    )
+
+
+def _route_spec(name: str) -> ClaimSpec:
+    return ClaimSpec(
+        id=f"solver-route-{name}",
+        kind="book-goal",
+        claim=f"(this book's goal) a faster ODE route than the paper's BDF: the fastest route "
+        f"that finds the same event time is >= 10x faster at every threshold ({name})",
+        where="book goal (issue 10)",
+        paper_value=None,
+        unit="x (BDF solve / fastest correct route's solve)",
+        rule=route_speedup_at_every_threshold,
+    )
+
+
+#: the declared precondition of ``adaptive-stepping-*``
+NOT_BOTH_090 = "GD and the ODE did not both reach 0.80 and 0.90 training accuracy in every seed"
+#: the thresholds between which the paper's ODE time is nearly flat while GD's grows
+GROWTH_FROM, GROWTH_TO = 0.80, 0.90
+
+
+def _adaptive_spec(name: str, table: str) -> ClaimSpec:
+    tab = PAPER_TABLES[name]
+    gd = tab[GROWTH_TO][0] / tab[GROWTH_FROM][0]
+    ode = tab[GROWTH_TO][1] / tab[GROWTH_FROM][1]
+    return ClaimSpec(
+        id=f"adaptive-stepping-{name}",
+        kind="paper",
+        claim=f"from training accuracy 0.80 to 0.90 the BDF solve's time grows less than GD's run "
+        f"time ({name}): GD's growth / the ODE's growth > 1",
+        where=f"Sec. 2 (Experiment Evaluation, text after Tables 1-2) and {table}",
+        paper_value=round(gd / ode, 2),
+        unit="x (GD growth / ODE growth, 0.80 -> 0.90)",
+        rule=claims.threshold(
+            1.0,
+            higher=True,
+            name="ode-grows-less",
+            source=f"the paper's {table}: GD {tab[GROWTH_FROM][0]:g} s -> {tab[GROWTH_TO][0]:g} s "
+            f"(x{gd:.2f}), ODE {tab[GROWTH_FROM][1]:g} s -> {tab[GROWTH_TO][1]:g} s (x{ode:.2f}), "
+            "read with the sentence on adaptive stepping: the ODE's cost grows less with the "
+            "target than GD's. Measured per seed in one run of each: (GD run to 0.90 / GD run to "
+            "0.80) / (BDF solve to 0.90 / BDF solve to 0.80), compilation and set-up left out "
+            "(they do not depend on the target). Statistic: the geometric mean over seeds with "
+            "the 95 % t-interval of the mean log (a typical factor of a strictly positive ratio); "
+            "one seed decides at most inconclusive",
+            untestable=NOT_BOTH_090,
+        ),
+        paper_words="Unlike epochs which strictly stick to the iterative manner, BDF solver "
+        "applies adaptive stepping, which outperforms the iterative propagation in terms of "
+        f"efficiency; {table}: GD {tab[GROWTH_FROM][0]:g} / {tab[GROWTH_TO][0]:g} s, ODE "
+        f"{tab[GROWTH_FROM][1]:g} / {tab[GROWTH_TO][1]:g} s at 0.80 / 0.90",
+    )
+
+
+CLAIMS = claims.declare(
+    _speedup_spec("banknote", "Table 1"),
+    _speedup_spec("magic", "Table 2"),
+    _best_lr_spec("banknote"),
+    _best_lr_spec("magic"),
+    _acc_spec("banknote"),
+    _acc_spec("magic"),
+    ClaimSpec(
+        id="fd-jacobian",
+        kind="book-goal",
+        claim="(this book's goal) the analytic Jacobian makes BDF at least 10x faster than "
+        "finite differences",
+        where="book goal",
+        paper_value=None,
+        unit="x (solve time)",
+        rule=claims.threshold(
+            FD_GOAL,
+            higher=True,
+            name="fd-10x",
+            source="this book's goal, not the paper's; ill-posed here, since BDF evaluates "
+            "the Jacobian once per solve (njev = 1), so its cost is a small share of the solve. "
+            "Statistic: per-round ratio FD / analytic solve time over interleaved rounds after "
+            "an untimed warm-up solve of each, decided on the median's distribution-free 95 % "
+            "interval (order statistics; a typical solve time; fewer than 6 rounds decide at "
+            "most inconclusive)",
+        ),
+    ),
+    ClaimSpec(
+        id="bdf-handles-stiffness",
+        kind="paper",
+        claim="BDF handles the flow's stiffness: where an explicit solver's work blows up with "
+        "the horizon, BDF's does not (cross-entropy flow, Banknote subsample)",
+        where="Sec. 2 (Experiment Evaluation, experiment set-up)",
+        paper_value="handles the possible stiffness",
+        unit="right-hand-side evaluations",
+        rule=bdf_handles_stiffness,
+        paper_words="we choose the Backward Differentiation Formula (BDF) (Byrne & Hindmarsh, "
+        "1975) solver provided by Scipy since it scales well and handles the possible stiffness",
+    ),
+    _route_spec("banknote"),
+    _route_spec("magic"),
+    ClaimSpec(
+        id="speedup-small-widths",
+        kind="paper",
+        claim="with a small number of hidden units (widths 16 and 64) the ODE route also reaches "
+        "0.90 training accuracy on Banknote faster than GD, end to end",
+        where="Abstract",
+        paper_value="could also benefit",
+        unit="x (GD total / ODE total)",
+        rule=faster_at_every_small_width,
+        paper_words="our proof-of-concept evaluation indicates that NN training with small data "
+        "set size and number of hidden units could also benefit from linear models. Compared to "
+        "traditional propagation with gradient descent, we obtain better training efficiency by "
+        "solving initial value problems (IVPs) derived from linear models",
+    ),
+    _adaptive_spec("banknote", "Table 1"),
+    _adaptive_spec("magic", "Table 2"),
+    ClaimSpec(
+        id="magic-095-reachable",
+        kind="paper",
+        claim="gradient descent on this two-layer architecture reaches 0.95 training accuracy on "
+        "MAGIC (Table 2's last row) at some width 64-1024 and learning rate, within the budget",
+        where="Table 2",
+        paper_value=0.95,
+        unit="highest training accuracy reached",
+        rule=claims.threshold(
+            0.95,
+            higher=True,
+            partly=0.90,
+            name="reaches-095",
+            source="Table 2 lists times to 0.90 and 0.95 training accuracy on MAGIC; partly: "
+            "0.90 reached but not 0.95. Measured: the highest training accuracy within the "
+            "Tables' GD budget of the (width, learning rate) chosen on the first seed. "
+            "Statistic: the mean over seeds with its 95 % t-interval (linear scale: an accuracy "
+            "is bounded and far from 0): Table 2 reports one typical run of a configuration, "
+            "so the claim is about the typical seed of the chosen configuration, not every "
+            "seed; the whole interval must clear the bar; an interval straddling 0.95 or 0.90 "
+            "is inconclusive; one seed decides at most inconclusive. Budget: the Tables' GD "
+            "budget (3 000 steps at book scale), comparable to the paper's relative to the time "
+            "to 0.80: Table 2's GD reached 0.95 in 201.45 / 118.50 = 1.70x its time to 0.80 (one "
+            "run, constant cost per full-batch step), while at book scale the budget is over 10x "
+            "the steps "
+            "the Tables' GD needs to 0.80 (the chapter shows the multiple it measured); an "
+            "absolute match, 201 s of GD run (about 160 000 steps at width 64 on the book's "
+            "machine), would cost about 10 minutes over 3 seeds, beyond the chapter's budget",
+            untestable=ALL_DIVERGED,
+        ),
+        paper_words="Table 2: requisite training time for reaching specific accuracy threshold "
+        "(0.80, 0.85, 0.90, 0.95) on MAGIC: GD 201.45 s, ODE 90.97 s at 0.95",
+    ),
+)
+
+#: the smoke run's regression reference (fasttrain.core.reference): claims decided on timings or on
+#: float32 training trajectories are free there (presence and type only); the rest is bounded by
+#: the spread measured under capped instruction sets (tests/reference/01-linear-ivp.json)
+REGRESSION = reference.Declared(
+    timing=(
+        "speedup-banknote",
+        "speedup-magic",
+        "speedup-best-lr-*",
+        "fd-jacobian",
+        "solver-route-*",
+        "speedup-small-widths",
+        "adaptive-stepping-*",
+    ),
+    trajectory=("magic-095-reachable",),
+    extra=("protocol/*",),
+    why={
+        "speedup-banknote": "ratio of timed GD and ODE runs",
+        "speedup-magic": "ratio of timed GD and ODE runs",
+        "speedup-best-lr-*": "ratio of timed GD and ODE runs",
+        "fd-jacobian": "interleaved timing rounds",
+        "solver-route-*": "interleaved timing rounds",
+        "speedup-small-widths": "ratio of timed GD and ODE runs",
+        "adaptive-stepping-*": "ratio of growths of timed GD and ODE runs",
+        "magic-095-reachable": "best training accuracy of float32 GD over a grid: moved by 0.7 % "
+        "with XLA capped at SSE4.2",
+    },
+)

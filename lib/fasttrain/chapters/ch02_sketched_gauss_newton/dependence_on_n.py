@@ -1,0 +1,64 @@
+"""Chapter 02: dependence on n: exact Gauss-Newton's iterations, plain CG against PCG."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from ...methods import gauss_newton as gn
+from .configs import FLOOR, Config, _f64, cg_maxiter, init, synthetic_sphere
+from .convergence import contractions, iterations_to
+
+# ---------------------------------------------------------------------------
+# dependence on n: Gauss-Newton's iterations, plain CG against PCG
+# ---------------------------------------------------------------------------
+
+
+def rate_vs_n(cfg: Config, seed: int) -> list[dict]:
+    """Exact GN's iterations to ``cfg.rate_eps`` against n, and the first step's CG iterations.
+
+    For every n of ``cfg.rate_n_sweep``: synthetic teacher-label data (``rate_d`` dimensions) at
+    width ``rate_m_factor * n`` (the kernel regime's m/n held fixed), one ``W0``; λ_min and
+    cond of G(W0); exact GN (float64, undamped, step 1; the fast step's iterates equal it, claim
+    fast-equals-gn) run to the float64 floor; and the first step's solve of ``G z = f - y`` to
+    ``cfg.cg_tol`` by plain CG and by PCG with the Kronecker preconditioner (``s =
+    kron_sketch_factor n``), with their iteration counts.
+    """
+    rows = []
+    for n in cfg.rate_n_sweep:
+        m = cfg.rate_m_factor * n
+        X, y = synthetic_sphere(n, cfg.rate_d, seed + 1, labels="teacher")
+        W0, a = init(m, cfg.rate_d, seed)
+        with jax.enable_x64(True):
+            ev = np.linalg.eigvalsh(np.asarray(gn.gram(*map(_f64, (W0, a, X)))))
+        run = gn.train("gn", W0, a, X, y, cfg.iters, target=FLOOR, cg_tol=cfg.cg_tol, warmup=False)
+        common = dict(cg_tol=cfg.cg_tol, cg_maxiter=cg_maxiter(n), warmup=False)
+        cg_run = gn.train("cg", W0, a, X, y, 1, **common)
+        pcg_run = gn.train(
+            "fast",
+            W0,
+            a,
+            X,
+            y,
+            1,
+            sketch="kron",
+            sketch_size=gn.default_sketch_size(n, cfg.kron_sketch_factor),
+            key=jax.random.key(seed + 7),
+            **common,
+        )
+        c = contractions(run)
+        rows.append(
+            {
+                "seed": seed,
+                "n": n,
+                "m": m,
+                "lambda_min": float(ev[0]),
+                "cond_G": float(ev[-1] / ev[0]),
+                "gn_iters": iterations_to(run, cfg.rate_eps),
+                "gn_max_contraction": float(c.max()) if len(c) else None,
+                "cg_iters": int(cg_run.cg_iterations[0]),
+                "cg_converged": bool(cg_run.cg_relative_residuals[0] <= cfg.cg_tol),
+                "pcg_iters": int(pcg_run.cg_iterations[0]),
+            }
+        )
+    return rows
