@@ -3,7 +3,7 @@
 The same setting as :func:`fasttrain.chapters.ch03_random_bases.timing` at book scale: the FC
 model, the first 32 images of the MNIST subset, ``RBD(lr, 250, "hadamard-coset", chunk=50)``
 against ``SGD(lr)`` with the paper's learning rates, ``timing_inner`` steps per round in one
-jitted ``lax.fori_loop`` (the chapter's ``_steps_runner``), interleaved rounds after a compiling
+jitted ``lax.fori_loop`` (``random_bases.step_runner``, as the chapter), interleaved rounds after a compiling
 warm-up with BLAS pinned (:func:`fasttrain.core.timing.interleaved`).  It also prints the number
 of fusions and of instructions of each compiled step loop, so the effect of a change is visible.
 
@@ -28,9 +28,12 @@ from fasttrain.methods import random_bases as rb
 
 
 def runner(model, method, x, y, seed: int, inner: int):
-    """``(fn, compiled_text)``: the chapter's step loop (``fn()`` runs ``inner`` steps) and its
-    compiled program."""
-    many, params, aux = ch._steps_loop(model, method, x, y, seed, inner)
+    """``(fn, compiled_text)``: the step loop the chapter times (``fn()`` runs ``inner`` steps from
+    the seed's initial network) and its compiled program."""
+    x, y = jax.numpy.asarray(x), jax.numpy.asarray(y)
+    params = model.init(rb.stream_key(seed, rb.STREAM_INIT), tuple(x.shape[1:]))
+    loss = rb.make_loss(model.apply)
+    many, aux = rb.step_runner(method, loss, params, x, y, inner, seed, loop="fori")
     return (lambda: many(params, aux)), many.lower(params, aux).compile().as_text()
 
 
