@@ -281,8 +281,9 @@ CONFIGS = {
         cnn_lr_grid=(1, 4, 16, 64, 256),
         # the CNN's long runs (161 epochs = 25 116 steps under DIVERGENCE_PROTOCOL) are off at book
         # scale since the edition of 2026-12-07: one seed decides at most "inconclusive" (issue 22),
-        # three seeds would cost about 45 minutes of the book's 100, and on an Intel Xeon the one
-        # seed alone (about 85 000 CNN steps with the fallback) pushed the chapter past its budget;
+        # three seeds would cost about 45 minutes of the book's 100, and on an Intel Xeon the
+        # previous edition's protocol (one seed, about 85 000 CNN steps with the fallback) had run
+        # 49 minutes and was not half done (issue 22);
         # the three long-run claims read "not testable here" with that reason (errata page)
         cnn_long_epochs=0,
         cnn_long_evals=(),
