@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: short prefixes the prose uses for the library's modules
 SHORT = {
-    **{p.name: f"fasttrain.chapters.{p.name}" for p in (ROOT / "lib/fasttrain/chapters").glob("ch0*")},
+    **{
+        p.name: f"fasttrain.chapters.{p.name}"
+        for p in (ROOT / "lib/fasttrain/chapters").glob("ch0*")
+    },
     "multiprocess_study": "fasttrain.chapters.multiprocess_study",
     **{
         p.stem: f"fasttrain.methods.{p.stem}"
@@ -31,7 +34,10 @@ NAME = re.compile(r"`((?:fasttrain|" + "|".join(map(re.escape, SHORT)) + r")(?:\
 def _texts():
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
-        yield nb.name, "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        yield (
+            nb.name,
+            "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"),
+        )
     for md in [ROOT / "README.md", *sorted((ROOT / "book").glob("*.md"))]:
         yield md.name, md.read_text()
 
