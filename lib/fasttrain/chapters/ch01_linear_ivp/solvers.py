@@ -133,15 +133,18 @@ def solver_study(
             )
         else:  # no other route finished within its cap: BDF / cap bounds the ratio (one round)
             capped = [n for n in names if n != "BDF" and status.get(n, "").startswith("exceeded")]
-            ratio_rows.append(
-                head
-                | {
-                    "fastest": " or ".join(capped) or "none",
-                    "ratios": [probe["BDF"] / cap_s] if capped else [],
-                    "rounds": 1,
-                    "bound": True,
-                }
-            )
+            if capped:
+                ratio_rows.append(
+                    head
+                    | {
+                        "fastest": " or ".join(capped),
+                        "ratios": [probe["BDF"] / cap_s],
+                        "rounds": 1,
+                        "bound": True,
+                    }
+                )
+            else:  # no other route agreed with BDF's event time: no ratio (not an empty one)
+                ratio_rows.append(head | {"fastest": "none agreed with BDF"})
     return rows, ratio_rows, dx.compile_time
 
 
