@@ -119,10 +119,7 @@ def test_fractions_are_decided_on_the_log_scale():
     assert rule(SEEDS([0.16]))[0] == "inconclusive"  # one seed
 
 
-def test_gap_budget_and_increasing_rules():
-    assert S.narrows_gap(E(0.21), paper=0.139)[0] == "reproduced"
-    assert S.narrows_gap(E(0.0), paper=0.083)[0] == "not reproduced"
-    assert S.narrows_gap(SEEDS([0.0, 0.1, 0.05]), paper=0.139)[0] == "inconclusive"
+def test_budget_and_increasing_rules():
     assert S.budget_limited(E(0.85), paper=0.96, base=0.785)[0] == "not reproduced"
     assert S.budget_limited(E(0.90), paper=0.96, base=0.785)[0] == "partly"
     up = {
@@ -146,7 +143,6 @@ def test_gap_budget_and_increasing_rules():
         d: R([x * f for f in (1.0, 1.1, 0.9, 1.05, 0.95, 1.02)]) for d, x in ((10, 1), (50, 5))
     }
     assert S.increasing_in_d(rounds)[0] == "reproduced"
-    assert S.narrows_gap(SEEDS([0.2]), paper=0.139)[0] == "inconclusive"
     assert S.budget_limited(SEEDS([0.99]), paper=0.96, base=0.785)[0] == "inconclusive"
 
 
@@ -243,13 +239,13 @@ def test_study_memo_key_includes_the_seed(monkeypatch):
     assert calls == [3, 4]  # memoised
 
 
-def test_collective_bytes_counts_the_exchanges_of_an_hlo_module():
+def test_exchanged_counts_the_exchanges_of_an_hlo_module():
     hlo = """
   %all-gather = f32[2,32]{1,0} all-gather(f32[1,32]{1,0} %c), channel_id=1, replica_groups={{0,1}}
   %all-reduce = (f32[], f32[]) all-reduce(f32[] %a, f32[] %b), to_apply=%add
   %add.1 = f32[101770]{0} add(f32[101770]{0} %x, f32[101770]{0} %y)
 """
-    out = S.collective_bytes(hlo)
+    out = S.exchanged(hlo)  # through the one HLO counter, core.multiprocess.collective_bytes
     assert out["bytes"] == 2 * 32 * 4 + 8
     assert [op for op, _ in out["ops"]] == ["all-gather", "all-reduce"]
 

@@ -72,17 +72,15 @@ from .configs import (  # noqa: F401
     use_xla_flags,
 )
 from .devices import (  # noqa: F401
-    _COLLECTIVES,
-    _HLO_BYTES,
     _distributed_runs,
     _exchanged_bytes,
     across_processes,
-    collective_bytes,
     communication,
     distributed_d,
     distributed_study,
     distributed_summary,
     evidence_scaling,
+    exchanged,
     main,
 )
 from .evidence import SECTIONS, evidence, facts  # noqa: F401
@@ -120,7 +118,6 @@ from .rules import (  # noqa: F401
     increasing_in_d,
     like_gaussian,
     more_samples_help,
-    narrows_gap,
     on_log_scale,
     one_run_band,
     ordering_one_run,

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from ...core import multiprocess as mp
 from ...methods import random_bases as rb
 from .configs import Config, config, learning_rates
 from .study import Study
@@ -40,40 +41,17 @@ def distributed_d(cfg: Config) -> int:
     return -(-cfg.d // step) * step
 
 
-_HLO_BYTES = {"f64": 8, "s64": 8, "u64": 8, "f32": 4, "s32": 4, "u32": 4, "bf16": 2, "f16": 2}
-_COLLECTIVES = (
-    "all-gather",
-    "all-reduce",
-    "all-to-all",
-    "collective-permute",
-    "reduce-scatter",
-    "all-gather-start",
-    "all-reduce-start",
-    "collective-permute-start",
-)
-
-
-def collective_bytes(hlo_text: str) -> dict:
-    """Bytes produced by the cross-device collectives of a compiled (per-device) HLO module.
-
-    Sums the result shapes of every ``all-gather``, ``all-reduce``, ``all-to-all``,
-    ``collective-permute`` and ``reduce-scatter`` (and their async ``-start`` forms): what one
-    device holds after the step's exchanges, its own share included.  Returns ``{"bytes": total,
-    "ops": [(op, bytes), ...]}``.
-    """
-    import re
-
-    ops = []
-    for line in hlo_text.splitlines():
-        m = re.search(r"=\s*(.+?)\s+(" + "|".join(_COLLECTIVES) + r")\(", line)
-        if not m:
-            continue
-        total = 0
-        for dtype, dims in re.findall(r"\b([a-z]+\d*)\[([\d,]*)\]", m.group(1)):
-            n = math.prod(int(v) for v in dims.split(",") if v) if dims else 1
-            total += n * _HLO_BYTES.get(dtype, 1)
-        ops.append((m.group(2), total))
-    return {"bytes": sum(b for _, b in ops), "ops": ops}
+def exchanged(hlo_text: str) -> dict:
+    """Bytes produced by the cross-device collectives of a compiled (per-device) HLO module:
+    ``{"bytes": total, "ops": [(kind, bytes), ...]}``, read with the one HLO counter,
+    :func:`fasttrain.core.multiprocess.collective_bytes` (every ``all-gather``, ``all-reduce``,
+    ``all-to-all``, ``collective-permute`` and ``reduce-scatter``, async ``-start`` forms by their
+    results): what one device holds after the step's exchanges, its own share included."""
+    kinds = mp.collective_bytes(hlo_text)
+    return {
+        "bytes": sum(k["bytes"] for k in kinds.values()),
+        "ops": [(k, v["bytes"]) for k, v in kinds.items()],
+    }
 
 
 def _exchanged_bytes(study: Study, method, mesh, model: str = "fc") -> dict:
@@ -90,7 +68,7 @@ def _exchanged_bytes(study: Study, method, mesh, model: str = "fc") -> dict:
     init, step = rb.build(method, rb.make_loss(mdl.apply), params, study.seed, mesh)
     aux = init(params)
     text = jax.jit(step).lower(params, aux, x, y, 0).compile().as_text()
-    return collective_bytes(text)
+    return exchanged(text)
 
 
 def _distributed_runs(scale: str, seed: int) -> dict:

@@ -190,40 +190,6 @@ def fraction_of_sgd(m: Measurement, paper: float) -> tuple[str, str]:
     return "inconclusive", f"{txt}: the interval straddles an edge of the bands"
 
 
-@claims.rule(
-    examples={
-        "reproduced": (exact(0.14), {"paper": 0.139}),
-        "partly": (exact(0.40), {"paper": 0.139}),
-        "not reproduced": (exact(0.0), {"paper": 0.083}),
-        "inconclusive": (over_seeds([0.0, 0.1, 0.05]), {"paper": 0.139}),
-    },
-    words="RBD − FPD within ×½–×2 of the paper's (partly: a lead > 0.01)",
-)
-def narrows_gap(m: Measurement, paper: float) -> tuple[str, str]:
-    """RBD's lead over FPD (per-seed differences, accuracy points) against the paper's lead ``paper``.
-
-    The paper: "RBD manages to decrease the FPD-SGD gap by up to 20%"; its Table 1 lead on the task.
-    reproduced: the whole interval within [paper/2, 2·paper] (same sign, same order of magnitude);
-    partly: the whole interval above ``LEAD_MARGIN`` (a lead) but outside that band; not reproduced:
-    the whole interval below ``LEAD_MARGIN`` (no lead); inconclusive: otherwise, or a single
-    stochastic run.
-
-    Statistic: the paper's gap is of mean accuracies (the typical run); the per-seed difference
-    RBD − FPD (same seed) can be negative, so its mean with the t-interval (linear scale).
-    """
-    lo, hi = m.lo, m.hi
-    txt = f"RBD − FPD {m.text('.3f')} vs the paper's {paper:.3f}"
-    if m.limited:
-        return "inconclusive", f"{txt}: cannot decide"
-    if 0.5 * paper <= lo and hi <= 2 * paper:
-        return "reproduced", f"{txt}: within ×½–×2"
-    if hi < LEAD_MARGIN:
-        return "not reproduced", f"{txt}: no lead of more than {LEAD_MARGIN}"
-    if lo > LEAD_MARGIN and (hi < 0.5 * paper or lo > 2 * paper):
-        return "partly", f"{txt}: a lead, outside ×½–×2 of the paper's"
-    return "inconclusive", f"{txt}: the interval straddles a bar"
-
-
 #: the paper's "up to 20 %" (Sec. 4): the largest decrease of the FPD–SGD gap it names
 GAP_UP_TO = 0.20
 
