@@ -609,12 +609,15 @@ def plan(
     out=print,
     json_path: Path | None = None,
     log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    jobs: int = 1,
 ) -> list:
     """Print the plan of each chapter at ``scale`` (:mod:`fasttrain.core.plan`): its data, then per
     section the memory and the time from calibration calls at the configuration's shapes.
 
     Refuses (``ChapterError``) before any calibration when a data set is missing and cannot be
-    fetched, unless ``without_data``. Returns the :class:`fasttrain.core.plan.ChapterPlan` list.
+    fetched, unless ``without_data``. Returns the :class:`fasttrain.core.plan.ChapterPlan` list
+    (with ``jobs > 1`` and several chapters: their :func:`fasttrain.core.plan.summary` dicts, see
+    :func:`_plan_in_parallel`).
     """
     from .chapters import plan as chapter_plans
     from .core import plan as P
@@ -639,6 +642,8 @@ def plan(
         data = {ch: P.check_data(built[ch], fetch_probe, without_data) for ch in todo}
     except P.PlanRefused as exc:
         raise ChapterError(f"plan at scale {scale!r} refused: {exc}") from None
+    if jobs > 1 and len(todo) > 1:
+        return _plan_in_parallel(todo, scale, details, out, json_path, jobs)
     plans = []
     for ch in todo:
         name = known[ch].stem[3:]
@@ -649,6 +654,105 @@ def plan(
     out(P.render_totals(plans))
     if json_path is not None:
         _write_atomic(Path(json_path), json.dumps([P.summary(p) for p in plans], indent=1) + "\n")
+    return plans
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+#: the order in which a parallel plan starts the chapters: longest plan first (measured: chapter
+#: 04's and 01's plans take about twice as long as 02's and 03's)
+PLAN_ORDER = ("04", "01", "02", "03")
+
+
+def _plan_in_parallel(todo, scale, details, out, json_path, jobs) -> list[dict]:
+    """The chapters' plans in ``jobs`` worker processes, each pinned to a core of its own.
+
+    Most of a plan is XLA compiling each calibrated function once, which runs on one thread; so
+    two chapters at a time on two cores take about half the time of one after the other.  Each
+    worker is pinned to its own core (CPU affinity, XLA's and BLAS's thread pools of one thread),
+    so that one chapter's compiling never shares a core with the other's timed calls: every
+    calibration is then a one-core time (the chapters' timings pin BLAS to one thread as well;
+    XLA's own multithreading is not counted, so an estimate errs on the long side).  The data
+    were checked for every chapter before any worker starts.  Prints each chapter's plan in
+    chapter order, then the totals; returns the chapters' summaries.
+    """
+    import subprocess
+    import tempfile
+
+    from .core import plan as P
+
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux: no pinning
+        cores = list(range(os.cpu_count() or 1))
+    jobs = max(1, min(jobs, len(cores), len(todo)))
+    order = sorted(todo, key=lambda ch: PLAN_ORDER.index(ch) if ch in PLAN_ORDER else -1)
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = " ".join(
+        [env.get("XLA_FLAGS", ""), "--xla_cpu_multi_thread_eigen=false"]
+    ).strip()
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"
+    texts, sums, errors = {}, {}, {}
+    with tempfile.TemporaryDirectory(prefix="fasttrain-plan-") as tmp:
+        running: dict = {}  # core -> (chapter, process, json path)
+        queue = list(order)
+        while queue or running:
+            while queue and len(running) < jobs:
+                core = next(c for c in cores[:jobs] if c not in running)
+                ch = queue.pop(0)
+                jp = Path(tmp) / f"{ch}.json"
+                cmd = [sys.executable, "-m", "fasttrain.book", "plan", "--chapter", ch]
+                cmd += ["--scale", scale, "--without-data", "--json", str(jp), "--jobs", "1"]
+                cmd += [] if details else ["--brief"]
+                with (
+                    open(jp.with_suffix(".out"), "w") as fo,
+                    open(jp.with_suffix(".err"), "w") as fe,
+                ):
+                    proc = subprocess.Popen(
+                        cmd,
+                        env=env,
+                        stdout=fo,
+                        stderr=fe,
+                        preexec_fn=(lambda c=core: os.sched_setaffinity(0, {c}))
+                        if hasattr(os, "sched_setaffinity")
+                        else None,
+                    )
+                running[core] = (ch, proc, jp)
+                print(f"[plan] chapter {ch} started on core {core}", file=sys.stderr, flush=True)
+            done = None
+            while done is None:
+                for core, (_ch, proc, _jp) in running.items():
+                    if proc.poll() is not None:
+                        done = core
+                        break
+                else:
+                    time.sleep(0.2)
+            ch, proc, jp = running.pop(done)
+            if proc.returncode != 0 or not jp.exists():
+                errors[ch] = jp.with_suffix(".err").read_text().strip().splitlines()[-5:]
+                continue
+            texts[ch] = jp.with_suffix(".out").read_text()
+            (sums[ch],) = json.loads(jp.read_text())
+            print(f"[plan] chapter {ch} done", file=sys.stderr, flush=True)
+    for ch in todo:
+        if ch in texts:  # the worker's own plan, without its one-chapter totals
+            out(texts[ch].split("\nsummary:")[0].rstrip())
+            out("")
+    if errors:
+        raise ChapterError(
+            "plan failed for "
+            + "; ".join(f"chapter {ch}: {' | '.join(lines)}" for ch, lines in errors.items())
+        )
+    plans = [sums[ch] for ch in todo]
+    out(P.render_totals(plans))
+    if json_path is not None:
+        _write_atomic(Path(json_path), json.dumps(plans, indent=1) + "\n")
     return plans
 
 
@@ -977,6 +1081,13 @@ def main(argv=None) -> int:
     )
     pl.add_argument("--brief", action="store_true", help="one line per section, no work items")
     pl.add_argument("--json", default=None, type=Path, help="also write the totals as JSON here")
+    pl.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="chapters planned at a time, each in its own process pinned to one core "
+        "(default: one per usable core; 1: one after the other on every core)",
+    )
     args = ap.parse_args(argv)
     previous = _on_sigterm_exit()
     try:
@@ -1002,6 +1113,7 @@ def main(argv=None) -> int:
                 args.without_data,
                 details=not args.brief,
                 json_path=args.json,
+                jobs=args.jobs if args.jobs is not None else _usable_cores(),
             )
         elif args.cmd == "list":
             for ch, p in chapters().items():

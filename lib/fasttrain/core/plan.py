@@ -501,10 +501,10 @@ def span_text(lo_mid_hi: Sequence[float]) -> str:
 
 def render(plan: ChapterPlan, details: bool = True) -> str:
     """The chapter's plan as text: data, then per section memory and time with the spread."""
-    cores = os.cpu_count()
+    cores = usable_cores()
     lines = [
         f"chapter {plan.chapter} ({plan.name}) at scale {plan.scale!r}: plan made in "
-        f"{plan.wall_s:.0f} s on {cores} cores",
+        f"{plan.wall_s:.0f} s on {cores} core{'s' if cores > 1 else ''}",
         "  data:",
     ]
     lines += [f"    {d.text()}" for d in plan.data] or ["    none"]
@@ -573,15 +573,26 @@ def summary(plan: ChapterPlan) -> dict:
     }
 
 
-def render_totals(plans: Sequence[ChapterPlan]) -> str:
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity; ``os.cpu_count()`` where unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def render_totals(plans: Sequence[ChapterPlan | dict]) -> str:
+    """The summary lines; ``plans`` are :class:`ChapterPlan` or their :func:`summary` dicts (a
+    parallel plan gets the chapters' summaries from its worker processes)."""
+    rows = [summary(p) if isinstance(p, ChapterPlan) else p for p in plans]
     lines = ["summary:"]
-    for p in plans:
-        peak = max((s.section.memory_bytes for s in p.sections), default=0)
-        flags = sum(len(s.flags) for s in p.sections)
+    for p in rows:
+        peak = max((s["memory_formula_bytes"] for s in p["sections"]), default=0)
+        flags = sum(len(s["flags"]) for s in p["sections"])
         lines.append(
-            f"  chapter {p.chapter}: {span_text(p.seconds)}; largest section by the formula "
+            f"  chapter {p['chapter']}: {span_text(p['seconds'])}; largest section by the formula "
             f"{human_bytes(peak)}; {flags} warning(s)"
         )
-    tot = tuple(sum(p.seconds[i] for p in plans) for i in range(3))
-    lines.append(f"  every chapter: {span_text(tot)} on {os.cpu_count()} cores")
+    tot = tuple(sum(p["seconds"][i] for p in rows) for i in range(3))
+    lines.append(f"  every chapter: {span_text(tot)} on this machine")
     return "\n".join(lines)
