@@ -73,7 +73,11 @@ The package's modules, in the order their imports run (each imports only those a
   sections (the regression benchmarks with the learning-rate selection, the iteration costs and
   the runs to the target; box initialisation; the physics-informed example);
 * :mod:`.measurements`: the measurements the claims are decided on, built from the sections'
-  outputs, the regression table and the reasons a scale does not measure a claim.
+  outputs, the regression table and the reasons a scale does not measure a claim;
+* :mod:`.evidence_map`: the evidence map (:func:`evidence`: every declared claim from the sections'
+  outputs, :data:`SECTIONS`, refusing gaps and claims decided twice);
+* :mod:`.text`: the numbers the prose quotes (:func:`sentences`) and the settings table
+  (:func:`settings`).
 
 Everything is re-exported here, so the chapter keeps
 ``from fasttrain.chapters import ch04_layer_parallel_lsgd as ch``.
@@ -83,14 +87,33 @@ from .claims import CLAIMS, REGRESSION, SPEED_DEPTHS, _speed_spec  # noqa: F401
 from .configs import (  # noqa: F401
     LP_CONFIGS,
     LSGD_CONFIGS,
+    Config,
     LayerParallelConfig,
     LSGDConfig,
+    config,
     datasets,
     lp_config,
     lsgd_config,
     run_seeds,
 )
 from .convergence import bounded_iterations, convergence_study  # noqa: F401
+from .evidence_map import (  # noqa: F401
+    PARTS,
+    SECTIONS,
+    best_layout,
+    budget_evidence,
+    convergence_evidence,
+    evidence,
+    gradients_evidence,
+    init_evidence,
+    need,
+    pinn_evidence,
+    problems,
+    regression_evidence,
+    solve_cost_evidence,
+    speed_evidence,
+    training_evidence,
+)
 from .gradients import gradient_error, gradient_study  # noqa: F401
 from .initialisation import init_study  # noqa: F401
 from .lsgd_regression import (  # noqa: F401
@@ -158,6 +181,14 @@ from .speed import (  # noqa: F401
     processors_text,
     time_passes,
     work_model,
+)
+from .text import (  # noqa: F401
+    claim_texts,
+    init_table,
+    part1_texts,
+    part2_texts,
+    sentences,
+    settings,
 )
 from .training import (  # noqa: F401
     lbfgs_seeds,

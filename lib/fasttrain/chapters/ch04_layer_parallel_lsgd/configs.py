@@ -5,6 +5,7 @@ seeds and part 1's data sets.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ...core.data import load_banknote, load_peaks
 from ...core.scales import pick
@@ -253,3 +254,16 @@ def datasets(cfg: LayerParallelConfig, seed: int) -> dict:
         "peaks": load_peaks(cfg.n_train, cfg.n_test, seed),
         "banknote": load_banknote(seed, n_train=min(cfg.n_train, 1097)),
     }
+
+
+class Config(NamedTuple):
+    """Both parts' settings at one scale: what the evidence map and the chapter's sentences read."""
+
+    scale: str
+    lp: LayerParallelConfig
+    ls: LSGDConfig
+
+
+def config(scale: str) -> Config:
+    """Part 1's and part 2's settings of ``scale`` (:func:`lp_config`, :func:`lsgd_config`)."""
+    return Config(scale, lp_config(scale), lsgd_config(scale))
