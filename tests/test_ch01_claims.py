@@ -17,6 +17,7 @@ def test_claim_ids_and_kinds():
         "speedup-best-lr-magic",
         "test-accuracy-banknote",
         "test-accuracy-magic",
+        "test-accuracy-magic-tables-width",
         "fd-jacobian",
         "bdf-handles-stiffness",
         "solver-route-banknote",
@@ -25,13 +26,24 @@ def test_claim_ids_and_kinds():
         "adaptive-stepping-banknote",
         "adaptive-stepping-magic",
         "speedup-small-widths",
+        "memory-1gb",
+        "eq1-equals-eq2",
+        "bdf-scales-well",
+        "linearisation-improves-with-width",
     }
     kinds = {k: s.kind for k, s in S.CLAIMS.items()}
     assert kinds["speedup-magic"] == kinds["test-accuracy-banknote"] == "paper"
     assert kinds["bdf-handles-stiffness"] == kinds["magic-095-reachable"] == "paper"
     assert kinds["fd-jacobian"] == kinds["speedup-best-lr-magic"] == "book-goal"
     assert kinds["solver-route-banknote"] == "book-goal"
-    assert kinds["adaptive-stepping-banknote"] == "paper"
+    assert (
+        kinds["adaptive-stepping-banknote"]
+        == kinds["memory-1gb"]
+        == kinds["eq1-equals-eq2"]
+        == kinds["bdf-scales-well"]
+        == kinds["linearisation-improves-with-width"]
+        == "paper"
+    )
     assert all("Sec. 3" not in s.where for s in S.CLAIMS.values())  # the seed has Sec. 1 and 2
 
 
@@ -173,6 +185,9 @@ def test_test_accuracy_one_seed_is_inconclusive_and_the_precondition_is_declared
     gaps = C.over_seeds([0.348, 0.147, 0.162, 0.233, 0.2])
     assert rule(gaps, level=C.over_seeds([0.55, 0.7, 0.68, 0.61, 0.65]))[0] == "not reproduced"
     assert rule(C.Unavailable(S.NO_COMMON_THRESHOLD))[0] == "not testable here"
+    assert rule(C.Unavailable(S.NO_WIDTH_SELECTION))[0] == "not testable here"
+    analysis = S.CLAIMS["test-accuracy-magic-tables-width"]
+    assert analysis.kind == "analysis" and analysis.rule is S.comparably_high_about_93
 
 
 def test_rules_the_notebook_marks_not_testable_declare_it():
@@ -372,3 +387,21 @@ def test_solver_study_bounds_the_ratio_where_no_other_route_beats_the_cap():
     assert S.CLAIMS["solver-route-banknote"].rule(rr)[0] == "inconclusive"
     cost = S.route_settle_cost(rows, "banknote", 6, 1e-9)
     assert cost.startswith("0.80 would be settled by 6 interleaved rounds")
+
+
+@pytest.mark.heavy
+def test_bdf_scaling_and_the_output_gap_on_a_tiny_problem():
+    import dataclasses
+
+    cfg = dataclasses.replace(
+        S.config("smoke"), scaling_sizes=(20, 40, 80, 10_000), scaling_horizon=50.0
+    )
+    su = S.make_setup(S.load("banknote", 0, 80, 0.2), 8, "tanh", 0, space="parameter")
+    sc = S.bdf_scaling(cfg, su, 0)
+    assert sc["sizes"] == [20, 40, 80]  # sizes beyond the problem's are left out
+    assert len(sc["exponents"]) == sc["timed"]["rounds"] == cfg.scaling_rounds
+    assert all(r["rhs"] > 0 for r in sc["per_size"])
+    ds = S.load("banknote", 0, 60, 0.2)
+    rows = S.width_study(ds, (8, 64), "tanh", 0, 0.1, 50.0, 1e-3, 1e-6, n_points=3)
+    assert all(r["output_gap"] >= 0 for r in rows)
+    assert len(S.gap_slopes([dict(r, seed=0) for r in rows])) == 1

@@ -41,7 +41,11 @@ The package's modules, in the order their imports run (each imports only those a
   solver study and the flow's stiffness; the speed-up against the learning rate, the largest rate
   stable on every seed, the ties and the raw features; where the network and its linearisation part
   ways; the analytic Jacobian against finite differences; can GD reach 0.95 on MAGIC?);
-* :mod:`.editions`: the previous edition's published results and the verdicts that moved.
+* :mod:`.ties`: the ties of GD with the solvers per seed and the raw-feature sweep (moved from the
+  chapter's cells);
+* :mod:`.editions`: the previous edition's published results and the verdicts that moved;
+* :mod:`.evidence`: what each claim is decided on (``evidence(out, cfg)`` for ``record_all``);
+* :mod:`.text`: the numbers the prose quotes (``sentences``) and the settings table.
 
 Everything is re-exported here (and the module aliases ``data_mod`` and ``L`` the chapter and the
 tests reach through it), so the chapter keeps ``import fasttrain.chapters.ch01_linear_ivp as S``.
@@ -54,9 +58,14 @@ from .claims import (  # noqa: F401
     CLAIMS,
     GROWTH_FROM,
     GROWTH_TO,
+    MEMORY_BAR,
+    NEITHER_REACHED,
+    NO_GAP,
     NO_STABLE_RATE,
     NOT_BOTH_090,
     REGRESSION,
+    SCALING_BAR,
+    SCALING_PARTLY,
     _acc_spec,
     _adaptive_spec,
     _best_lr_spec,
@@ -65,6 +74,7 @@ from .claims import (  # noqa: F401
 )
 from .configs import CONFIGS, LOADERS, Config, DataSetup, config, load, load_banknote_unstandardised  # noqa: F401
 from .editions import PUBLISHED, moved_verdicts  # noqa: F401
+from .evidence import SECTIONS, accuracy_rows, evidence, extra_records  # noqa: F401
 from .jacobians import fd_vs_analytic  # noqa: F401
 from .learning_rates import (  # noqa: F401
     crossing,
@@ -79,10 +89,12 @@ from .learning_rates import (  # noqa: F401
 )
 from .linearisation import width_study  # noqa: F401
 from .measurements import (  # noqa: F401
+    gap_slopes,
     growth_ratios,
     reach_values,
     relative_budget,
     route_ratios,
+    scaling_exponents,
     speedups_by_threshold,
     speedups_by_width,
     stiffness_counts,
@@ -103,6 +115,7 @@ from .rules import (  # noqa: F401
     EVENT_RTOL,
     FD_GOAL,
     NO_COMMON_THRESHOLD,
+    NO_WIDTH_SELECTION,
     ROUTE_GOAL,
     RouteRatios,
     SpeedupsByThreshold,
@@ -116,9 +129,36 @@ from .rules import (  # noqa: F401
     _width_example,
     bdf_handles_stiffness,
     comparably_high_about_93,
+    comparably_high_at_selected_width,
     faster_at_every_small_width,
     ode_faster_at_every_threshold,
     route_speedup_at_every_threshold,
 )
-from .solvers import ROUTES, route_settle_cost, solver_study, stiffness_at_events, stiffness_study  # noqa: F401
+from .solvers import (  # noqa: F401
+    NO_RATIO_AGREED,
+    NO_RATIO_BDF,
+    ROUTES,
+    bdf_scaling,
+    formulations_agree,
+    memory_study,
+    ratio_table,
+    route_settle_cost,
+    solve_memory,
+    solver_studies,
+    solver_study,
+    stiffness_at_events,
+    stiffness_study,
+)
 from .tables import _ratio, tables_summary, time_to_accuracy  # noqa: F401
+from .text import TEXT_SECTIONS, claim_glue, glance_budget, sentences, settings  # noqa: F401
+from .ties import (  # noqa: F401
+    SWEEP_THRESHOLD,
+    TIE_KEYS,
+    fastest_route_time,
+    implied_lr_text,
+    raw_crossings,
+    raw_sweep,
+    tie_summaries,
+    tie_table,
+    ties_per_seed,
+)

@@ -109,3 +109,34 @@ def relative_budget(rows, data: str, steps: int, threshold: float = 0.80) -> flo
     if not got or any(g is None or g < 1 for g in got):
         return None
     return steps / float(np.mean(got))
+
+
+def scaling_exponents(sizes, times) -> list[float]:
+    """Per round, the least-squares slope of log(solve time) against log(n) over the sizes
+    (``times[i][r]``: size ``sizes[i]``, round ``r``): the exponent ``b`` of ``time ~ n^b``."""
+    if len(sizes) < 2:
+        raise ValueError(f"need at least two sizes to fit an exponent, got {list(sizes)}")
+    x = np.log(np.asarray(sizes, dtype=float))
+    y = np.log(np.asarray(times, dtype=float))  # sizes x rounds
+    xc = x - x.mean()
+    return [float(xc @ (y[:, r] - y[:, r].mean()) / (xc @ xc)) for r in range(y.shape[1])]
+
+
+def gap_slopes(rows) -> list[float]:
+    """Per seed of the width study's rows (``seed``, ``width``, ``t``, ``output_gap``): the
+    least-squares slope of log(output gap at the last time) against log(width), the exponent
+    ``a`` of ``gap ~ width^a`` (negative: the linearisation tracks GD's network better the wider
+    it is). Seeds with fewer than two widths with a finite, positive gap are left out."""
+    out = []
+    for s in sorted({r["seed"] for r in rows}):
+        mine = [r for r in rows if r["seed"] == s]
+        t_end = max(r["t"] for r in mine)
+        pts = [
+            (r["width"], r["output_gap"])
+            for r in mine
+            if r["t"] == t_end and np.isfinite(r["output_gap"]) and r["output_gap"] > 0
+        ]
+        if len({w for w, _ in pts}) < 2:
+            continue
+        out.append(scaling_exponents([w for w, _ in pts], [[g] for _, g in pts])[0])
+    return out
