@@ -57,8 +57,11 @@ The package's modules, in the order their imports run (each imports only those a
   sections (the compiled steps and their limits; interleaved rounds per size, the sweeps in n and
   m, the Kronecker sketch size's selection, memory against d; the stage breakdown, cost laws,
   bandwidth study, preconditioner builds and the labelled extrapolation);
-* :mod:`.evidence`: the evidence of the declared claims built from the sections' records, and the
-  settings table.
+* :mod:`.evidence`: the evidence map (``SECTIONS``: what the chapter's ``out`` holds; one function per
+  section in ``PARTS``; :func:`evidence` merges them and refuses gaps and duplicates), the builders
+  it uses, and the settings table;
+* :mod:`.text`: the sentences of "What the measurements say" (:func:`sentences`), from the same
+  ``out``.
 
 Everything is re-exported here, so the chapter keeps
 ``import fasttrain.chapters.ch02_sketched_gauss_newton as S``.
@@ -109,15 +112,26 @@ from .convergence import (  # noqa: F401
 )
 from .dependence_on_n import rate_vs_n  # noqa: F401
 from .evidence import (  # noqa: F401
+    PARTS,
+    SECTIONS,
+    TIMED,
     _vals,
+    bandwidth_facts,
+    build_exponents,
     convergence_evidence,
+    evidence,
     exponent_fits,
     generalization_evidence,
     lambda_evidence,
+    law_min_n,
+    memory_exponent,
+    op_count_ratio,
     pcg_evidence,
     rate_evidence,
     settings_rows,
     settle_cost,
+    speedup_ratios,
+    timing_facts,
 )
 from .paper import ABSTRACT, OUTSIDE_SEED  # noqa: F401
 from .power_laws import PowerLaw, crossover, fit_power_law  # noqa: F401
@@ -154,6 +168,7 @@ from .stages import (  # noqa: F401
     GEMM_N,
     STAGE_LAWS,
     bandwidth_fractions,
+    bandwidth_rows,
     bandwidth_study,
     breakdown_sweep,
     build_sweep,
@@ -177,3 +192,4 @@ from .step_timing import (  # noqa: F401
     timing_rounds,
     timing_sweeps,
 )
+from .text import KEYS, largest_sentence, rate_sentence, sentences, unmeasured_sentence  # noqa: F401

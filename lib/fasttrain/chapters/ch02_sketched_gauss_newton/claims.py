@@ -228,6 +228,30 @@ CLAIMS = claims.declare(
         ),
     ),
     ClaimSpec(
+        id="speedup-mn-regime",
+        kind="paper",
+        claim="where the fast step's mn work dominates its n³ work (m ≥ n²/8, fixed m), the "
+        "paper's fast step is faster than exact GN at equal residual reduction",
+        where="abstract: Õ(mn) per iteration against the O(mn²) of second-order methods",
+        paper_value="faster than exact GN: ratio > 1 (the book's reading)",
+        unit="× (exact GN / fast, seconds per decade) at the largest n with m ≥ n²/8, per "
+        "interleaved round",
+        rule=claims.threshold(
+            1.0,
+            higher=True,
+            name="faster-where-mn-dominates",
+            source="the abstract's Õ(mn) against O(mn²) per iteration gives no factor; the book "
+            "reads it as a fast step faster than exact GN at all (ratio > 1) where the step's mn "
+            "work dominates (the regime of time-exponent-n-fast), at the largest such n of the "
+            "sweep (where the predicted advantage, about n/polylog, is largest). Statistic: the "
+            "median of the per-round ratios of interleaved rounds (after an untimed warm-up call "
+            "of each step) with its distribution-free 95 % interval. Declared in the 2026-12-07 "
+            "edition, after the published run's ratios in that regime (0.16–0.29, in the reason "
+            "of time-exponent-n-fast) were seen",
+        ),
+        paper_words=ABSTRACT["near-linear"] + "; " + ABSTRACT["gn-cost"],
+    ),
+    ClaimSpec(
         id="speedup-kron",
         kind="book-goal",
         claim="with the Kronecker-structured sketch (beyond the paper), the fast step is ≥ 1.5× "
@@ -282,15 +306,18 @@ CLAIMS = claims.declare(
         claim="the convergence rate does not depend on the number of points n",
         where="abstract (second-order rate 'independent of the training batch size n')",
         paper_value="independent of n",
-        unit="extra exact-GN iterations to ε at the largest n against the smallest; the worst "
-        "seed decides",
+        unit="extra iterations to ε at the largest n against the smallest, per seed the worse of "
+        "exact GN and the Kronecker fast step; the worst seed decides",
         rule=every_case(
             2.0,
             name="at-most-2-extra-iterations",
             source="'independent of n' read as at most 2 extra iterations while n grows 8× at "
             "fixed m/n (GD's count grows like cond(G), which grows with n), for every seed (a "
             "rate independent of n holds for every draw; until the 2026-12-07 edition: the "
-            "t-interval of the mean over seeds)",
+            "t-interval of the mean over seeds), and for each step: exact GN and the fast step "
+            "with the Kronecker sketch (s = 2n, Cholesky factor of the sketch, PCG; the paper's SRHT "
+            "step costs about five times exact GN here), per seed the worse of the two (until the 2026-12-07 edition: "
+            "exact GN only)",
         ),
         paper_words=ABSTRACT["rate"],
     ),
@@ -384,6 +411,7 @@ CLAIMS = claims.declare(
 _TIMED = (
     "time-exponent-*",
     "speedup-largest",
+    "speedup-mn-regime",
     "speedup-kron",
     "cost-laws",
     "memory-bound-stages",

@@ -373,3 +373,36 @@ def breakdown_sweep(cfg: Config, seed: int, repeats: int = 1, progress: bool = F
     """:func:`fast_step_breakdown` at every ``n`` of ``cfg.n_sweep`` (width ``sweep_m``, dimension ``sweep_d``)."""
     it = progress_bar(cfg.n_sweep, desc="stages of the steps", enabled=progress)
     return [fast_step_breakdown(n, cfg.sweep_m, cfg.sweep_d, cfg, seed, repeats) for n in it]
+
+
+def bandwidth_rows(bw: dict, frac: dict) -> list[dict]:
+    """The bandwidth table's rows: per n of ``bw`` (:func:`bandwidth_study` per size) the probes and
+    the pieces of the step (bytes, median time, GB/s, ``frac[(work, n)]`` the fraction of its
+    probe's bandwidth per round), then the routes' once-per-step work (not streaming passes)."""
+    rows = []
+    for n_, st in bw.items():
+        med = {k: float(np.median(v)) for k, v in st["times"].items()}
+        for w in ("read", "write", *BANDWIDTH_PROBE):
+            rows.append(
+                {
+                    "n": n_,
+                    "work": w,
+                    "mib": st["bytes"][w] / 2**20,
+                    "ms": 1e3 * med[w],
+                    "gbps": st["bytes"][w] / med[w] / 1e9,
+                    "frac": frac[(w, n_)].text(".2f") if w in BANDWIDTH_PROBE else "probe",
+                }
+            )
+        rows += [
+            {
+                "n": n_,
+                "work": w,
+                "mib": float("nan"),
+                "ms": 1e3 * med[w],
+                "gbps": float("nan"),
+                "frac": "once per step",
+            }
+            for w in med
+            if w.startswith("precond_setup")
+        ]
+    return rows
