@@ -70,3 +70,31 @@ def test_readable_table_shows_missing_values_as_a_dash():
     html = readable(df, {"seeds": "seeds", "acc": "accuracy"}).to_html()
     assert "&lt;NA&gt;" not in html and "<NA>" not in html and "nan" not in html
     assert html.count("–") == 2
+
+
+# --------------------------------------------------------------------------- grid selection
+def test_on_grid_keeps_diverged_candidates_as_rows_and_breaks_ties_to_the_smaller_value():
+    from fasttrain.core.errors import DivergenceError
+    from fasttrain.core.selection import AllDiverged, on_grid
+
+    def err(lr):
+        if lr > 1:
+            raise DivergenceError("loss not finite at step 3")
+        return {0.1: 0.5, 0.3: 0.2, 1.0: float("nan")}[lr]
+
+    rows, best = on_grid((0.1, 0.3, 1.0, 3.0), err, higher=False, diverged=(DivergenceError,))
+    assert best == 0.3
+    assert [r["status"] for r in rows] == [
+        "run",
+        "run",
+        "diverged",
+        "diverged: loss not finite at step 3",
+    ]
+    assert [r["score"] for r in rows] == [0.5, 0.2, None, None]
+    # higher is better, extra columns kept, a tie goes to the smaller value whatever the grid order
+    rows, best = on_grid((4, 1, 2), lambda f: {"score": min(f, 2), "n": f}, higher=True)
+    assert best == 2 and [r["n"] for r in rows] == [4, 1, 2]
+    with pytest.raises(AllDiverged, match="every learning rate diverged"):
+        on_grid((1.0,), lambda lr: float("inf"), higher=False, what="learning rate")
+    with pytest.raises(ValueError, match="no"):
+        on_grid((), err, higher=False)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fasttrain.chapters import ch04_layer_parallel_lsgd as lss
+from fasttrain.core.selection import on_grid
 from fasttrain.methods import lsgd
 
 
@@ -411,4 +412,4 @@ def test_learning_rate_selection_uses_a_validation_split_and_the_same_budget():
     pinn = lss.tune_pinn_lr(cfg, "sin", 0)
     assert set(pinn["chosen"]) == {"LSGD", "Adam"} and len(pinn["rows"]) == 4
     with pytest.raises(ValueError, match="every learning rate diverged"):
-        lss._select([{"lr": 1.0, "validation": float("inf")}])
+        on_grid([1.0], lambda lr: float("inf"), higher=False, what="learning rate")

@@ -13,6 +13,7 @@ from ...core.claims import (
     over_seeds,
 )
 from ...core.results import Evidence
+from ...core.selection import AllDiverged, on_grid
 from ...methods import random_bases as rb
 from .configs import METHODS, Config, learning_rates
 from .measurements import Several, dataset_key, fraction_measurement, table1_measurements
@@ -121,7 +122,7 @@ def select_rates(study: Study, model: str, grid=None) -> tuple[list[dict], dict]
     (default :func:`grid_for`) for the model's Table 1 epochs on the training set less
     ``Config.val_size`` images, over ``Config.select_seeds`` (FC; the CNN on the first); a
     candidate whose loss stops being finite is kept as diverged and never chosen; the highest
-    mean validation accuracy wins (ties: the smaller factor).  Raises
+    mean validation accuracy wins (ties: the smaller factor; :func:`fasttrain.core.selection.on_grid`).  Raises
     :class:`fasttrain.methods.random_bases.DivergenceError` if every candidate of a method diverged.
     """
     cfg = study.cfg
@@ -136,31 +137,36 @@ def select_rates(study: Study, model: str, grid=None) -> tuple[list[dict], dict]
     cands, best = [], {}
     for name in SELECTED:
         base = lr[name.lower()]
-        for f in mgrid:
+
+        def val_accuracy(f, name=name, base=base):
             method = _method_at(name, base * f, cfg)
-            row = {
-                "model": model,
-                "method": name,
-                "factor": f,
-                "lr": base * f,
-                "seeds": len(sel_seeds),
-                "expected_step_vs_sgd": (base * f * (cfg.d / D if name == "RBD" else 1))
-                / lr["sgd"],
-            }
-            try:
-                runs = study.over(model, method, study.epochs_for(model), sel_seeds, split="val")
-            except rb.DivergenceError as exc:
-                cands.append({**row, "status": f"diverged: {exc}", "val_accuracy": None})
-                continue
+            runs = study.over(model, method, study.epochs_for(model), sel_seeds, split="val")
             va = [r.final_accuracy for r in runs]
-            cands.append(
-                {**row, "status": "run", "val_accuracy": float(np.mean(va)), "val_seeds": va}
+            return {"score": float(np.mean(va)), "val_seeds": va}
+
+        try:
+            rows, chosen = on_grid(
+                mgrid, val_accuracy, higher=True, diverged=(rb.DivergenceError,), what=name
             )
-            if name not in best or np.mean(va) > best[name][1]:
-                best[name] = (f, float(np.mean(va)))
-    for name in SELECTED:
-        if name not in best:
-            raise rb.DivergenceError(f"every candidate learning rate of {name} diverged")
+        except AllDiverged:
+            raise rb.DivergenceError(f"every candidate learning rate of {name} diverged") from None
+        for r in rows:
+            f = r["value"]
+            cands.append(
+                {
+                    "model": model,
+                    "method": name,
+                    "factor": f,
+                    "lr": base * f,
+                    "seeds": len(sel_seeds),
+                    "expected_step_vs_sgd": (base * f * (cfg.d / D if name == "RBD" else 1))
+                    / lr["sgd"],
+                    "status": r["status"],
+                    "val_accuracy": r["score"],
+                    **({"val_seeds": r["val_seeds"]} if "val_seeds" in r else {}),
+                }
+            )
+        best[name] = (chosen, next(r["score"] for r in rows if r["value"] == chosen))
     study.selections[(model, mgrid)] = (cands, best)
     return cands, best
 

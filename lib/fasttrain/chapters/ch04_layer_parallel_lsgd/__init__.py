@@ -121,7 +121,6 @@ from .lsgd_regression import (  # noqa: F401
     METHODS,
     _fit,
     _grid,
-    _select,
     _steps,
     default_lrs,
     final_errors,
@@ -132,6 +131,7 @@ from .lsgd_regression import (  # noqa: F401
     regression_study,
     time_to_target,
     tune_lr,
+    validation_rows,
 )
 from .measurements import (  # noqa: F401
     _present,

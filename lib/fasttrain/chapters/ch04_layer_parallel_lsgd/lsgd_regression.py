@@ -11,6 +11,7 @@ import numpy as np
 
 from ...core.errors import DivergenceError
 from ...core.progress import progress_bar
+from ...core.selection import on_grid
 from ...core.timing import interleaved, ratios
 from ...methods import lsgd as LS
 from .configs import LSGDConfig
@@ -61,12 +62,13 @@ def _grid(cfg: LSGDConfig, method: str) -> tuple[float, ...]:
     return cfg.gd_lr_grid if method == "GD" else cfg.lr_grid
 
 
-def _select(rows: list[dict]) -> float:
-    """The learning rate of the lowest validation score (diverged runs score ``inf``)."""
-    best = min(rows, key=lambda r: (r["validation"], r["lr"]))
-    if not math.isfinite(best["validation"]):
-        raise ValueError(f"every learning rate diverged: {[r['lr'] for r in rows]}")
-    return best["lr"]
+def validation_rows(rows: list[dict], **columns) -> list[dict]:
+    """:func:`fasttrain.core.selection.on_grid`'s rows as this chapter's tables show them:
+    ``{**columns, "lr", "validation"}``, a diverged run scoring ``inf``."""
+    return [
+        {**columns, "lr": r["value"], "validation": math.inf if r["score"] is None else r["score"]}
+        for r in rows
+    ]
 
 
 def tune_lr(
@@ -78,8 +80,8 @@ def tune_lr(
     every value of its grid (``lr_grid``; GD ``gd_lr_grid``: the same number of values) on the
     first ``1 - val_fraction`` of the training points, from the same box-initialised network; the
     value with the lowest relative error on the held-out rest wins (a diverged run scores
-    ``inf``).  Returns ``{"rows": [{benchmark, method, lr, validation}], "chosen":
-    {(benchmark name, method): lr}}``.
+    ``inf``; :func:`fasttrain.core.selection.on_grid`, ties to the smaller rate).  Returns
+    ``{"rows": [{benchmark, method, lr, validation}], "chosen": {(benchmark name, method): lr}}``.
     """
     methods, benchmarks = methods or cfg.methods, benchmarks or cfg.benchmarks
     rows, chosen = [], {}
@@ -89,19 +91,19 @@ def tune_lr(
         p0 = LS.init_mlp(
             jax.random.key(seed), bench.dim, cfg.widths, 1, "box", (bench.lo, bench.hi)
         )
-        sub = []
-        for lr in _grid(cfg, m):
-            try:
-                r = LS.fit(
-                    p0, system, _FIT_METHOD[m], _steps(cfg, m), lr, cfg.ridge, chunk=cfg.chunk
-                )
-                score = float(val(r.params))
-                score = score if math.isfinite(score) else math.inf
-            except DivergenceError:
-                score = math.inf
-            sub.append({"benchmark": bench.name, "method": m, "lr": lr, "validation": score})
-        chosen[bench.name, m] = _select(sub)
-        rows += sub
+
+        def val_error(lr, m=m, p0=p0, system=system, val=val):
+            r = LS.fit(p0, system, _FIT_METHOD[m], _steps(cfg, m), lr, cfg.ridge, chunk=cfg.chunk)
+            return float(val(r.params))
+
+        sub, chosen[bench.name, m] = on_grid(
+            _grid(cfg, m),
+            val_error,
+            higher=False,
+            diverged=(DivergenceError,),
+            what="learning rate",
+        )
+        rows += validation_rows(sub, benchmark=bench.name, method=m)
     return {"rows": rows, "chosen": chosen}
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ...core.errors import DivergenceError
+from ...core.selection import on_grid
 from ...methods import lsgd as LS
 from .configs import LSGDConfig, run_seeds
-from .lsgd_regression import _FIT_METHOD, _fit, _select
+from .lsgd_regression import _FIT_METHOD, _fit, validation_rows
 
 # ----------------------------------------------------------------------------
 # physics-informed example
@@ -43,19 +42,15 @@ def tune_pinn_lr(cfg: LSGDConfig, problem: str, seed: int) -> dict:
     val_sys = LS.poisson_system(x_int[held], pr, "tanh", cfg.pinn_beta)
     rows, chosen = [], {}
     for m in ("LSGD", "Adam"):
-        sub = []
-        for lr in cfg.lr_grid:
-            try:
-                r = LS.fit(
-                    p0, fit_sys, _FIT_METHOD[m], cfg.pinn_steps, lr, cfg.ridge, chunk=cfg.chunk
-                )
-                score = float(LS.quadratic_loss(r.params, val_sys))
-                score = score if math.isfinite(score) else math.inf
-            except DivergenceError:
-                score = math.inf
-            sub.append({"problem": pr.name, "method": m, "lr": lr, "validation": score})
-        chosen[m] = _select(sub)
-        rows += sub
+
+        def val_loss(lr, m=m):
+            r = LS.fit(p0, fit_sys, _FIT_METHOD[m], cfg.pinn_steps, lr, cfg.ridge, chunk=cfg.chunk)
+            return float(LS.quadratic_loss(r.params, val_sys))
+
+        sub, chosen[m] = on_grid(
+            cfg.lr_grid, val_loss, higher=False, diverged=(DivergenceError,), what="learning rate"
+        )
+        rows += validation_rows(sub, problem=pr.name, method=m)
     return {"rows": rows, "chosen": chosen}
 
 
