@@ -54,8 +54,9 @@ def test_summary_shows_a_rerun_check_only_for_the_edition_it_checked(tmp_path):
         "0 of 1 verdicts identical" in text and "**a**: reproduced (0.93) → not reproduced" in text
     )
     assert "itself a finding" in text
-    # the chapter is republished: the check no longer describes it and is not shown
+    # the chapter is republished: the check describes the previous edition and says so
     r.extra["edition"] = 2
     r.write(tmp_path / "results")
     text = write_summary(tmp_path, "book").read_text()
-    assert "made against an earlier edition" in text and "0 of 1 verdicts identical" not in text
+    assert "*Re-run check of the previous edition* (made against an earlier edition" in text
+    assert "*Re-run check* (a second" not in text and "0 of 1 verdicts identical" in text

@@ -211,7 +211,7 @@ def rerun_checks(book: Path, files: list[Path]) -> dict[str, dict[str, Any]]:
     """The published re-run checks (``book/verify/verify-NN.json``, written by ``python -m
     fasttrain.book verify --publish``) per chapter, each with ``current``: whether it was compared
     with the results file published now (the SHA-256 it recorded matches), else it checked an
-    earlier edition and the page says so instead of showing it."""
+    earlier edition and the page shows it labelled as the previous edition's check."""
     digests = {f.name[:2]: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
     out = {}
     for path in sorted((book / "verify").glob("verify-[0-9][0-9].json")):
@@ -229,19 +229,21 @@ def _rerun_lines(report: dict[str, Any] | None) -> list[str]:
             "the chapter on disjoint seeds and compares every verdict).",
             "",
         ]
-    if not report["current"]:
-        return [
-            "*Re-run check:* the last one was made against an earlier edition of this chapter, so it is "
-            "not shown; it is repeated after each republication.",
-            "",
-        ]
     rows = report["rows"]
     moved = [r for r in rows if r["only"] is None and not r["same_verdict"]]
-    lines = [
-        f"*Re-run check* (a second book-scale run on disjoint seeds, fresh timing rounds): "
-        f"{_cell(report['summary'])}.",
-        "",
-    ]
+    if report["current"]:
+        lines = [
+            f"*Re-run check* (a second book-scale run on disjoint seeds, fresh timing rounds): "
+            f"{_cell(report['summary'])}.",
+            "",
+        ]
+    else:  # the chapter was republished since: the check describes the edition before this one
+        lines = [
+            "*Re-run check of the previous edition* (made against an earlier edition of this chapter, "
+            "not the verdicts above; it is repeated after each republication): "
+            f"{_cell(report['summary'])}.",
+            "",
+        ]
     if moved:
         lines += [
             "A verdict that moves between two honest runs is itself a finding: those claims' evidence is "
