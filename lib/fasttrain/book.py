@@ -750,6 +750,12 @@ def _plan_in_parallel(todo, scale, details, out, json_path, jobs) -> list[dict]:
             + "; ".join(f"chapter {ch}: {' | '.join(lines)}" for ch, lines in errors.items())
         )
     plans = [sums[ch] for ch in todo]
+    out(
+        f"note: {jobs} chapters at a time, each calibrated on one core of its own (XLA and BLAS on one "
+        "thread), so the times are one-core times, on the long side; --jobs 1 calibrates on every core "
+        "(about twice as long to plan)"
+    )
+    out("")
     out(P.render_totals(plans))
     if json_path is not None:
         _write_atomic(Path(json_path), json.dumps(plans, indent=1) + "\n")
