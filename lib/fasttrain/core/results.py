@@ -146,6 +146,35 @@ class Evidence:
     context: Mapping[str, Any] = field(default_factory=dict)
 
 
+def evidence_map(
+    parts, out: Mapping[str, Any], cfg, declared: Mapping[str, Any], chapter: str
+) -> dict:
+    """A chapter's evidence map: the entries every section function of ``parts`` returns for
+    ``(out, cfg)``, merged into ``{claim id: Evidence | Measurement | Unavailable}``.
+
+    Raises ``ValueError`` naming the claims two sections both decide, the ``declared`` claims no
+    section decides, and the undeclared ones, before any verdict is recorded (each chapter's
+    ``evidence(out, cfg)`` is this over its own ``PARTS`` and ``CLAIMS``)."""
+    ev: dict = {}
+    twice = []
+    for part in parts:
+        got = part(out, cfg)
+        twice += [k for k in got if k in ev]
+        ev.update(got)
+    missing = [k for k in declared if k not in ev]
+    extra = [k for k in ev if k not in declared]
+    problems = [
+        f"{what}: {', '.join(ks)}"
+        for what, ks in (("decided twice", twice), ("no evidence", missing), ("undeclared", extra))
+        if ks
+    ]
+    if problems:
+        raise ValueError(
+            f"chapter {chapter}'s evidence map is inconsistent: " + "; ".join(problems)
+        )
+    return ev
+
+
 @dataclass
 class ChapterResults:
     """Collects a chapter's claims and writes its results file.

@@ -17,7 +17,7 @@ from typing import Any
 
 from ...core import claims as C
 from ...core.claims import Unavailable
-from ...core.results import Evidence
+from ...core.results import Evidence, evidence_map
 from .claims import CLAIMS
 from .configs import Config
 from .devices import evidence_scaling
@@ -397,25 +397,4 @@ def evidence(out: Mapping[str, Any], cfg: Config) -> dict:
 
     Raises naming the claims no section decides, and those two sections both decide, before any
     verdict is recorded."""
-    ev: dict = {}
-    twice = []
-    for part in PARTS:
-        got = part(out, cfg)
-        twice += [k for k in got if k in ev]
-        ev.update(got)
-    missing = [k for k in CLAIMS if k not in ev]
-    extra = [k for k in ev if k not in CLAIMS]
-    if twice or missing or extra:
-        raise ValueError(
-            "chapter 03's evidence map is inconsistent: "
-            + "; ".join(
-                f"{what}: {', '.join(ks)}"
-                for what, ks in (
-                    ("decided twice", twice),
-                    ("no evidence", missing),
-                    ("undeclared", extra),
-                )
-                if ks
-            )
-        )
-    return ev
+    return evidence_map(PARTS, out, cfg, CLAIMS, "03")

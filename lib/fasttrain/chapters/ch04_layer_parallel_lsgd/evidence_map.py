@@ -21,7 +21,7 @@ import numpy as np
 
 from ...core import claims
 from ...core.claims import Unavailable
-from ...core.results import Evidence
+from ...core.results import Evidence, evidence_map
 from ...methods import layer_parallel as LP
 from .. import multiprocess_study as mps
 from .claims import CLAIMS, SPEED_DEPTHS
@@ -489,25 +489,4 @@ def evidence(out: Mapping[str, Any], cfg: Config) -> dict:
 
     Raises naming the claims no section decides, those two sections both decide and undeclared
     ones, before any verdict is recorded."""
-    ev: dict = {}
-    twice = []
-    for part in PARTS:
-        got = part(out, cfg)
-        twice += [k for k in got if k in ev]
-        ev.update(got)
-    missing = [k for k in CLAIMS if k not in ev]
-    extra = [k for k in ev if k not in CLAIMS]
-    if twice or missing or extra:
-        raise ValueError(
-            "chapter 04's evidence map is inconsistent: "
-            + "; ".join(
-                f"{what}: {', '.join(ks)}"
-                for what, ks in (
-                    ("decided twice", twice),
-                    ("no evidence", missing),
-                    ("undeclared", extra),
-                )
-                if ks
-            )
-        )
-    return ev
+    return evidence_map(PARTS, out, cfg, CLAIMS, "04")
