@@ -89,3 +89,20 @@ def test_record_takes_a_mapping_for_rules_over_several_numbers():
         C.ClaimSpec("o", "analysis", "a < b", "ours", None, "", ordered), {"a": 1.0, "b": 2.0}
     )
     assert c.verdict == "reproduced" and c.values == [1.0, 2.0]
+
+
+def test_evidence_map_merges_sections_and_refuses_gaps_duplicates_and_undeclared():
+    from fasttrain.core.claims import Unavailable
+    from fasttrain.core.results import evidence_map
+
+    declared = {"a": None, "b": None, "c": None}
+    one = lambda out, cfg: {"a": Unavailable("x"), "b": Unavailable("x")}  # noqa: E731
+    two = lambda out, cfg: {"c": Unavailable(out["why"])}  # noqa: E731
+    ev = evidence_map((one, two), {"why": "y"}, None, declared, "09")
+    assert list(ev) == ["a", "b", "c"] and ev["c"].reason == "y"
+    bad = lambda out, cfg: {"b": Unavailable("x"), "z": Unavailable("x")}  # noqa: E731
+    with pytest.raises(ValueError) as err:
+        evidence_map((one, bad), {}, None, declared, "09")
+    msg = str(err.value)
+    assert msg.startswith("chapter 09's evidence map is inconsistent")
+    assert "decided twice: b" in msg and "no evidence: c" in msg and "undeclared: z" in msg
