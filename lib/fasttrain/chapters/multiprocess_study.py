@@ -27,9 +27,9 @@ measured times at 4 processes include oversubscription; the model is calibrated 
 1-process compute times and the 2-process collective, not from the 4-process times.
 
 The claims: chapter 03's ``scaling`` and chapter 04's ``speedup-order-of-magnitude`` are declared
-there with this module's rules :func:`near_linear_predicted` and :func:`order_of_magnitude_predicted`
-(a prediction decides at most "partly"); :func:`rbd_evidence` and :func:`mgrit_evidence` turn a
-:func:`summarize` result into what the chapters pass to ``ChapterResults.record``.
+there with this module's rules :func:`almost_linear_weak_scaling` (decided on weak scaling,
+:func:`weak_scaling_evidence`) and :func:`order_of_magnitude_speedup` (:func:`mgrit_evidence` turns
+a :func:`summarize` result into its evidence); a model's prediction is shown and decides nothing.
 """
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core import claims as C
 from ..core.claims import Measurement
+from ..core.results import Evidence as _Evidence
 
 __all__ = [
     "rbd_worker",
@@ -57,11 +57,8 @@ __all__ = [
     "rbd_model",
     "mgrit_model",
     "summarize",
-    "ScalingEvidence",
     "Evidence",
-    "near_linear_scaling",
     "order_of_magnitude_speedup",
-    "rbd_evidence",
     "mgrit_evidence",
     "PROGRAMS",
     "BOOK_WEAK_RBD",
@@ -519,7 +516,7 @@ def summarize(
     * ``mgrit_deep``: the same model for a ``deep``-layer network with ``deep_levels`` levels
       (the regime of the paper's claim), same layer width and batch: prediction only.
     * ``rounds`` (with ``per_round``): the same summary of each round alone, reduced to the
-      numbers the claims need (:func:`rbd_evidence`, :func:`mgrit_evidence`), so that they
+      numbers the claims need (:func:`mgrit_evidence`, :func:`weak_scaling_evidence`), so that they
       carry the spread of the interleaved rounds.
     """
     from ..methods.layer_parallel import MGRITConfig
@@ -644,80 +641,6 @@ NEAR_LINEAR = 0.8
 ORDER_OF_MAGNITUDE = 10.0
 
 
-@dataclass(frozen=True)
-class ScalingEvidence:
-    """RBD's scaling evidence: ``model`` = the model's throughput efficiency at ``workers``
-    (one value per round, each round calibrating the model anew), ``measured`` = the measured
-    efficiency at ``measured_at`` processes (per round; ``None``: not measured)."""
-
-    model: Measurement
-    measured: Measurement | None
-    workers: int = 16
-    measured_at: int = 2
-
-    @property
-    def values(self) -> tuple[float, ...]:
-        return (self.model.center,) + ((self.measured.center,) if self.measured else ())
-
-    def text(self) -> str:
-        got = "not measured" if self.measured is None else self.measured.text(".2f")
-        return (
-            f"model {self.model.text('.2f')} at {self.workers}; measured {got} "
-            f"at {self.measured_at}"
-        )
-
-
-def _ev(model, measured):
-    return ScalingEvidence(C.exact(model), None if measured is None else C.exact(measured))
-
-
-@C.rule(
-    examples={
-        "not reproduced": ScalingEvidence(
-            C.exact(0.9), C.over_rounds([0.3, 0.35, 0.4, 0.32, 0.38, 0.41])
-        ),
-        "inconclusive": ScalingEvidence(C.exact(0.9), C.over_rounds([0.3, 0.4])),
-        "not testable here": _ev(0.3, 0.95),
-    },
-    words=f"efficiency ≥ {NEAR_LINEAR} measured at every worker count run (the model only reported)",
-)
-def near_linear_scaling(m: ScalingEvidence) -> tuple[str, str]:
-    """Throughput efficiency ``speedup / P`` >= 0.8, measured; the model's 16 workers only reported.
-
-    Threshold: 0.8 is this book's reading of the paper's "almost linear wall-clock scaling for
-    16 workers" (Gressmann et al., Fig. 5).  Near-linear scaling up to 16 workers implies it at
-    every smaller count, so the measured efficiency at ``measured_at`` processes (2: the one count
-    that does not oversubscribe 2 cores) can refute the claim: the whole interval of its median
-    over the interleaved rounds below 0.8 -> "not reproduced", straddling -> "inconclusive".  It
-    cannot confirm it: meeting the bar at 2 leaves 16 untested -> "not testable here" (the
-    precondition: 16 worker processes, which this 2-core machine cannot run).  The model's
-    prediction at 16 workers (:func:`rbd_model`, calibrated here) is an extrapolation: it is shown
-    in the reason and decides nothing.
-
-    Statistic: a per-round efficiency is a timing ratio, so the median over the interleaved rounds
-    with its distribution-free 95 % interval (:func:`fasttrain.core.claims.over_rounds`, via
-    :func:`fasttrain.core.claims.side`); fewer than 6 rounds are ``limited`` and decide at most
-    "inconclusive" (the reason says how many rounds a decision needs).
-    """
-    shown = m.text()
-    if m.measured is None:
-        return "not testable here", f"{shown}: no measurement at {m.measured_at} processes"
-    side = C.side(m.measured, NEAR_LINEAR)
-    if side == "fails":
-        return "not reproduced", f"{shown}: measured below {NEAR_LINEAR} at {m.measured_at}"
-    if side == "straddles" and m.measured.limited:
-        return "inconclusive", (
-            f"{shown}: too few rounds to decide against {NEAR_LINEAR} (chapter 03's "
-            "Config.mp_rounds sets them)"
-        )
-    if side == "straddles":
-        return "inconclusive", f"{shown}: the median's interval straddles {NEAR_LINEAR}"
-    return "not testable here", (
-        f"{shown}: ≥ {NEAR_LINEAR} where measured; {m.workers} workers cannot run here "
-        "(the model's value is an extrapolation and decides nothing)"
-    )
-
-
 @C.rule(
     examples={
         "reproduced": (C.exact(14.0), {"processes": 64}),
@@ -754,45 +677,15 @@ def order_of_magnitude_speedup(m: Measurement, *, processes: int, predicted: str
     return "inconclusive", f"{shown}: straddles {ORDER_OF_MAGNITUDE:g}×"
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """What a chapter passes to :meth:`~fasttrain.core.results.ChapterResults.record`:
-    ``res.record(spec, ev.measured, shown=ev.shown, reason=ev.reason, **ev.context)``."""
-
-    measured: object
-    shown: str
-    reason: str
-    context: dict = field(default_factory=dict)
+#: what a chapter passes to :meth:`~fasttrain.core.results.ChapterResults.record_all` (the core
+#: class, named here as before: ``Evidence(measured, shown, reason, context)``)
+Evidence = _Evidence
 
 
 def _rounds(summary: dict, section: str, P: int, key: str) -> list[float]:
     vals = [r[section][P] for r in summary.get("rounds", []) if P in r.get(section, {})]
     vals = [v[key] if isinstance(v, dict) else v for v in vals]
     return [float(v) for v in vals if v is not None]
-
-
-def rbd_evidence(summary: dict, workers: int = 16, measured_at: int = 2) -> Evidence:
-    """The RBD scaling claim's evidence from :func:`summarize`'s result (JSON keys accepted)."""
-    summary = _int_rounds(summary)
-    rows = {r["P"]: r for r in summary["rbd"]}
-    model = _rounds(summary, "rbd", workers, "speedup_model") or [rows[workers]["speedup_model"]]
-    meas = _rounds(summary, "rbd", measured_at, "speedup_measured")
-    ev = ScalingEvidence(
-        C.over_rounds([v / workers for v in model]),
-        C.over_rounds([v / measured_at for v in meas]) if meas else None,
-        workers,
-        measured_at,
-    )
-    c = summary["calibration"]
-    prob = summary.get("rbd_problem", {})
-    reason = (
-        f"model (rbd_model) calibrated on this machine: gradient {c['t_grad'] * 1e3:.2g} ms, "
-        f"projection {c['t_project'] * 1e3:.2g} ms, expansion {c['t_expand'] * 1e3:.2g} ms, "
-        f"all-gather alpha {c['alpha'] * 1e3:.2g} ms, beta {c['beta'] / 1e9:.2g} GB/s; "
-        f"program D = {prob.get('D')}, d = {prob.get('d')}; {len(summary.get('rounds', []))} "
-        f"round(s); {workers} processes were not run (2 cores)"
-    )
-    return Evidence(ev, ev.text(), reason)
 
 
 def mgrit_evidence(summary: dict) -> Evidence:
@@ -926,8 +819,6 @@ def weak_scaling_evidence(ws: dict, workers: int = 16):
     """The ``scaling`` claim's evidence from :func:`weak_scaling`'s result (JSON keys accepted):
     the per-round efficiencies at the largest P measured (an ``Evidence`` for
     :func:`almost_linear_weak_scaling`), or ``Unavailable`` when only one process ran."""
-    from ..core.results import Evidence as Ev
-
     rounds = [{int(P): v for P, v in r.items()} for r in ws["rounds"]]
     Ps = sorted({P for r in rounds for P in r})
     if len(Ps) < 2:
@@ -943,7 +834,9 @@ def weak_scaling_evidence(ws: dict, workers: int = 16):
         + ", ".join(f"P = {P}: {rows[P]['step_ms']:.3g} ms (d = {rows[P]['d']})" for P in Ps)
         + f"; {len(rounds)} interleaved round(s); {workers} workers not run (2 cores)"
     )
-    return Ev(m, f"{m.text('.2f')} at P = {at}", reason, {"measured_at": at, "workers": workers})
+    return Evidence(
+        m, f"{m.text('.2f')} at P = {at}", reason, {"measured_at": at, "workers": workers}
+    )
 
 
 def _int_rounds(summary: dict) -> dict:

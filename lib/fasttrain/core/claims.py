@@ -27,6 +27,7 @@ import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 VERDICTS: tuple[str, ...] = (
@@ -240,6 +241,93 @@ def exact(value: float, how: str = "exact (deterministic)") -> Measurement:
     return Measurement(v, v[0], None, None, how)
 
 
+class Measurements(Mapping):
+    """Several measurements for one rule: a frozen mapping ``name -> Measurement | None`` (``None``:
+    not measured), read like a dict, with named ``context`` (a budget, a threshold, the laws of a
+    fit: whatever the rule reads beside the measurements).
+
+    ``values`` (a property, not the dict method) lists the centres of the measurements that are
+    there, in order: what :meth:`fasttrain.core.results.ChapterResults.record` stores as the
+    claim's numbers (``all_values``: every raw value of every case).  ``m.context`` is the
+    context; a context entry also reads as an attribute (``Measurements({...}, budget=10).budget``).
+    A chapter's typed container is this class or a thin subclass of it (typed constructor and
+    properties; ``values`` returns ``all_values`` where its results file has always stored every
+    raw value, said in its docstring).
+    """
+
+    def __init__(self, items=(), /, **context):
+        if not isinstance(items, Mapping):
+            pairs = list(items)
+            names = [k for k, _ in pairs]
+            twice = sorted({str(k) for k in names if names.count(k) > 1})
+            if twice:
+                raise ValueError(f"cases named twice: {', '.join(twice)}")
+            items = pairs
+        items = dict(items)
+        for k, m in items.items():
+            if m is not None and not isinstance(m, Measurement):
+                raise TypeError(f"case {k!r}: a Measurement or None, not {type(m).__name__}")
+        object.__setattr__(self, "_items", items)
+        object.__setattr__(self, "_context", dict(context))  # shown read-only by ``context``
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __getattr__(self, name):
+        ctx = self.__dict__.get("_context", {})
+        if name in ctx:
+            return ctx[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or context {name!r}")
+
+    def __eq__(self, other):
+        if not isinstance(other, Measurements):
+            return NotImplemented
+        return (
+            type(self) is type(other)
+            and self._items == other._items
+            and self._context == other._context
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        ctx = "".join(f", {k}={v!r}" for k, v in self._context.items())
+        return f"{type(self).__name__}({self._items!r}{ctx})"
+
+    @property
+    def context(self) -> Mapping[str, Any]:
+        return MappingProxyType(self._context)
+
+    @property
+    def values(self) -> tuple[float, ...]:  # type: ignore[override]
+        return tuple(float(m.center) for m in self._items.values() if m is not None)
+
+    @property
+    def all_values(self) -> tuple[float, ...]:
+        """Every raw value (seed, round) of every measured case, in order: what a typed view stores
+        instead of the centres where its results file always has (its ``values`` returns this)."""
+        return tuple(v for m in self._items.values() if m is not None for v in m.values)
+
+    def measured(self) -> dict[str, Measurement]:
+        """The cases that were measured (``None`` left out), in order."""
+        return {k: m for k, m in self._items.items() if m is not None}
+
+    def text(self, fmt: str = ".3g", sep: str = ", ") -> str:
+        """``name value`` per case (:meth:`Measurement.text`), "not measured" for ``None``."""
+        return sep.join(
+            f"{k} {'not measured' if m is None else m.text(fmt)}" for k, m in self._items.items()
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # rules
 
@@ -422,6 +510,197 @@ def within(
     if untestable:
         examples["not testable here"] = Unavailable(untestable)
     doc = f"{words}. Tolerance: {source}" + (
+        f". Not testable when {untestable}" if untestable else ""
+    )
+    return Rule(name, fn, examples, doc, words)
+
+
+# ---------------------------------------------------------------------------------------------
+# combinators: the rule shapes that repeat across the chapters
+
+
+def tally(sides: Iterable[str], *, strict: bool = True, partly: bool = True) -> str:
+    """The verdict of a claim about *every* case from each case's side of its bar (``"meets"``,
+    ``"fails"``, ``"straddles"``, as :func:`side` says; a case not measured, or ``limited``, is
+    ``"straddles"``): the count that rules over several cases share.
+
+    Every case meets: "reproduced".  ``strict`` (the default): any straddling case makes it
+    "inconclusive"; otherwise no case meeting is "not reproduced" and some is "partly".  Not
+    ``strict``: an open case makes it "inconclusive" only where it could change the verdict, so
+    cases that meet beside cases that fail are "partly" whatever the open ones do, and every case
+    failing is "not reproduced".  ``partly=False``: one failing case is "not reproduced" (the worst
+    case decides, no weaker form).  No cases at all is an error, not a vacuous "reproduced".
+    """
+    v = list(sides)
+    if not v:
+        raise ValueError("a claim about every case needs at least one case")
+    unknown = set(v) - {"meets", "fails", "straddles"}
+    if unknown:
+        raise ValueError(f"sides must be meets, fails or straddles, got {sorted(unknown)}")
+    meets, fails, n = v.count("meets"), v.count("fails"), len(v)
+    if meets == n:
+        return "reproduced"
+    if not partly:
+        if fails and not (strict and "straddles" in v):
+            return "not reproduced"
+        return "inconclusive"
+    if strict:
+        if "straddles" in v:
+            return "inconclusive"
+        return "partly" if meets else "not reproduced"
+    if fails == n:
+        return "not reproduced"
+    if meets and fails:
+        return "partly"
+    return "inconclusive"
+
+
+def every_case(
+    bar: float, *, higher: bool = False, name: str, source: str, of: str = "seeds"
+) -> Rule:
+    """A bar that *every* case must clear (``<= bar``, or ``>= bar`` if ``higher``): the statistic of
+    a claim about every step, seed or draw.
+
+    Decided on each value of the measurement (one per seed or draw; the worst case,
+    :func:`worst_case`, shows the worst of them): "reproduced" when every one clears the bar, "not
+    reproduced" when at least one does not (one counterexample refutes an every-case claim, however
+    many others pass; the reason counts the violations), "inconclusive" for a ``limited``
+    measurement (a single seed or draw: it cannot show that the claim holds for every case).  No
+    mean and no interval of it: a mean can hide a violating case, and its interval narrows with
+    more cases until a violation no longer shows.
+    """
+    op = "≥" if higher else "≤"
+    words = f"every one of the {of} {op} {bar:g} (the worst case decides)"
+
+    def fn(m: Measurement) -> tuple[str, str]:
+        bad = [v for v in m.values if (v < bar if higher else v > bar)]
+        worst = min(m.values) if higher else max(m.values)
+        shown = f"worst of {len(m.values)} {of} {worst:.3g}"
+        if bad:
+            return "not reproduced", (
+                f"{shown}: {len(bad)} of {len(m.values)} {of} violate {op} {bar:g} "
+                f"({', '.join(f'{v:.3g}' for v in bad)})"
+            )
+        if m.limited:
+            return "inconclusive", f"{shown} {op} {bar:g}, but {m.limited}"
+        return (
+            "reproduced",
+            f"{shown} {op} {bar:g}: no {of[:-1] if of.endswith('s') else of} violates it",
+        )
+
+    step = abs(bar) * 0.5 + 1e-3
+    good, badv = (bar + step, bar - step) if higher else (bar - step, bar + step)
+    examples = {
+        "reproduced": worst_case([good, good, good], higher=higher, of=of),
+        "not reproduced": worst_case([good, badv, good, good, good], higher=higher, of=of),
+        "inconclusive": worst_case([good], higher=higher, of=of),
+    }
+    return Rule(name, fn, examples, f"{words}. Thresholds: {source}", words)
+
+
+def per_case(
+    bar: float,
+    *,
+    higher: bool = True,
+    name: str,
+    source: str,
+    unit: str = "",
+    strict: bool = True,
+    partly: bool = True,
+    untestable: str = "",
+) -> Rule:
+    """A bar that every case of a :class:`Measurements` must clear on its own interval (``>= bar``
+    if ``higher``, else ``<= bar``): each case's side by :func:`side` (a case not measured is
+    open), the verdict by :func:`tally` (``strict``, ``partly`` as there).  For claims "at every
+    size / depth / threshold", each case a typical value with its interval.  ``untestable`` as for
+    :func:`threshold`."""
+    op = "≥" if higher else "≤"
+    u = f" {unit}" if unit else ""
+    words = f"every case {op} {bar:g}{u} on its interval" + (
+        " (partly: some cases)" if partly else ""
+    )
+
+    def fn(m: Measurements) -> tuple[str, str]:
+        sides = {k: "straddles" if v is None else side(v, bar, higher) for k, v in m.items()}
+        verdict = tally(sides.values(), strict=strict, partly=partly)
+        n_meet = sum(s == "meets" for s in sides.values())
+        open_ = [str(k) for k, s in sides.items() if s == "straddles"]
+        why = f"{m.text()}: {n_meet} of {len(sides)} cases {op} {bar:g}{u}"
+        return verdict, why + (f"; open: {', '.join(open_)}" if open_ else "")
+
+    step = abs(bar) * 0.5 + 1.0
+    good, bad = (bar + step, bar - step) if higher else (bar - step, bar + step)
+    examples: dict[str, Any] = {
+        "reproduced": Measurements({"a": exact(good), "b": exact(good)}),
+        "not reproduced": Measurements({"a": exact(bad), "b": exact(bad)}),
+        "inconclusive": Measurements({"a": exact(good), "b": over_seeds([bad, good])}),
+    }
+    if partly:
+        examples["partly"] = Measurements({"a": exact(good), "b": exact(bad)})
+    if untestable:
+        examples["not testable here"] = Unavailable(untestable)
+    doc = f"{words}. Thresholds: {source}" + (
+        f". Not testable when {untestable}" if untestable else ""
+    )
+    return Rule(name, fn, examples, doc, words)
+
+
+def step_state(a: Measurement | None, b: Measurement | None, margin: float = 0.0) -> str:
+    """Whether ``b`` lies above ``a`` on their intervals: ``"up"`` (b's interval wholly above a's,
+    the centres more than ``margin`` apart), ``"down"`` (the mirror image), ``"flat"`` (only with
+    ``margin > 0``: centres within ``margin`` and both intervals inside a band of ``2 margin``: no
+    lead either way), else ``"open"`` -- always for a missing or ``limited`` measurement."""
+    if a is None or b is None or a.limited or b.limited:
+        return "open"
+    if b.lo > a.hi and b.center - a.center > margin:
+        return "up"
+    if a.lo > b.hi and a.center - b.center > margin:
+        return "down"
+    if margin > 0 and abs(b.center - a.center) <= margin:
+        if max(a.hi, b.hi) - min(a.lo, b.lo) <= 2 * margin:
+            return "flat"
+    return "open"
+
+
+def increasing(
+    *, name: str, source: str, margin: float = 0.0, fmt: str = ".3g", untestable: str = ""
+) -> Rule:
+    """An ordering "A < B < C ...": the cases of a :class:`Measurements`, in their order, must each
+    lie above the one before, pair by pair on their intervals (:func:`step_state`; ``margin``: the
+    smallest lead that counts, and a tie within it is "flat").  Every pair up: "reproduced"; a pair
+    down or flat: "not reproduced" (the ordering is broken there); otherwise "inconclusive" (the
+    intervals do not separate a pair, or a case is one run).  For "rises with d" and for a ranking
+    of methods; each case a typical value (mean over seeds, median over rounds) with its
+    interval.  ``untestable`` as for :func:`threshold`."""
+    words = "each case above the one before, on the intervals" + (
+        f" (leads > {margin:g})" if margin else ""
+    )
+
+    def fn(m: Measurements) -> tuple[str, str]:
+        keys = list(m)
+        if len(keys) < 2:
+            raise ValueError(f"rule {name}: an ordering needs at least two cases, got {keys}")
+        states = [step_state(m[a], m[b], margin) for a, b in zip(keys, keys[1:])]
+        txt = (
+            " < ".join(f"{k} {'not measured' if m[k] is None else m[k].text(fmt)}" for k in keys)
+            + f" (pairs: {', '.join(states)})"
+        )
+        if all(s == "up" for s in states):
+            return "reproduced", txt
+        if "down" in states or "flat" in states:
+            return "not reproduced", f"broken: {txt}"
+        return "inconclusive", f"the intervals do not separate every pair: {txt}"
+
+    examples: dict[str, Any] = {
+        "reproduced": Measurements({"a": exact(1.0), "b": exact(2.0), "c": exact(3.0)}),
+        "not reproduced": Measurements({"a": exact(1.0), "b": exact(3.0), "c": exact(2.0)}),
+        "inconclusive": Measurements(
+            {"a": exact(1.0), "b": over_seeds([0.5, 2.5]), "c": exact(3.0)}
+        ),
+    }
+    if untestable:
+        examples["not testable here"] = Unavailable(untestable)
+    doc = f"{words}. Thresholds: {source}" + (
         f". Not testable when {untestable}" if untestable else ""
     )
     return Rule(name, fn, examples, doc, words)

@@ -4,7 +4,7 @@ CG budget) and the data on the unit sphere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -12,6 +12,7 @@ import numpy as np
 
 from ...core import data as data_mod
 from ...core.scales import pick
+from ...core.tables import setting
 from ...methods import gauss_newton as gn
 
 # ---------------------------------------------------------------------------
@@ -86,21 +87,52 @@ class Config:
     solves with its Cholesky factor.
     """
 
-    n: int
+    n: int = field(
+        metadata=setting(
+            "points n, width m, input dimension d (convergence runs)", "{n}, {m}, {d}", order=1
+        )
+    )
     m: int
     d: int
-    iters: int
+    iters: int = field(
+        metadata=setting(
+            "Gauss-Newton iterations; GD iterations (runs / λ study)",
+            "{iters}; {conv_gd_iters} / {gd_iters}",
+            order=2,
+        )
+    )
     gd_iters: int
-    sketch_factor: float
+    sketch_factor: float = field(
+        metadata=setting(
+            "sketch rows s / n: paper's SRHT; Kronecker sketch",
+            "{sketch_factor:g}; {kron_sketch_factor:g}",
+            order=3,
+        )
+    )
     sketch_factors: tuple[float, ...]
     eps_sweep: tuple[float, ...]
-    eps_n: int
+    eps_n: int = field(
+        metadata=setting(
+            "λ study: points, width, spreads ε", "{eps_n}, {eps_m}, {eps_sweep:g}", order=7
+        )
+    )
     eps_m: int
-    n_sweep: tuple[int, ...]
-    m_sweep: tuple[int, ...]
+    n_sweep: tuple[int, ...] = field(
+        metadata=setting("timing: n sweep (at width m)", "{} (m = {sweep_m})", order=9)
+    )
+    m_sweep: tuple[int, ...] = field(
+        metadata=setting("timing: m sweep (at n points)", "{} (n = {sweep_n})", order=10)
+    )
     sweep_m: int
     sweep_n: int
-    sweep_d: int
+    sweep_d: int = field(
+        metadata=setting(
+            "timing: input dimension d; interleaved rounds per size",
+            "{sweep_d}; {timing_repeats} after a warm-up call of each step "
+            "({timing_rounds_large} from n = {large_n}; the paper's step up to n = {fast_up_to})",
+            order=11,
+        )
+    )
     timing_repeats: int = 3
     timing_x64: bool = False
     timing_cg_tol: float = 1e-5
@@ -111,22 +143,56 @@ class Config:
     eps_target: float = 1e-2
     memory_d_sweep: tuple[int, ...] = (4, 16, 64)
     conv_gd_iters: int = 1000
-    seeds: tuple[int, ...] = (0,)
-    sketch_draws: int = 3
+    seeds: tuple[int, ...] = field(
+        default=(0,),
+        metadata=setting("seeds (convergence runs, GD's λ sweep, n study)", "{}", order=4),
+    )
+    sketch_draws: int = field(
+        default=3,
+        metadata=setting("sketch draws per condition number and PCG count", "{}", order=6),
+    )
     kron_sketch_factor: float = 2.0
     large_n: int = 4096
     timing_rounds_large: int = 6
     fast_max_n: int | None = None
-    lambda_seeds: tuple[int, ...] = (0,)
+    lambda_seeds: tuple[int, ...] = field(
+        default=(0,), metadata=setting("seeds (exact GN's λ sweeps)", "{}", order=5)
+    )
     breakdown_qr_max_n: int = 2048
-    rate_n_sweep: tuple[int, ...] = (32, 64)
+    rate_n_sweep: tuple[int, ...] = field(
+        default=(32, 64),
+        metadata=setting(
+            "n study: points n (width m = {rate_m_factor} n, d = {rate_d}), target ε",
+            "{rate_n_sweep}; {rate_eps:g}",
+            order=8,
+        ),
+    )
     rate_m_factor: int = 16
     rate_d: int = 16
     rate_eps: float = 1e-6
-    build_rounds: int = 7
+    build_rounds: int = field(
+        default=7,
+        metadata=setting(
+            "interleaved rounds: preconditioner builds; bandwidth study",
+            "{build_rounds}; {bandwidth_rounds} (each after a warm-up call)",
+            order=12,
+        ),
+    )
     bandwidth_rounds: int = 6
-    precond_apply: str = "blocked"
+    precond_apply: str = field(
+        default="blocked",
+        metadata=setting(
+            "triangular factor applied as: fast steps' preconditioner; exact GN's solve",
+            "{precond_apply}; {solve_apply}",
+            order=13,
+        ),
+    )
     solve_apply: str = "blocked"
+
+    @property
+    def fast_up_to(self) -> int:
+        """The largest n at which the paper's fast step is timed (``fast_max_n``, else every n)."""
+        return self.fast_max_n or max(self.n_sweep)
 
 
 CONFIGS: dict[str, Config] = {

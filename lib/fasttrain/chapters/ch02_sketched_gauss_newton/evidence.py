@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ...core import claims
+from ...core import claims, tables
 from ...core.claims import Measurement
 from ...core.results import Evidence, evidence_map
 from ...methods import gauss_newton as gn
@@ -252,49 +252,10 @@ def settle_cost(seconds_per_round: float, rounds: int, target: int = 9) -> str:
 
 
 def settings_rows(cfg: Config, seeds, lambda_seeds) -> list[tuple[str, str]]:
-    """The chapter's settings table at one scale: ``(setting, value)`` rows."""
-
-    def join(v):
-        return ", ".join(map(str, v))
-
-    return [
-        ("points n, width m, input dimension d (convergence runs)", f"{cfg.n}, {cfg.m}, {cfg.d}"),
-        (
-            "Gauss-Newton iterations; GD iterations (runs / λ study)",
-            f"{cfg.iters}; {cfg.conv_gd_iters} / {cfg.gd_iters}",
-        ),
-        (
-            "sketch rows s / n: paper's SRHT; Kronecker sketch",
-            f"{cfg.sketch_factor:g}; {cfg.kron_sketch_factor:g}",
-        ),
-        ("seeds (convergence runs, GD's λ sweep, n study)", join(seeds)),
-        ("seeds (exact GN's λ sweeps)", join(lambda_seeds)),
-        ("sketch draws per condition number and PCG count", str(cfg.sketch_draws)),
-        (
-            "λ study: points, width, spreads ε",
-            f"{cfg.eps_n}, {cfg.eps_m}, {', '.join(f'{e:g}' for e in cfg.eps_sweep)}",
-        ),
-        (
-            f"n study: points n (width m = {cfg.rate_m_factor} n, d = {cfg.rate_d}), target ε",
-            f"{join(cfg.rate_n_sweep)}; {cfg.rate_eps:g}",
-        ),
-        ("timing: n sweep (at width m)", f"{join(cfg.n_sweep)} (m = {cfg.sweep_m})"),
-        ("timing: m sweep (at n points)", f"{join(cfg.m_sweep)} (n = {cfg.sweep_n})"),
-        (
-            "timing: input dimension d; interleaved rounds per size",
-            f"{cfg.sweep_d}; {cfg.timing_repeats} after a warm-up call of each step "
-            f"({cfg.timing_rounds_large} from n = {cfg.large_n}; the paper's step up to n = "
-            f"{cfg.fast_max_n or max(cfg.n_sweep)})",
-        ),
-        (
-            "interleaved rounds: preconditioner builds; bandwidth study",
-            f"{cfg.build_rounds}; {cfg.bandwidth_rounds} (each after a warm-up call)",
-        ),
-        (
-            "triangular factor applied as: fast steps' preconditioner; exact GN's solve",
-            f"{cfg.precond_apply}; {cfg.solve_apply}",
-        ),
-    ]
+    """The chapter's settings table at one scale: ``(setting, value)`` rows, from the labels of
+    :class:`Config`'s fields (:func:`fasttrain.core.tables.settings_rows`); ``seeds`` and
+    ``lambda_seeds`` are the runs' seeds (the configuration's offsets plus the chapter's seed)."""
+    return tables.settings_rows(cfg, seeds=seeds, lambda_seeds=lambda_seeds)
 
 
 # ---------------------------------------------------------------------------

@@ -4,11 +4,12 @@ seeds and part 1's data sets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ...core.data import load_banknote, load_peaks
 from ...core.scales import pick
+from ...core.tables import setting
 from ...methods import lsgd as LS
 from .. import multiprocess_study as mps
 
@@ -40,12 +41,22 @@ class LayerParallelConfig:
     two-level with ``depth / (2 cfactor)`` iterations, which is exact; 0: skipped).
     """
 
-    width: int = 8
+    width: int = field(
+        default=8,
+        metadata=setting("ODE-ResNet width / training depth", "{width} / {depth}", order=1),
+    )
     depth: int = 32
     T: float = 1.0
     activation: str = "tanh"
     init_scale: float = 1.0
-    n_train: int = 5000
+    n_train: int = field(
+        default=5000,
+        metadata=setting(
+            "training points / test points / Adam steps",
+            "{n_train} / {n_test} / {train_steps}",
+            order=3,
+        ),
+    )
     n_test: int = 200
     train_steps: int = 300
     lr: float = 1e-2
@@ -54,7 +65,10 @@ class LayerParallelConfig:
     n_fwd: int = 2
     n_bwd: int = 2
     eval_every: int = 10
-    conv_depths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
+    conv_depths: tuple[int, ...] = field(
+        default=(32, 64, 128, 256, 512, 1024),
+        metadata=setting("convergence depths", "{}", order=2),
+    )
     conv_batch: int = 64
     conv_max_iter: int = 15
     conv_cfactor: int = 4
@@ -64,19 +78,44 @@ class LayerParallelConfig:
     grad_depths: tuple[int, ...] = (32, 1024)
     train_iters: tuple[int, ...] = (1, 2, 3)
     acc_tol: float = 0.03
-    timing_depths: tuple[int, ...] = (512, 1024)
+    timing_depths: tuple[int, ...] = field(
+        default=(512, 1024), metadata=setting("timing depths", "{}", order=6)
+    )
     timing_batch: int = 64
-    timing_rounds: int = 9
+    timing_rounds: int = field(
+        default=9,
+        metadata=setting(
+            "interleaved timing rounds: speed / LSGD cost (iterations per call) / runs to the target",
+            "{timing_rounds} / {ls.cost_rounds} ({ls.cost_steps}) / {ls.wall_rounds}",
+            order=7,
+        ),
+    )
     timing_variants: tuple[tuple[str, int], ...] = (("FCF", 2), ("FCF", 99))
     timing_sharded: bool = True
     processors: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
     seed: int = 0
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    mp_processes: tuple[int, ...] = (1, 2, 4)
+    seeds: tuple[int, ...] = field(
+        default=(0, 1, 2, 3, 4), metadata=setting("training seeds", len, order=4)
+    )
+    mp_processes: tuple[int, ...] = field(
+        default=(1, 2, 4),
+        metadata=setting(
+            "across processes: process counts × interleaved rounds",
+            "{mp_processes} × {mp_rounds}",
+            order=8,
+        ),
+    )
     mp_rounds: int = 2
     mp_mgrit_args: tuple[str, ...] = ()
     mp_allgather_args: tuple[str, ...] = ()
-    lbfgs_steps: int = 50
+    lbfgs_steps: int = field(
+        default=50,
+        metadata=setting(
+            "L-BFGS steps / serial-equals-parallel check steps (0: skipped)",
+            "{lbfgs_steps} / {exact_steps}",
+            order=5,
+        ),
+    )
     lbfgs_data: tuple[str, ...] = ("peaks",)
     exact_steps: int = 30
 
@@ -151,15 +190,30 @@ class LSGDConfig:
 
     methods: tuple[str, ...] = ("LSGD", "Adam", "GD")
     benchmarks: tuple[str, ...] = LS.BENCHMARKS
-    widths: tuple[int, ...] = (32, 32)
+    widths: tuple[int, ...] = field(
+        default=(32, 32),
+        metadata=setting("MLP widths (regression)", lambda w: " x ".join(map(str, w)), order=2),
+    )
     n_train: int = 256
     n_train_2d: int = 1024
     n_test: int = 512
     adam_steps: int = 3000
-    lsgd_steps: int = 1000
+    lsgd_steps: int = field(
+        default=1000,
+        metadata=setting(
+            "LSGD / Adam iterations (regression)", "{lsgd_steps} / {adam_steps}", order=1
+        ),
+    )
     lr: float = 1e-3
     gd_lr: float = 0.05
-    lr_grid: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    lr_grid: tuple[float, ...] = field(
+        default=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
+        metadata=setting(
+            "learning-rate grid: Adam and LSGD / GD (validation share of the training points)",
+            "{lr_grid:g} / {gd_lr_grid:g} ({val_fraction:.0%})",
+            order=4,
+        ),
+    )
     gd_lr_grid: tuple[float, ...] = (0.005, 0.015, 0.05, 0.15, 0.5)
     val_fraction: float = 0.25
     tune: bool = True
@@ -169,8 +223,17 @@ class LSGDConfig:
     ridge: float = 1e-10
     osc_k: int = 4
     chunk: int = 100
-    init_methods: tuple[str, ...] = LS.INITS
-    init_depths: tuple[int, ...] = (1, 2, 4, 8)
+    init_methods: tuple[str, ...] = field(
+        default=LS.INITS, metadata=setting("initialisations compared", "{}", order=5)
+    )
+    init_depths: tuple[int, ...] = field(
+        default=(1, 2, 4, 8),
+        metadata=setting(
+            "initialisation study: depths / LSGD iterations",
+            "{init_depths} / {init_steps}",
+            order=3,
+        ),
+    )
     init_steps: int = 500
     resnet_depths: tuple[int, ...] = (4, 16, 64)
     pinn_widths: tuple[int, ...] = (32, 32)
@@ -178,9 +241,20 @@ class LSGDConfig:
     pinn_steps: int = 1000
     pinn_lr: float = 1e-3
     pinn_beta: float = 1.0
-    pinn_problems: tuple[str, ...] = ("sin", "damped")
+    pinn_problems: tuple[str, ...] = field(
+        default=("sin", "damped"),
+        metadata=setting("PINN problems / iterations", "{pinn_problems} / {pinn_steps}", order=6),
+    )
     pinn_val: int = 16
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    seeds: tuple[int, ...] = field(
+        default=(0, 1, 2, 3, 4),
+        metadata=setting(
+            "seeds: regression / Cholesky-vs-QR accuracy / initialisation, trained (dead "
+            "ReLUs) / PINN",
+            "{seeds!n} / {accuracy_seeds!n} / {init_seeds!n} ({dead_seeds!n}) / {pinn_seeds!n}",
+            order=7,
+        ),
+    )
     accuracy_seeds: tuple[int, ...] = tuple(range(10))
     init_seeds: tuple[int, ...] = tuple(range(10))
     dead_seeds: tuple[int, ...] = tuple(range(30))

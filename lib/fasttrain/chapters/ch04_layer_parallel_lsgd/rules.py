@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from ...core import claims
 from ...core.claims import Measurement
@@ -116,14 +115,13 @@ def like_serial_training(
             f"(< {MIN_GAIN}): nothing learnt, agreement would be trivial"
         )
     acc, loss = claims.side(m, -ACC_TOL, True), claims.side(loss_ratio, 1 + LOSS_RTOL, False)
-    sides = {acc, loss}
-    if sides == {"meets"}:
-        return "reproduced", f"{shown}: both within the tolerance"
-    if sides == {"fails"}:
-        return "not reproduced", f"{shown}: both outside the tolerance"
-    if sides == {"meets", "fails"}:
-        return "partly", f"{shown}: one within the tolerance, one outside"
-    return "inconclusive", f"{shown}: an interval straddles its bar"
+    verdict = claims.tally((acc, loss), strict=False)  # open only where it could change it
+    return verdict, shown + {
+        "reproduced": ": both within the tolerance",
+        "not reproduced": ": both outside the tolerance",
+        "partly": ": one within the tolerance, one outside",
+        "inconclusive": ": an interval straddles its bar",
+    }[verdict]
 
 
 #: "the same solution": the trained layer-parallel network's distance from the serial one at most
@@ -332,19 +330,20 @@ def ten_times(m: Measurement, *, unreached: int = 0, reached: int | None = None)
     return "inconclusive", f"{g} straddles 1x or 10x{miss}"
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """Box against each other initialisation, one :class:`Measurement` per case.
+class Comparison(claims.Measurements):
+    """Box against each other initialisation, one :class:`Measurement` per case: a typed view of
+    :class:`fasttrain.core.claims.Measurements` (``values``: the cases' centres).
 
     ``cases``: ``((label, advantage), ...)`` with the advantage > 0 when box is better (per-seed
     values: fewer dead neurons, or log10 of the error ratio other / box).
     """
 
-    cases: tuple[tuple[str, Measurement], ...]
+    def __init__(self, cases: tuple[tuple[str, Measurement], ...]):
+        super().__init__(cases)
 
     @property
-    def values(self) -> tuple[float, ...]:
-        return tuple(m.center for _, m in self.cases)
+    def cases(self) -> tuple[tuple[str, Measurement], ...]:
+        return tuple(self.items())
 
 
 def _cmp(*centres: float) -> Comparison:
@@ -382,10 +381,8 @@ def box_wins(m: Comparison) -> tuple[str, str]:
     text = f"box better in {len(won)} of {n} cases, worse or equal in {len(lost)}"
     if lost:
         text += f" ({', '.join(lost)})"
-    if len(won) == n:
-        return "reproduced", text
-    if len(lost) == n:
-        return "not reproduced", text
-    if won and lost:
-        return "partly", text
-    return "inconclusive", text + f"; {n - len(won) - len(lost)} open (interval across 0)"
+    sides = ["meets" if k in won else "fails" if k in lost else "straddles" for k, _ in m.cases]
+    verdict = claims.tally(sides, strict=False)  # an open case counts only where it could matter
+    if verdict == "inconclusive":
+        return "inconclusive", text + f"; {n - len(won) - len(lost)} open (interval across 0)"
+    return verdict, text

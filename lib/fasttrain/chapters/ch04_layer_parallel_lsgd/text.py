@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...core import claims
+from ...core import claims, tables
 from ...methods import layer_parallel as LP
 from ...methods import lsgd as LS
 from .configs import Config
@@ -149,47 +149,7 @@ def sentences(out: Mapping[str, Any], cfg: Config, recorded: Iterable) -> dict:
 
 
 def settings(cfg: Config) -> list[tuple[str, Any]]:
-    """The settings table's rows ``(setting, value at the scale)``."""
-    lp, ls = cfg.lp, cfg.ls
-    return [
-        ("ODE-ResNet width / training depth", f"{lp.width} / {lp.depth}"),
-        ("convergence depths", ", ".join(map(str, lp.conv_depths))),
-        (
-            "training points / test points / Adam steps",
-            f"{lp.n_train} / {lp.n_test} / {lp.train_steps}",
-        ),
-        ("training seeds", len(lp.seeds)),
-        (
-            "L-BFGS steps / serial-equals-parallel check steps (0: skipped)",
-            f"{lp.lbfgs_steps} / {lp.exact_steps}",
-        ),
-        ("timing depths", ", ".join(map(str, lp.timing_depths))),
-        (
-            "interleaved timing rounds: speed / LSGD cost (iterations per call) / runs to "
-            "the target",
-            f"{lp.timing_rounds} / {ls.cost_rounds} ({ls.cost_steps}) / {ls.wall_rounds}",
-        ),
-        (
-            "across processes: process counts × interleaved rounds",
-            f"{', '.join(map(str, lp.mp_processes))} × {lp.mp_rounds}",
-        ),
-        ("LSGD / Adam iterations (regression)", f"{ls.lsgd_steps} / {ls.adam_steps}"),
-        ("MLP widths (regression)", " x ".join(map(str, ls.widths))),
-        (
-            "initialisation study: depths / LSGD iterations",
-            f"{', '.join(map(str, ls.init_depths))} / {ls.init_steps}",
-        ),
-        (
-            "learning-rate grid: Adam and LSGD / GD (validation share of the training points)",
-            f"{', '.join(f'{v:g}' for v in ls.lr_grid)} / "
-            f"{', '.join(f'{v:g}' for v in ls.gd_lr_grid)} ({ls.val_fraction:.0%})",
-        ),
-        ("initialisations compared", ", ".join(ls.init_methods)),
-        ("PINN problems / iterations", f"{', '.join(ls.pinn_problems)} / {ls.pinn_steps}"),
-        (
-            "seeds: regression / Cholesky-vs-QR accuracy / initialisation, trained (dead "
-            "ReLUs) / PINN",
-            f"{len(ls.seeds)} / {len(ls.accuracy_seeds)} / {len(ls.init_seeds)} "
-            f"({len(ls.dead_seeds)}) / {len(ls.pinn_seeds)}",
-        ),
-    ]
+    """The settings table's rows ``(setting, value at the scale)``: part 1's labelled fields, then
+    part 2's (:func:`fasttrain.core.tables.settings_rows`; one part-1 row shows part 2's timing
+    rounds beside part 1's)."""
+    return tables.settings_rows(cfg.lp, ls=cfg.ls) + tables.settings_rows(cfg.ls)
