@@ -43,6 +43,8 @@ The package's modules, in the order their imports run (each imports only those a
   ways; the analytic Jacobian against finite differences; can GD reach 0.95 on MAGIC?);
 * :mod:`.ties`: the ties of GD with the solvers per seed and the raw-feature sweep (moved from the
   chapter's cells);
+* :mod:`.width_selection`: MAGIC's width selected on a validation split of the training data, and
+  the Tables' MAGIC seeds at the chosen width (``test-accuracy-magic``);
 * :mod:`.editions`: the previous edition's published results and the verdicts that moved;
 * :mod:`.evidence`: what each claim is decided on (``evidence(out, cfg)`` for ``record_all``);
 * :mod:`.text`: the numbers the prose quotes (``sentences``) and the settings table.
@@ -74,7 +76,7 @@ from .claims import (  # noqa: F401
 )
 from .configs import CONFIGS, LOADERS, Config, DataSetup, config, load, load_banknote_unstandardised  # noqa: F401
 from .editions import PUBLISHED, moved_verdicts  # noqa: F401
-from .evidence import SECTIONS, accuracy_rows, evidence, extra_records  # noqa: F401
+from .evidence import SECTIONS, accuracy_rows, evidence, extra_records, selection_words  # noqa: F401
 from .jacobians import fd_vs_analytic  # noqa: F401
 from .learning_rates import (  # noqa: F401
     crossing,
@@ -149,7 +151,7 @@ from .solvers import (  # noqa: F401
     stiffness_at_events,
     stiffness_study,
 )
-from .tables import _ratio, tables_summary, time_to_accuracy  # noqa: F401
+from .tables import _ratio, tables_summary, test_accuracies, time_to_accuracy  # noqa: F401
 from .text import TEXT_SECTIONS, claim_glue, glance_budget, sentences, settings  # noqa: F401
 from .ties import (  # noqa: F401
     SWEEP_THRESHOLD,
@@ -161,4 +163,14 @@ from .ties import (  # noqa: F401
     tie_summaries,
     tie_table,
     ties_per_seed,
+)
+from .width_selection import (  # noqa: F401
+    CANDIDATE_COLUMNS,
+    SPLIT_OFFSET,
+    VALIDATION_FRACTION,
+    candidates_table,
+    score_width,
+    select_width,
+    selection_split,
+    width_selection_study,
 )

@@ -85,16 +85,69 @@ def time_to_accuracy(
         row["speedup_solve"] = _ratio(gd_t, row["ode_solve"])
         row["speedup_total"] = _ratio(row["gd_total"], row["ode_total"])
         rows.append(row)
-    # test accuracies at the highest threshold both methods reached (untimed)
-    both = [o for o in odes if o.reached and gd.steps_to[o.threshold] is not None]
+    _add_test_accuracies(rows, setup, lr, odes, gd.steps_to)
+    return rows, gd
+
+
+def _add_test_accuracies(rows, setup: Setup, lr: float, odes, gd_steps_to) -> None:
+    """The test accuracies, in place, on the row of the highest threshold both methods reached
+    (untimed): the network at the solver's parameters, the linear model, and GD's network at the
+    step at which GD reached that training accuracy (``gd_steps_to[threshold]``)."""
+    both = [o for o in odes if o.reached and gd_steps_to.get(o.threshold) is not None]
     if both:
         last = both[-1]
         row = next(r for r in rows if r["threshold"] == last.threshold)
         row["ode_net_test_acc"] = _net_test_acc(setup, last.dtheta)
         row["ode_lin_test_acc"] = _lin_test_acc(setup, last.dtheta)
-        (gd_params,) = _gd_checkpoints(setup, lr, [gd.steps_to[last.threshold]])
+        (gd_params,) = _gd_checkpoints(setup, lr, [gd_steps_to[last.threshold]])
         row["gd_test_acc"] = _gd_test_acc(setup, gd_params)
-    return rows, gd
+
+
+def test_accuracies(
+    setup: Setup,
+    lr: float,
+    thresholds,
+    gd_max_steps: int,
+    t_max: float,
+    rtol: float,
+    atol: float,
+    chunk: int = 100,
+):
+    """The test-accuracy part of :func:`time_to_accuracy` alone (no timing): a record per
+    threshold with the three test accuracies on the row of the highest threshold both methods
+    reached, as there.  The ODE is solved first, then GD runs only to the thresholds the ODE
+    reached (it stops at the highest of them, or at ``gd_max_steps``), which gives the same
+    highest common threshold at a fraction of GD's run when the ODE stops short of the top one.
+    """
+    with timing.pinned_blas():
+        odes = L.solve_to_thresholds(
+            setup.problem(lr), t_max, thresholds, space=setup.space, rtol=rtol, atol=atol
+        )
+        reached = [o.threshold for o in odes if o.reached]
+        steps_to = {}
+        if reached:
+            gd = full_batch_gd(
+                setup.apply, setup.params0, setup.ds.x_train, setup.ds.y_train, lr,
+                gd_max_steps, reached, chunk=chunk,
+            )  # fmt: skip
+            steps_to = dict(gd.steps_to)
+    rows = [
+        {
+            "data": setup.ds.name,
+            "width": setup.width,
+            "lr": lr,
+            "threshold": o.threshold,
+            "gd_steps": steps_to.get(o.threshold),
+            "ode_t": o.t_event,
+            "space": o.space,
+            "ode_net_test_acc": None,
+            "ode_lin_test_acc": None,
+            "gd_test_acc": None,
+        }
+        for o in odes
+    ]
+    _add_test_accuracies(rows, setup, lr, odes, steps_to)
+    return rows
 
 
 def tables_summary(rows):

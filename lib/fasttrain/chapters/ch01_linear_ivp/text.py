@@ -21,6 +21,7 @@ from .configs import Config
 from .learning_rates import pair_words
 from .measurements import relative_budget, route_ratios, speedups_by_threshold, speedups_by_width
 from .ties import implied_lr_text
+from .width_selection import VALIDATION_FRACTION
 
 #: what :func:`sentences` reads from ``out`` besides :data:`.evidence.SECTIONS`
 TEXT_SECTIONS = {
@@ -54,6 +55,11 @@ def settings(cfg: Config) -> list[tuple[str, str]]:
             "BDF scaling: MAGIC sizes / flow time / rounds",
             ", ".join(f"{n:,}" for n in cfg.scaling_sizes)
             + f" / {cfg.scaling_horizon:g} / {cfg.scaling_rounds}",
+        ),
+        (
+            "width selection (test-accuracy-magic): widths / validation share",
+            f"{', '.join(map(str, cfg.select_widths))} / {VALIDATION_FRACTION:g} of MAGIC's "
+            "training split",
         ),
         (
             "width study: widths / seeds",
@@ -190,6 +196,41 @@ def _reach_sentences(out: Mapping[str, Any], cfg: Config) -> dict:
     return says
 
 
+def _selection_sentences(out: Mapping[str, Any], cfg: Config) -> dict:
+    """The width selection of ``test-accuracy-magic`` (``out["width_selection"]``)."""
+    ws = out.get("width_selection")
+    says = {"ch01-select-grid": ", ".join(str(w) for w in cfg.select_widths)}
+    if ws is None:
+        return says | {
+            "ch01-select-chosen": "none (this scale runs no MAGIC)",
+            "ch01-select-scores": "not measured",
+            "ch01-select-how": "no width was selected",
+            "ch01-select-cost": "0 s",
+        }
+    says["ch01-select-scores"] = "; ".join(
+        f"width {r['width']}: "
+        + (f"{r['score']:.3f} (at {r['threshold']:.2f})" if r["score"] is not None else r["status"])
+        for r in ws["rows"]
+    )
+    says["ch01-select-chosen"] = "none" if ws["chosen"] is None else str(ws["chosen"])
+    if ws["chosen"] is None:
+        says["ch01-select-how"] = "no width reached a threshold, so none was selected"
+    elif ws["reused"]:
+        says["ch01-select-how"] = (
+            f"the Tables' width {ws['tables_width']}, so the Tables' rows are reused (no re-run)"
+        )
+    else:
+        says["ch01-select-how"] = (
+            f"not the Tables' width ({ws['tables_width']}), so the Tables' protocol was re-run "
+            f"at width {ws['chosen']} on the Tables' MAGIC seeds"
+        )
+    says["ch01-select-cost"] = (
+        f"{ws['select_s'] + ws['rerun_s']:.0f} s (selection {ws['select_s']:.0f} s, re-run "
+        f"{ws['rerun_s']:.0f} s)"
+    )
+    return says
+
+
 def sentences(out: Mapping[str, Any], cfg: Config, verdicts: Mapping[str, str]) -> dict:
     """``{glue name: Markdown}``: every number the prose quotes (the claims' values are in
     :func:`claim_glue`), and ``ch01-v-<id>``, each recorded verdict (``verdicts``: ``{claim id:
@@ -208,4 +249,5 @@ def sentences(out: Mapping[str, Any], cfg: Config, verdicts: Mapping[str, str]) 
     says.update(_solver_sentences(out, cfg))
     says.update(_lr_sentences(out, cfg))
     says.update(_reach_sentences(out, cfg))
+    says.update(_selection_sentences(out, cfg))
     return says
