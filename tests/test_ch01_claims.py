@@ -126,6 +126,53 @@ def test_gd_test_accuracy_is_taken_at_the_same_threshold():
         assert np.isfinite(row["ode_net_test_acc"])
 
 
+@pytest.mark.heavy
+def test_gd_checkpoints_are_full_batch_gd_bit_for_bit():
+    """``_gd_checkpoints`` runs methods.gradient_descent.full_batch_gd; its parameters are those of
+    the by-hand optax loop it replaced, bit for bit, at every checkpoint (0 included)."""
+    import jax
+    import optax
+    from jax.flatten_util import ravel_pytree
+
+    ds = S.load("banknote", 0, 60, 0.2)
+    su = S.make_setup(ds, 16, "tanh", 0)
+    opt = optax.sgd(0.1)
+
+    @jax.jit
+    def step(p, s):
+        g = jax.grad(
+            lambda p: optax.softmax_cross_entropy_with_integer_labels(
+                su.apply(p, ds.x_train), ds.y_train
+            ).mean()
+        )(p)
+        u, s = opt.update(g, s, p)
+        return optax.apply_updates(p, u), s
+
+    p, s, done, want = su.params0, opt.init(su.params0), 0, []
+    for c in (0, 3, 40):
+        while done < c:
+            p, s = step(p, s)
+            done += 1
+        want.append(np.asarray(ravel_pytree(p)[0]))
+    got = [np.asarray(ravel_pytree(q)[0]) for q in S._gd_checkpoints(su, 0.1, [0, 3, 40])]
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))
+    with pytest.raises(ValueError, match="sorted"):
+        S._gd_checkpoints(su, 0.1, [3, 1])
+
+
+def test_speedup_containers_are_measurements_with_context():
+    m = _speedups({0.80: [1.5, 2.0], 0.85: [1.2, 1.4, 1.3]}, {t: (2, 2, 2) for t in THR})
+    assert isinstance(m, C.Measurements) and list(m) == list(THR)
+    assert m.ratios == dict(m) and m.ratios[0.90] is None
+    assert m.values == (1.5, 2.0, 1.2, 1.4, 1.3)  # every seed's, not the centres
+    assert m.reached[0.80] == (2, 2, 2) and m.paper[0.85] == 2.0 and m.run_only == {}
+    w = S.SpeedupsByWidth({16: C.over_seeds([2.0, 3.0], log=True), 64: None}, {}, 0.9)
+    assert w.threshold == 0.9 and w.values == (2.0, 3.0) and w.ratios[64] is None
+    r = S.RouteRatios({0.8: C.over_rounds([20.0, 30.0])}, {0.8: "RK45"}, bound={0.8: True})
+    assert r.fastest == {0.8: "RK45"} and r.bound[0.8] and r.values == (20.0, 30.0)
+    assert S.RouteRatios({0.8: None}, {}).bound == {}
+
+
 def test_route_rule_decides_on_every_threshold_range():
     rule = S.CLAIMS["solver-route-magic"].rule
     seven = (30.0, 32.0, 35.0, 38.0, 40.0, 41.0, 45.0)

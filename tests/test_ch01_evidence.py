@@ -366,3 +366,12 @@ def test_text_settings_rows_name_every_data_set():
     rows = T.settings(BOOK)
     assert rows[0] == ("learning rate (Tables)", f"{BOOK.lr:g}")
     assert sum("width, training points" in k for k, _ in rows) == len(BOOK.datasets)
+    # from the Config's field labels (core.tables.settings_rows): every value shown as text
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in rows)
+    assert rows[-2] == (
+        "banknote: width, training points, seeds (of them with learning-rate sweeps)",
+        "512, all, 5 (5)",
+    )
+    smoke = T.settings(SMOKE)
+    assert ("width study: widths / seeds", "16, 128 / 2") in smoke
+    assert ("BDF scaling: MAGIC sizes / flow time / rounds", "75, 150, 300 / 100 / 6") in smoke

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...core import data as data_mod
 from ...core.scales import pick
+from ...core.tables import setting
 
 
 @dataclass(frozen=True)
 class DataSetup:
-    name: str
+    name: str = field(
+        metadata=setting(
+            "{name}: width, training points, seeds (of them with learning-rate sweeps)",
+            "{width}, {n_train_text}, {seeds!n} ({tie_seeds!n})",
+        )
+    )
     width: int
     n_train: int | None  # None: the whole training split
     seeds: tuple[int, ...] = (0,)  # offsets added to the notebook's seed (data split and init)
@@ -23,24 +29,56 @@ class DataSetup:
     def tie_seeds(self) -> tuple[int, ...]:
         return self.seeds if self.sweep_seeds is None else self.seeds[: self.sweep_seeds]
 
+    @property
+    def n_train_text(self) -> str:
+        """The training points as the settings table shows them ("all": the whole split)."""
+        return "all" if self.n_train is None else f"{self.n_train:,}"
+
 
 @dataclass(frozen=True)
 class Config:
-    """Settings of chapter 01 at one scale (see the chapter's protocol section)."""
+    """Settings of chapter 01 at one scale (see the chapter's protocol section).
+
+    The fields labelled with :func:`fasttrain.core.tables.setting` are the settings table's rows
+    (:func:`.text.settings`, through :func:`fasttrain.core.tables.settings_rows`; its template
+    names ``validation_fraction``, given as context), then one row per data set.
+    """
 
     datasets: tuple[DataSetup, ...]
-    thresholds: tuple[float, ...] = (0.80, 0.85, 0.90, 0.95)
-    activation: str = "tanh"
-    lr: float = 0.1  # the Tables' learning rate (a slow one, see chapter)
-    lr_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-    gd_max_steps: int = 20_000
+    thresholds: tuple[float, ...] = field(
+        default=(0.80, 0.85, 0.90, 0.95),
+        metadata=setting("training-accuracy thresholds", ".2f", order=3),
+    )
+    activation: str = field(default="tanh", metadata=setting("hidden activation", order=2))
+    # the Tables' learning rate (a slow one, see chapter)
+    lr: float = field(default=0.1, metadata=setting("learning rate (Tables)", "g", order=1))
+    lr_grid: tuple[float, ...] = field(
+        default=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
+        metadata=setting("learning-rate grid (sweep)", "g", order=7),
+    )
+    gd_max_steps: int = field(
+        default=20_000,
+        metadata=setting(
+            "GD step budget (Tables / sweep)", "{gd_max_steps:,} / {sweep_max_steps:,}", order=4
+        ),
+    )
     gd_chunk: int = 100
-    t_max: float = 20_000.0  # gradient-flow horizon, in GD steps
-    rtol: float = 1e-3
+    # gradient-flow horizon, in GD steps
+    t_max: float = field(
+        default=20_000.0, metadata=setting("ODE horizon (GD steps)", ",.0f", order=5)
+    )
+    rtol: float = field(
+        default=1e-3,
+        metadata=setting("solver rtol / atol (every route)", "{rtol:g} / {atol:g}", order=6),
+    )
     atol: float = 1e-6
     fd_n_train: int = 300  # problem size for the analytic-vs-FD Jacobian comparison
     fd_width: int = 256
-    widths: tuple[int, ...] = (16, 64, 256, 1024)  # the network-vs-linearisation study
+    # the network-vs-linearisation study
+    widths: tuple[int, ...] = field(
+        default=(16, 64, 256, 1024),
+        metadata=setting("width study: widths / seeds", "{widths} / {width_seeds!n}", order=12),
+    )
     width_study_n_train: int = 600
     width_horizon: float = 2_000.0  # flow time (GD steps) of the width study
     # seeds of the width study (offsets to the notebook's seed; about 16 s a seed at book scale):
@@ -53,10 +91,21 @@ class Config:
     # MAGIC against 10), so more rounds would narrow nothing a verdict depends on
     timing_rounds: int = 7  # interleaved rounds of the analytic-vs-FD timing
     # the solver study (BDF against RK45, diffrax Tsit5 and the squared loss's closed form)
-    solver_rounds: int = 7  # interleaved rounds per threshold ...
+    solver_rounds: int = field(  # interleaved rounds per threshold ...
+        default=7,
+        metadata=setting(
+            "interleaved timing rounds: solver study (slow) / Jacobian",
+            "{solver_rounds} ({solver_slow_rounds} where a round > {solver_slow_round_s:g} s) / "
+            "{timing_rounds}",
+            order=8,
+        ),
+    )
     solver_slow_rounds: int = 6  # ... or this many where one round costs more than:
     solver_slow_round_s: float = 20.0
-    explicit_cap_s: float = 20.0  # wall cap of one explicit solve (beyond it: "exceeded")
+    # wall cap of one explicit solve (beyond it: "exceeded")
+    explicit_cap_s: float = field(
+        default=20.0, metadata=setting("wall cap of an explicit solve (s)", "g", order=9)
+    )
     stiff_horizons: tuple[float, ...] = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
     sweep_max_steps: int = 25_000  # GD budget of the learning-rate sweep (small rates need many)
     # can GD reach 0.95 on MAGIC? (width, multipliers c): GD at eta = c * 64 / width (the NTK
@@ -79,7 +128,14 @@ class Config:
     # warm-up solve of each; pilot (width 64, horizon 2 000, load 6 on 2 cores): 0.7 / 0.9 / 1.3 /
     # 2.2 s a solve at 400 / 800 / 1 600 / 3 200 points, so 3 sizes x (6 rounds + 1 warm-up)
     # cost about 28 s
-    scaling_sizes: tuple[int, ...] = (400, 1_131, 3_200)  # a factor 8, geometric
+    scaling_sizes: tuple[int, ...] = field(  # a factor 8, geometric
+        default=(400, 1_131, 3_200),
+        metadata=setting(
+            "BDF scaling: MAGIC sizes / flow time / rounds",
+            "{scaling_sizes:,} / {scaling_horizon:g} / {scaling_rounds}",
+            order=10,
+        ),
+    )
     scaling_horizon: float = 2_000.0
     scaling_rounds: int = 6  # the fewest with a 95 % interval of the median ([min, max])
     # test-accuracy-magic "given appropriate hidden unit numbers" (issue 23 a): the widths tried on
@@ -88,7 +144,14 @@ class Config:
     # machine, about 2x slow) one BDF solve took 22 / 41 / 114 s at widths 64 / 128 / 256, so a
     # re-run of the five MAGIC seeds at 256 (about 70 s each when idle) alone exceeds the 250 s
     # the selection may add; worst case at 128: about 45 s selection + 5 x 35 s re-run
-    select_widths: tuple[int, ...] = (32, 64, 128)
+    select_widths: tuple[int, ...] = field(
+        default=(32, 64, 128),
+        metadata=setting(
+            "width selection (test-accuracy-magic): widths / validation share",
+            "{select_widths} / {validation_fraction:g} of MAGIC's training split",
+            order=11,
+        ),
+    )
 
 
 CONFIGS = {

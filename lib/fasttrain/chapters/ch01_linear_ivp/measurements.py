@@ -13,17 +13,16 @@ from .rules import RouteRatios, SpeedupsByThreshold, SpeedupsByWidth, StiffnessC
 def speedups_by_width(rows, widths, threshold: float) -> SpeedupsByWidth:
     """The small-width study's rows (``time_to_accuracy`` rows with ``width`` and ``seed``) for
     :func:`faster_at_every_small_width`."""
-    ratios, run_only, values = {}, {}, []
+    ratios, run_only = {}, {}
     for w in widths:
         sub = [r for r in rows if r["width"] == w and r["threshold"] == threshold]
         sp = [r["speedup_total"] for r in sub]
         ok = bool(sub) and all(x is not None and x > 0 for x in sp)
         ratios[w] = claims.over_seeds(sp, log=True) if ok else None
-        values += sp if ok else []
         run = [r["speedup_solve"] for r in sub]
         ok = bool(sub) and all(x is not None and x > 0 for x in run)
         run_only[w] = claims.over_seeds(run, log=True) if ok else None
-    return SpeedupsByWidth(ratios, run_only, threshold, tuple(values))
+    return SpeedupsByWidth(ratios, run_only, threshold)
 
 
 def growth_ratios(rows, data: str, lo: float = GROWTH_FROM, hi: float = GROWTH_TO):
@@ -51,7 +50,6 @@ def speedups_by_threshold(rows, data: str, thresholds) -> SpeedupsByThreshold:
     ODE total, decided on) and run only (GD run / BDF solve, shown), each on the log scale."""
     ratios, reached, run_only = {}, {}, {}
     paper = {t: PAPER_TABLES[data][t][2] for t in thresholds}
-    values = []
     for t in thresholds:
         sub = [r for r in rows if r["data"] == data and r["threshold"] == t]
         n = len(sub)
@@ -62,17 +60,16 @@ def speedups_by_threshold(rows, data: str, thresholds) -> SpeedupsByThreshold:
         run = [r.get("speedup_solve") for r in sub]
         if n and all(x is not None for x in sp):
             ratios[t] = claims.over_seeds(sp, log=True)
-            values += sp
         else:
             ratios[t] = None
         ok = n and all(x is not None and x > 0 for x in run)
         run_only[t] = claims.over_seeds(run, log=True) if ok else None
-    return SpeedupsByThreshold(ratios, reached, paper, tuple(values), run_only)
+    return SpeedupsByThreshold(ratios, reached, paper, run_only)
 
 
 def route_ratios(ratio_rows, data: str, loss: str = "ce") -> RouteRatios:
     """The solver study's ratios of ``data`` for :func:`route_speedup_at_every_threshold`."""
-    ratios, fastest, values, bound = {}, {}, [], {}
+    ratios, fastest, bound = {}, {}, {}
     for r in ratio_rows:
         if r["data"] != data or r["loss"] != loss:
             continue
@@ -80,10 +77,9 @@ def route_ratios(ratio_rows, data: str, loss: str = "ce") -> RouteRatios:
             ratios[r["threshold"]] = claims.over_rounds(r["ratios"])
             fastest[r["threshold"]] = r["fastest"]
             bound[r["threshold"]] = bool(r.get("bound", False))
-            values += r["ratios"]
         else:
             ratios[r["threshold"]] = None
-    return RouteRatios(ratios, fastest, tuple(values), bound)
+    return RouteRatios(ratios, fastest, bound)
 
 
 def stiffness_counts(rows, loss: str = "ce") -> StiffnessCounts:

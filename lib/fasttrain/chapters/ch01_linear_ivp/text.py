@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ...core import claims as C
+from ...core import tables
 from .configs import Config
 from .learning_rates import pair_words
 from .measurements import relative_budget, route_ratios, speedups_by_threshold, speedups_by_width
@@ -36,44 +37,12 @@ def _num(x):
 
 
 def settings(cfg: Config) -> list[tuple[str, str]]:
-    """The settings table's rows (setting, value)."""
-    rows = [
-        ("learning rate (Tables)", f"{cfg.lr:g}"),
-        ("hidden activation", cfg.activation),
-        ("training-accuracy thresholds", ", ".join(f"{t:.2f}" for t in cfg.thresholds)),
-        ("GD step budget (Tables / sweep)", f"{cfg.gd_max_steps:,} / {cfg.sweep_max_steps:,}"),
-        ("ODE horizon (GD steps)", f"{cfg.t_max:,.0f}"),
-        ("solver rtol / atol (every route)", f"{cfg.rtol:g} / {cfg.atol:g}"),
-        ("learning-rate grid (sweep)", ", ".join(f"{x:g}" for x in cfg.lr_grid)),
-        (
-            "interleaved timing rounds: solver study (slow) / Jacobian",
-            f"{cfg.solver_rounds} ({cfg.solver_slow_rounds} where a round > "
-            f"{cfg.solver_slow_round_s:g} s) / {cfg.timing_rounds}",
-        ),
-        ("wall cap of an explicit solve (s)", f"{cfg.explicit_cap_s:g}"),
-        (
-            "BDF scaling: MAGIC sizes / flow time / rounds",
-            ", ".join(f"{n:,}" for n in cfg.scaling_sizes)
-            + f" / {cfg.scaling_horizon:g} / {cfg.scaling_rounds}",
-        ),
-        (
-            "width selection (test-accuracy-magic): widths / validation share",
-            f"{', '.join(map(str, cfg.select_widths))} / {VALIDATION_FRACTION:g} of MAGIC's "
-            "training split",
-        ),
-        (
-            "width study: widths / seeds",
-            f"{', '.join(map(str, cfg.widths))} / {len(cfg.width_seeds)}",
-        ),
-    ]
+    """The settings table's rows (setting, value): :class:`Config`'s labelled fields, then one row
+    per data set (:class:`.configs.DataSetup`'s), through
+    :func:`fasttrain.core.tables.settings_rows`."""
+    rows = tables.settings_rows(cfg, validation_fraction=VALIDATION_FRACTION)
     for d in cfg.datasets:
-        n = "all" if d.n_train is None else f"{d.n_train:,}"
-        rows.append(
-            (
-                f"{d.name}: width, training points, seeds (of them with learning-rate sweeps)",
-                f"{d.width}, {n}, {len(d.seeds)} ({len(d.tie_seeds)})",
-            )
-        )
+        rows += tables.settings_rows(d)
     return rows
 
 
