@@ -35,7 +35,9 @@ The package's modules, in the order their imports run (each imports only those a
 * :mod:`.table1_runs`, :mod:`.table2_runs`, :mod:`.sweeps`, :mod:`.step_costs`, :mod:`.devices`:
   the protocols of the chapter's sections (Table 1 with the learning-rate selection, the long runs
   and the budget curve; Table 2's direction distributions; the d sweep, compartments, compression
-  and switching; the step costs; the multi-device runs).
+  and switching; the step costs; the multi-device runs);
+* :mod:`.compartment_costs`: the compartments' time per step (one subspace against chunk
+  compartments, per network size).
 
 Everything is re-exported here, so the chapter keeps ``import fasttrain.chapters.ch03_random_bases as S``.
 """
@@ -57,6 +59,11 @@ from .claims import (  # noqa: F401
     ROUND_STATISTIC,
     _over_11_percent,
     _table1_specs,
+)
+from .compartment_costs import (  # noqa: F401
+    compartment_time_measurements,
+    compartment_timing,
+    evidence_compartment_time,
 )
 from .configs import (  # noqa: F401
     CONFIGS,
@@ -162,9 +169,9 @@ from .sweeps import (  # noqa: F401
 from .table1_runs import (  # noqa: F401
     DIVERGENCE_PROTOCOL,
     LONG_MODEL,
+    NO_LONG_RUNS,
     PAPER_SGD_FC,
     SELECTED,
-    _background_job,
     _check_grids,
     _method_at,
     basis_rows,
@@ -180,14 +187,13 @@ from .table1_runs import (  # noqa: F401
     long_measurements,
     long_protocol,
     long_rows,
+    long_runs,
     lr_selection,
     nes_confound,
     nes_population_rows,
     select_rates,
-    start_background,
     table1,
     table1_section,
-    wait_background,
 )
 from .table2_runs import (  # noqa: F401
     T2_COMPARED,
@@ -196,4 +202,4 @@ from .table2_runs import (  # noqa: F401
     table2_measurements,
     table2_says,
 )
-from .text import KEYS, sentences, settings  # noqa: F401
+from .text import KEYS, distributed_tables, lr_tables, sentences, settings  # noqa: F401

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ...core import data as fdata
 from ...core import download as fdownload
 from ...core.scales import pick
+from ...core.tables import setting
 from .. import multiprocess_study as mps
 from .paper import PAPER_LR
 
@@ -68,12 +69,14 @@ class Config:
     CNN's candidates (empty: ``lr_grid``; book: one factor more, 256, because the previous
     edition's CNN selection picked the top of ``lr_grid`` for RBD and FPD).
     ``cnn_long_epochs``/``cnn_long_evals``/``cnn_long_seeds``: the CNN's long runs at the selected
-    learning rates (0: none; book 161 epochs of the 5 000 images = 25 116 steps, scored after the
-    listed epochs, one seed: a CNN step costs 7-8 ms here, so a run is 3-4 minutes per method and
-    seed), under :data:`DIVERGENCE_PROTOCOL` (:func:`long_protocol`), in a background thread
-    (:func:`start_background`); the first seed's ``cnn_epochs`` result is read off its long run
-    (constant learning rate, same batches: the same run).  ``count_kernels``: count the fused kernels of one compiled
-    SGD and RBD step (:func:`fused_kernels`; two compilations, skipped at smoke scale).
+    learning rates (0: none, at every scale of this edition; the previous edition's book scale:
+    161 epochs of the 5 000 images = 25 116 steps, scored after the listed epochs, one seed: a CNN
+    step costs 7-8 ms here, so a run is 3-4 minutes per method and seed), under
+    :data:`DIVERGENCE_PROTOCOL` (:func:`long_protocol`), trained in the foreground by
+    :func:`long_runs` (an explicit step of the chapter); the first seed's ``cnn_epochs`` result is
+    read off its long run (constant learning rate, same batches: the same run).
+    ``count_kernels``: count the fused kernels of one compiled SGD and RBD step
+    (:func:`fused_kernels`; two compilations, skipped at smoke scale).
     ``xla_flags``: flags :func:`use_xla_flags` adds to ``XLA_FLAGS`` before JAX starts (smoke:
     XLA's backend optimisation off: its runs are a few hundred steps, where compiling the ~60
     programs costs most of the time; results and timings at that scale are for regression only;
@@ -98,6 +101,15 @@ class Config:
     other population sizes (besides ``nes_population``), at NES's Table 1 budget over
     ``cnn_seeds`` (:func:`~.table1_runs.nes_population_rows`; empty: not run).
     ``d_timing``: the d values of the step-cost-against-d timing.
+    ``compartment_time_hidden``/``_size``/``_inner_dense``/``_distributions``: the compartments'
+    training-time claims (``compartments-time``, ``compartments-time-grows``;
+    :mod:`.compartment_costs`): FC networks of these hidden widths, chunk compartments of
+    ``compartment_time_size`` parameters (d split among them, so K grows with D), timed against one
+    subspace in ``timing_rounds`` interleaved rounds, ``compartment_time_inner_dense`` steps a call
+    for dense directions (a step of 0.1-2 s at book scale; ``timing_inner_short`` for structured
+    ones), per direction kind listed (Gaussian decides; the others are shown).  A pilot at book
+    settings (widths 128 and 512, 2 steps a call, on a loaded machine) took 130 s; with one step a
+    call on an idle machine about 30-40 s.  Empty ``compartment_time_hidden``: not timed.
     ``mp_processes``/``mp_rounds``/``mp_rbd_args``/``mp_allgather_args``: the weak-scaling
     measurement across processes of the claim ``scaling`` (:func:`.devices.across_processes`,
     the RBD worker program only; ``mp_allgather_args`` is no longer used): process counts
@@ -112,25 +124,52 @@ class Config:
     """
 
     scale: str
-    dataset: str
-    n_train: int | None
+    dataset: str = field(metadata=setting("data set", order=1))
+    n_train: int | None = field(
+        metadata=setting("training / test images", "{train_images} / {test_images}", order=2)
+    )
     n_test: int | None
-    epochs: int
+    epochs: int = field(
+        metadata=setting(
+            "epochs: FC / CNN / Table 2 read-off / NES",
+            "{epochs} / {cnn_epochs} / {dense_epochs} / {nes_epochs}",
+            order=3,
+        )
+    )
     dense_epochs: int
     cnn_epochs: int = 0
-    batch_size: int = 32
-    d: int = 250
+    batch_size: int = field(default=32, metadata=setting("batch size", order=4))
+    d: int = field(default=250, metadata=setting("directions per step d", order=5))
     chunk: int = 50
-    models: tuple[str, ...] = ("fc",)
-    seeds: tuple[int, ...] = (0,)
+    models: tuple[str, ...] = field(
+        default=("fc",),
+        metadata=setting("models", lambda ms: ", ".join(m.upper() for m in ms), order=6),
+    )
+    seeds: tuple[int, ...] = field(
+        default=(0,),
+        metadata=setting(
+            "seeds: Table 1 FC and switching / CNN and NES / ablations and compartments / Table 2",
+            "{seeds!n} / {cnn_seeds!n} / {ablation_seeds!n} / {dense_seeds!n}",
+            order=7,
+        ),
+    )
     cnn_seeds: tuple[int, ...] = (0,)
     ablation_seeds: tuple[int, ...] = (0,)
     dense_seeds: tuple[int, ...] = (0,)
-    timing_rounds: int = 7
+    timing_rounds: int = field(
+        default=7,
+        metadata=setting(
+            "timing: interleaved rounds × steps per call (and for the call overhead)",
+            "{timing_rounds} × {timing_inner} ({timing_inner_short})",
+            order=14,
+        ),
+    )
     augmentation: bool = True
     rbd_distribution: str = "hadamard-coset"
     fpd_distribution: str = "hadamard"
-    d_sweep: tuple[int, ...] = (10, 50, 250)
+    d_sweep: tuple[int, ...] = field(
+        default=(10, 50, 250), metadata=setting("d sweep", "{}", order=8)
+    )
     distributions: tuple[str, ...] = (
         "gaussian",
         "uniform",
@@ -142,9 +181,18 @@ class Config:
     compartment_size: int = 25_000
     layer_compartments: bool = False
     switch_epoch: float = 1
-    switch_epochs: tuple[float, ...] = ()
+    switch_epochs: tuple[float, ...] = field(
+        default=(), metadata=setting("switch points (epochs)", "{switch_points:g}", order=16)
+    )
     nes_lr: float = 0.005
-    nes_population: int = 250
+    nes_population: int = field(
+        default=250,
+        metadata=setting(
+            "NES: population, training images, step size",
+            "{nes_population}, {nes_images}, {nes_lr:g}",
+            order=13,
+        ),
+    )
     nes_n_train: int | None = None
     nes_epochs: int = 1
     nes_per_member: bool = False
@@ -158,28 +206,97 @@ class Config:
     timing_inner_short: int = 0
     extra_datasets: tuple[str, ...] = ()
     eval_batch: int = 1000
-    lr_grid: tuple[float, ...] = (1, 4, 16, 64)
+    lr_grid: tuple[float, ...] = field(
+        default=(1, 4, 16, 64),
+        metadata=setting(
+            "learning-rate selection: candidates × paper's η (FC; CNN), validation images, seeds (FC)",
+            "{lr_grid:g}; {cnn_grid:g}; {val_size}; {select_seeds!n}",
+            order=9,
+        ),
+    )
     cnn_lr_grid: tuple[float, ...] = ()
-    cnn_long_epochs: int = 0
+    cnn_long_epochs: int = field(
+        default=0,
+        metadata=setting(
+            "CNN at the selected rates: epochs (steps), seeds", "{cnn_long}", order=10
+        ),
+    )
     cnn_long_evals: tuple[int, ...] = ()
     cnn_long_seeds: tuple[int, ...] = (0,)
     count_kernels: bool = True
-    xla_flags: tuple[str, ...] = ()
+    xla_flags: tuple[str, ...] = field(
+        default=(), metadata=setting("extra XLA flags", lambda f: " ".join(f) or "none", order=18)
+    )
     val_size: int = 1000
     select_seeds: tuple[int, ...] = (0,)
-    trained_epochs: int = 5
+    trained_epochs: int = field(
+        default=5, metadata=setting("Table 2's budget, every variant (epochs)", order=12)
+    )
     slow_seeds: int = 0
     unscaled_compartments: bool = False
-    budget_epochs: tuple[int, ...] = ()
+    budget_epochs: tuple[int, ...] = field(
+        default=(),
+        metadata=setting(
+            "budget curve: epochs (steps), seeds", "{budget_points}; {budget_seeds!n}", order=11
+        ),
+    )
     budget_seeds: tuple[int, ...] = (0,)
     fpd_gaussian_seeds: tuple[int, ...] = ()
     rbd_gaussian_epochs: int = 0
     nes_populations: tuple[int, ...] = ()
     d_timing: tuple[int, ...] = (10, 250)
-    mp_processes: tuple[int, ...] = (1, 2)
+    compartment_time_hidden: tuple[int, ...] = field(
+        default=(),
+        metadata=setting(
+            "compartments' time per step: FC hidden widths; parameters per compartment",
+            "{compartment_timing}",
+            order=15,
+        ),
+    )
+    compartment_time_size: int = 25_000
+    compartment_time_inner_dense: int = 1
+    compartment_time_distributions: tuple[str, ...] = ("gaussian",)
+    mp_processes: tuple[int, ...] = field(
+        default=(1, 2),
+        metadata=setting(
+            "across processes (weak scaling): process counts × interleaved rounds",
+            "{mp_processes} × {mp_rounds}",
+            order=17,
+        ),
+    )
     mp_rounds: int = 9
     mp_rbd_args: tuple[str, ...] = mps.BOOK_WEAK_RBD
     mp_allgather_args: tuple[str, ...] = ()
+
+    # ----------------------------------------------------------- shown in the settings table
+    @property
+    def train_images(self) -> int | str:
+        """``n_train``, or "all" (None: the whole training set)."""
+        return self.n_train or "all"
+
+    @property
+    def test_images(self) -> int | str:
+        """``n_test``, or "all"."""
+        return self.n_test or "all"
+
+    @property
+    def nes_images(self) -> int | str:
+        """``nes_n_train``, or "all"."""
+        return self.nes_n_train or "all"
+
+    @property
+    def budget_points(self) -> str:
+        """The budget curve's epochs, or "none"."""
+        return ", ".join(str(e) for e in self.budget_epochs) or "none"
+
+    @property
+    def compartment_timing(self) -> str:
+        """The compartments' timing (``compartments-time``): hidden widths; parameters per
+        compartment, or "not timed"."""
+        if not self.compartment_time_hidden:
+            return "not timed"
+        widths = ", ".join(map(str, self.compartment_time_hidden))
+        return f"{widths}; {self.compartment_time_size}"
 
 
 CONFIGS = {
@@ -222,6 +339,9 @@ CONFIGS = {
         fpd_gaussian_seeds=(0, 1),
         nes_populations=(5,),
         d_timing=(8, 64),
+        # the compartments' time claims: two tiny FCs, Gaussian directions only (compilation)
+        compartment_time_hidden=(16, 32),
+        compartment_time_size=2_500,
         mp_processes=(1, 2),
         mp_rounds=1,
         mp_rbd_args=mps.SMOKE_WEAK_RBD,
@@ -297,6 +417,10 @@ CONFIGS = {
         # NES at population 50 beside Table 1's 250 (~0.11 s a step, 50 steps, 3 seeds: ~18 s)
         nes_populations=(50,),
         d_timing=(10, 50, 250, 1000),
+        # the compartments' time claims (issue 23): the chapter's FC (D = 101 770, K = 5) and a 4x
+        # wider one (D = 407 050, K = 17); the coset directions are timed beside (shown)
+        compartment_time_hidden=(128, 512),
+        compartment_time_distributions=("gaussian", "hadamard-coset"),
     ),
     # paper: the full sets from fasttrain.download (load_mnist(), load_fashion_mnist(),
     # load_cifar10()), 10 000 training images held out for validation, 100 epochs, 3 seeds;
@@ -342,6 +466,10 @@ CONFIGS = {
         budget_epochs=(20, 50, 100),
         budget_seeds=(0, 1, 2),
         d_timing=(10, 50, 250, 1000),
+        # the compartments' time claims (issue 23): the chapter's FC (D = 101 770, K = 5) and a 4x
+        # wider one (D = 407 050, K = 17); the coset directions are timed beside (shown)
+        compartment_time_hidden=(128, 512),
+        compartment_time_distributions=("gaussian", "hadamard-coset"),
         timing_inner=500,
         timing_inner_short=50,
     ),

@@ -19,6 +19,7 @@ from ...core import claims as C
 from ...core.claims import Unavailable
 from ...core.results import Evidence, evidence_map
 from .claims import CLAIMS
+from .compartment_costs import evidence_compartment_time
 from .configs import Config
 from .devices import evidence_scaling
 from .measurements import Several, fraction_measurement, table1_measurements
@@ -42,10 +43,12 @@ SECTIONS = {
     "bases": "S.basis_rows (FPD with a stored Gaussian basis, one Gaussian-direction RBD run)",
     "nes_populations": "S.nes_population_rows",
     "budget_curve": "S.budget_curve rows",
-    "lr_selection": "S.lr_selection (dict)",
+    "lr_selection": "S.lr_selection (dict: candidates, selected)",
+    "long_runs": "S.long_runs (dict: ran, status, long, attempts; the CNN's long runs)",
     "table2": "S.table2 rows",
     "d_sweep": "S.d_sweep rows",
     "compression": "S.compression rows",
+    "compartment_timing": "S.compartment_timing (dict: rows, ratios, load, rounds, size)",
     "switching": "S.switching (dict) and 'switching_seeds': S.switching_over_seeds rows",
     "distributed": "S.distributed_study (dict) and 'distributed_summary': S.distributed_summary rows",
     "multiprocess": "S.across_processes(cfg) (weak scaling across processes)",
@@ -194,8 +197,8 @@ def cnn_long_evidence(out: Mapping[str, Any], cfg: Config) -> dict:
             else ""
         )
         return {k: Unavailable(why) for k in CNN_LONG}
-    LS, f = out["lr_selection"], out["facts"]
-    LM = long_measurements(LS["long"], LS["attempts"])
+    LR, f = out["long_runs"], out["facts"]
+    LM = long_measurements(LR["long"], LR["attempts"])
     long_txt = (
         f"{cfg.cnn_long_epochs * f['steps_per_epoch']} steps ({cfg.cnn_long_epochs} epochs) on "
         f"{cfg.dataset}, {len(cfg.cnn_long_seeds)} seed(s); rates selected on validation, under "
@@ -385,6 +388,7 @@ PARTS = (
     table2_evidence,
     d_sweep_evidence,
     compression_evidence,
+    evidence_compartment_time,
     switching_evidence,
     devices_evidence,
     timing_evidence,

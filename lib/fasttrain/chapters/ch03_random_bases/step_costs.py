@@ -13,7 +13,7 @@ from ...methods import random_bases as rb
 from .configs import DENSE, learning_rates
 from .measurements import Several
 from .study import Study
-from .table1_runs import _method_at, wait_background
+from .table1_runs import _method_at
 
 
 # ===================================================================== timing
@@ -59,7 +59,6 @@ def timing(study: Study, model: str = "fc") -> dict:
     """
     from ...core import timing as T
 
-    wait_background(study)  # no training in the background while timing
     cfg = study.cfg
     ds = study.data()
     x, y = ds.x_train[: cfg.batch_size], ds.y_train[: cfg.batch_size]
@@ -248,7 +247,6 @@ def timing_vs_d(study: Study, model: str = "fc") -> dict:
     """
     from ...core import timing as T
 
-    wait_background(study)  # no training in the background while timing
     cfg = study.cfg
     ds = study.data()
     x, y = ds.x_train[: cfg.batch_size], ds.y_train[: cfg.batch_size]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -27,12 +25,6 @@ class Study:
     selections: dict = field(default_factory=dict, repr=False)
     #: per model, :func:`long_protocol`'s outcome at the selected rates
     longs: dict = field(default_factory=dict, repr=False)
-    _background: Future | None = field(default=None, repr=False)
-    _local: threading.local = field(default_factory=threading.local, repr=False)
-
-    def _progress(self) -> bool:
-        """Progress bars: the study's setting, never in the background thread (:func:`start_background`)."""
-        return self.progress and not getattr(self._local, "quiet", False)
 
     def data(self, dataset: str | None = None, n_train: int | None = None, split: str = "test"):
         """The training/test data (``n_train``: the first images of the configured training set).
@@ -115,7 +107,7 @@ class Study:
                 switch_at=switch_at,
                 then=then,
                 eval_batch=self.cfg.eval_batch,
-                progress=self._progress(),
+                progress=self.progress,
                 **kw,
             )
             self.runs.setdefault(key, result)
@@ -205,7 +197,7 @@ class Study:
                 then=then,
                 eval_epochs=ev,
                 eval_batch=self.cfg.eval_batch,
-                progress=self._progress(),
+                progress=self.progress,
             )
             for s, r in zip(missing, results):
                 self.runs[keys[s]] = r

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -178,23 +177,19 @@ def lr_selection(study: Study, grid=None) -> dict:
     same candidates and budget for every method; the test set is not looked at).  The selected
     rate then trains on the whole training set over Table 1's seeds (FC ``seeds``, CNN
     ``cnn_seeds``) and is scored once on the test set; ``fractions`` are per seed, of the same
-    seed's selected-SGD accuracy.  With ``Config.cnn_long_epochs`` the CNN's selected rates also
-    train that long over ``cnn_long_seeds`` under the declared divergence protocol
-    (:func:`long_protocol`, scored after ``cnn_long_evals``; started early in a background thread
-    by :func:`start_background`, which this waits for); a seed's short result is read off its long
-    run at the selected rate when that run reached the short budget's checkpoint.
+    seed's selected-SGD accuracy.  The CNN's long runs at the selected rates are a step of their
+    own (:func:`long_runs`, in the foreground); when the chapter has called it first, a seed's
+    short result is read off its long run at the selected rate if that run reached the short
+    budget's checkpoint (constant learning rate, same batches: the same run), otherwise the short
+    run is trained.
 
-    Returns ``{"candidates", "selected", "long", "attempts"}`` (plain records; "long": one per
-    method and checkpoint of the completed long runs (:func:`long_rows`), "attempts": every long
-    run, diverged ones included).
+    Returns ``{"candidates", "selected"}`` (plain records).
     """
     cfg = study.cfg
     _check_grids(cfg, grid)
-    cands, chosen, longs, attempts = [], [], [], []
+    cands, chosen = [], []
     for model in cfg.models:
         mgrid = grid_for(cfg, model) if grid is None else tuple(grid)
-        if model == LONG_MODEL:
-            wait_background(study)
         mc, best = select_rates(study, model, mgrid)
         cands += mc
         lr = learning_rates(model, cfg.dataset)
@@ -203,15 +198,12 @@ def lr_selection(study: Study, grid=None) -> dict:
             name: _method_at(name, lr[name.lower()] * best[name][0], cfg) for name in SELECTED
         }
         long = model == LONG_MODEL and cfg.cnn_long_epochs > 0
-        if long:
-            out = long_protocol(study, model, {n: best[n][0] for n in SELECTED}, mgrid)
-            longs += long_rows(study, out)
-            attempts += out["attempts"]
         epochs = study.epochs_for(model)
         acc_of = {}
         for name, method in picked.items():
-            # a long run of the same seed and rate holds the short run's result (same batches,
-            # constant η) if it reached the short budget's checkpoint
+            # a long run of the same seed and rate (if :func:`long_runs` trained it) holds the
+            # short run's result (same batches, constant η) if it reached the short budget's
+            # checkpoint; Study.long_run only reads the memo, it trains nothing
             ahead = {s: study.long_run(model, method, s) for s in test_seeds} if long else {}
             ahead = {s: r for s, r in ahead.items() if r is not None and epochs in r.evaluated}
             rest = [s for s in test_seeds if s not in ahead]
@@ -243,7 +235,7 @@ def lr_selection(study: Study, grid=None) -> dict:
                     "candidates": len(mgrid),
                 }
             )
-    return {"candidates": cands, "selected": chosen, "long": longs, "attempts": attempts}
+    return {"candidates": cands, "selected": chosen}
 
 
 # ===================================================================== the CNN's long runs
@@ -400,45 +392,39 @@ def long_measurements(rows: list[dict], attempts: list[dict]) -> dict:
     }
 
 
-def _background_job(study: Study) -> bool:
-    study._local.quiet = True  # no progress bars from this thread
-    grid = grid_for(study.cfg, LONG_MODEL)
-    _, best = select_rates(study, LONG_MODEL, grid)
-    long_protocol(study, LONG_MODEL, {n: best[n][0] for n in SELECTED}, grid)
-    return True
+#: what :func:`long_runs` says when the configuration has no long runs
+NO_LONG_RUNS = "not at this scale"
 
 
-def start_background(study: Study) -> bool:
-    """Start the CNN's learning-rate selection (:func:`select_rates`) and its long runs
-    (:func:`long_protocol`) in a background thread; True if started (or running), False when the
-    configuration has no long runs.
+def long_runs(study: Study, grid=None) -> dict:
+    """The CNN's long runs at the rates :func:`select_rates` picks on validation, trained here, in
+    the foreground (the chapter calls this step where it shows the long-run tables, before
+    :func:`lr_selection`, which then reads the first seeds' short results off these runs).
 
-    Why: one CNN run and one vectorised FC run each keep about one of this machine's two cores
-    busy (XLA runs their small kernels on one thread), so the CNN's long runs can go on while the
-    FC sections train.  They are the same runs as in the foreground (every run is deterministic,
-    memoised in the study, and the two threads never train the same configuration); only their
-    wall times per step are those of a shared machine.  :func:`wait_background` joins it
-    (:func:`lr_selection` and every timing measurement call it first, so no timing overlaps it).
+    Under :data:`DIVERGENCE_PROTOCOL` (:func:`long_protocol`) over ``Config.cnn_long_seeds`` for
+    ``Config.cnn_long_epochs``, scored after ``cnn_long_evals``; ``grid``: the candidates (default
+    :func:`grid_for`).  A no-op when the configuration has no long runs (``cnn_long_epochs == 0``
+    or no CNN: every scale of this edition).
+
+    Returns ``{"ran": bool, "status": str, "long": [...], "attempts": [...]}``: "long" one record
+    per method and checkpoint of the completed runs (:func:`long_rows`), "attempts" every long
+    run, diverged ones included; what :func:`long_measurements` reads.
     """
     cfg = study.cfg
-    if study._background is not None:
-        return True
     if LONG_MODEL not in cfg.models or cfg.cnn_long_epochs <= 0:
-        return False
-    # fill the caches both threads read before they start (data, validation split, model)
-    study.data()
-    study.data(split="val")
-    study.dim(LONG_MODEL)
-    pool = ThreadPoolExecutor(1, thread_name_prefix="ch03-background")
-    study._background = pool.submit(_background_job, study)
-    pool.shutdown(wait=False)
-    return True
-
-
-def wait_background(study: Study) -> None:
-    """Wait for :func:`start_background`'s thread (if any) and re-raise its error, if it failed."""
-    if study._background is not None:
-        study._background.result()
+        return {"ran": False, "status": NO_LONG_RUNS, "long": [], "attempts": []}
+    mgrid = grid_for(cfg, LONG_MODEL) if grid is None else tuple(grid)
+    _check_grids(cfg, mgrid)
+    _, best = select_rates(study, LONG_MODEL, mgrid)
+    out = long_protocol(study, LONG_MODEL, {n: best[n][0] for n in SELECTED}, mgrid)
+    done = len(out["runs"])
+    return {
+        "ran": True,
+        "status": f"{len(out['attempts'])} run(s) of {cfg.cnn_long_epochs} epochs, {done} "
+        f"completed, {len(out['attempts']) - done} diverged",
+        "long": long_rows(study, out),
+        "attempts": out["attempts"],
+    }
 
 
 # ===================================================================== FC budget curve

@@ -1,16 +1,23 @@
-"""Chapter 03's sentences built from this run's numbers ("What the measurements say").
+"""Chapter 03's sentences built from this run's numbers ("What the measurements say"), and the
+tables the chapter shows.
 
 :func:`sentences` takes the same section outputs as :func:`.evidence.evidence` and the recorded
 verdicts (``{claim id: verdict}``) and returns ``{key: Markdown text}``; the chapter glues each as
-``ch03-says-<key>``.  Pure string building, unit-tested on synthetic outputs.
+``ch03-says-<key>``.  :func:`lr_tables` and :func:`distributed_tables` return the sections' tables
+as ``(frame, {column: header}, readable options)`` for :func:`fasttrain.core.tables.readable`.
+Pure string and table building, unit-tested on synthetic outputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from ...core import claims as C
+from ...core import tables
 from ...core.claims import Unavailable
 from .configs import Config
 from .devices import evidence_scaling
@@ -32,6 +39,7 @@ KEYS = (
     "table2",
     "dsweep",
     "compression",
+    "compartments-time",
     "switching",
     "distribution",
     "timing",
@@ -123,11 +131,11 @@ def sentences(out: Mapping[str, Any], cfg: Config, verdicts: Mapping[str, str]) 
         )
     else:
         says["budget"] = f"No budget curve at scale {cfg.scale!r}."
-    LS = out["lr_selection"]
-    LM = long_measurements(LS["long"], LS["attempts"]) if LS["long"] else None
+    LS, LR = out["lr_selection"], out["long_runs"]
+    LM = long_measurements(LR["long"], LR["attempts"]) if LR["long"] else None
     if LM is not None and "SGD" not in LM["missing"]:
-        top_e = max(int(r["epochs"]) for r in LS["long"])
-        LL = {r["method"]: r for r in LS["long"] if int(r["epochs"]) == top_e}
+        top_e = max(int(r["epochs"]) for r in LR["long"])
+        LL = {r["method"]: r for r in LR["long"] if int(r["epochs"]) == top_e}
         says["cnn-long"] = (
             f"At {int(LL['SGD']['steps'])} steps ({top_e} epochs of the {f['n_train']} images, "
             f"{len(cfg.cnn_long_seeds)} seed(s); rates: {LM['rates']}) "
@@ -184,6 +192,7 @@ def sentences(out: Mapping[str, Any], cfg: Config, verdicts: Mapping[str, str]) 
         + f" ({vd('rbd-beats-fpd')}; 75×: {vd('rbd-vs-fpd-75x')})."
         + compartments
     )
+    says["compartments-time"] = compartments_time_says(out, vd)
     runs: dict[tuple, list[dict]] = {}
     for r in out["switching_seeds"]:
         runs.setdefault((r.get("switch_epoch"), r["run"]), []).append(r)
@@ -230,56 +239,156 @@ def sentences(out: Mapping[str, Any], cfg: Config, verdicts: Mapping[str, str]) 
 
 
 def settings(cfg: Config, study) -> list[tuple[str, str]]:
-    """The chapter's settings table: (setting, value) rows from the configuration."""
+    """The chapter's settings table: ``(setting, value)`` rows from the labels of :class:`Config`'s
+    fields (:func:`fasttrain.core.tables.settings_rows`), with the computed parts as context: the
+    CNN's learning-rate candidates (:func:`.table1_runs.grid_for`), the long CNN runs' steps
+    (``study.steps_per_epoch()``, asked only when they run: it loads the data) and the switch
+    points (:func:`.sweeps.switch_epochs`)."""
     from .table1_runs import grid_for
 
-    rows = [
-        ("data set", cfg.dataset),
-        ("training / test images", f"{cfg.n_train or 'all'} / {cfg.n_test or 'all'}"),
-        (
-            "epochs: FC / CNN / Table 2 read-off / NES",
-            f"{cfg.epochs} / {cfg.cnn_epochs} / {cfg.dense_epochs} / {cfg.nes_epochs}",
-        ),
-        ("batch size", cfg.batch_size),
-        ("directions per step d", cfg.d),
-        ("models", ", ".join(m.upper() for m in cfg.models)),
-        (
-            "seeds: Table 1 FC and switching / CNN and NES / ablations and compartments / Table 2",
-            f"{len(cfg.seeds)} / {len(cfg.cnn_seeds)} / {len(cfg.ablation_seeds)} / "
-            f"{len(cfg.dense_seeds)}",
-        ),
-        ("d sweep", ", ".join(str(d) for d in cfg.d_sweep)),
-        (
-            "learning-rate selection: candidates × paper's η (FC; CNN), validation images, seeds (FC)",
-            f"{', '.join(f'{f:g}' for f in cfg.lr_grid)}; "
-            f"{', '.join(f'{f:g}' for f in grid_for(cfg, 'cnn'))}; {cfg.val_size}; "
-            f"{len(cfg.select_seeds)}",
-        ),
-        (
-            "CNN at the selected rates: epochs (steps), seeds",
-            f"{cfg.cnn_long_epochs} ({cfg.cnn_long_epochs * study.steps_per_epoch()}); "
-            f"{len(cfg.cnn_long_seeds)}"
-            if cfg.cnn_long_epochs
-            else "not run",
-        ),
-        (
-            "budget curve: epochs (steps), seeds",
-            f"{', '.join(str(e) for e in cfg.budget_epochs) or 'none'}; {len(cfg.budget_seeds)}",
-        ),
-        ("Table 2's budget, every variant (epochs)", cfg.trained_epochs),
-        (
-            "NES: population, training images, step size",
-            f"{cfg.nes_population}, {cfg.nes_n_train or 'all'}, {cfg.nes_lr:g}",
-        ),
-        (
-            "timing: interleaved rounds × steps per call (and for the call overhead)",
-            f"{cfg.timing_rounds} × {cfg.timing_inner} ({cfg.timing_inner_short})",
-        ),
-        ("switch points (epochs)", ", ".join(f"{e:g}" for e in switch_epochs(cfg))),
-        (
-            "across processes (weak scaling): process counts × interleaved rounds",
-            f"{', '.join(map(str, cfg.mp_processes))} × {cfg.mp_rounds}",
-        ),
-        ("extra XLA flags", " ".join(cfg.xla_flags) or "none"),
-    ]
+    e = cfg.cnn_long_epochs
+    cnn_long = f"{e} ({e * study.steps_per_epoch()}); {len(cfg.cnn_long_seeds)}" if e else "not run"
+    rows = tables.settings_rows(
+        cfg, cnn_grid=grid_for(cfg, "cnn"), cnn_long=cnn_long, switch_points=switch_epochs(cfg)
+    )
     return [(k, str(v)) for k, v in rows]
+
+
+# ===================================================================== the sections' tables
+#: one table for :func:`fasttrain.core.tables.readable`: ``(frame, {column: header}, options)``
+Table = tuple[pd.DataFrame, dict, dict]
+
+
+def lr_tables(selected: Sequence[dict], long: Mapping[str, Any], cfg: Config) -> list[Table]:
+    """The learning-rate selection's test-set tables: the rates selected on validation, scored once
+    on the test set (``selected``: :func:`.table1_runs.lr_selection`'s "selected"; per row the
+    number of test seeds and the sd over them, NaN for one seed), then, only when
+    :func:`.table1_runs.long_runs` ran (``long``: its return value), every long-run attempt in
+    order (diverged ones included) and the completed long runs at their checkpoints."""
+    sel = pd.DataFrame(list(selected))
+    sel["model "] = sel.model.str.upper()
+    sel["n"] = sel.seeds.map(len)
+    sel["sd"] = sel.per_seed.map(lambda v: np.std(v, ddof=1) if len(v) > 1 else np.nan)
+    tables: list[Table] = [
+        (
+            sel,
+            {
+                "model ": "model",
+                "method": "method",
+                "factor": "selected × paper's η",
+                "lr": "learning rate",
+                "val_accuracy": "validation accuracy",
+                "n": "seeds (test)",
+                "accuracy": "test accuracy (mean)",
+                "sd": "sd over seeds",
+                "fraction": "fraction of the selected SGD",
+            },
+            {"caption": "Selected learning rates, scored once on the test set"},
+        )
+    ]
+    if long["attempts"]:
+        tables.append(
+            (
+                pd.DataFrame(long["attempts"]),
+                {
+                    "method": "method",
+                    "factor": "× paper's η",
+                    "lr": "learning rate",
+                    "selected": "selected on validation",
+                    "status": "status",
+                    "diverged_at": "diverged at step",
+                    "last_step": "last checkpoint (steps)",
+                    "last_accuracy": "test accuracy at the last checkpoint",
+                    "step_ms": "time per step (ms)",
+                },
+                {"caption": "CNN long runs under the divergence protocol: every attempt, in order"},
+            )
+        )
+    if long["long"]:
+        tables.append(
+            (
+                pd.DataFrame(long["long"]),
+                {
+                    "method": "method",
+                    "factor": "× paper's η (completed run)",
+                    "lr": "learning rate",
+                    "steps": "steps",
+                    "epochs": "epochs of 5 000 images"
+                    if cfg.dataset == "mnist-subset"
+                    else "epochs",
+                    "accuracy": f"test accuracy ({len(cfg.cnn_long_seeds)} seed(s))",
+                    "fraction": "fraction of SGD (same seed, same steps)",
+                },
+                {
+                    "caption": "CNN long runs that completed (the selected rate, or the "
+                    "protocol's fallback), scored at checkpoints"
+                },
+            )
+        )
+    return tables
+
+
+def distributed_tables(dist: Mapping[str, Any], summary: Sequence[dict]) -> list[Table]:
+    """The multi-device section's tables: the bytes each compiled step exchanges per device count
+    beside the 4d bytes of the coefficients and the 4D of an SGD gradient (``dist``:
+    :func:`.devices.distributed_study`'s output), then per device count the serial twin against
+    the devices (``summary``: :func:`.devices.distributed_summary`'s rows)."""
+    xb = pd.DataFrame(
+        [
+            {
+                "devices": b["groups"],
+                "bytes exchanged per step (compiled step)": b["bytes"],
+                "collectives": ", ".join(f"{op} {n} B" for op, n in b["ops"]) or "none",
+                "coefficients: 4d (B)": 4 * dist["d"],
+                "SGD gradient: 4D (B)": 4 * dist["D"],
+            }
+            for b in dist["bytes"]
+        ]
+    )
+    names = {
+        "devices": "devices",
+        "d per device": "d per device",
+        "max |loss diff|": "max |loss difference|",
+        "acc serial": "accuracy, serial",
+        "acc devices": "accuracy, devices",
+        "step_ms serial": "ms per step, serial",
+        "step_ms devices": "ms per step, devices",
+        "throughput vs 1 device": "throughput ÷ 1 device's",
+    }
+    ds = pd.DataFrame(list(summary))[list(names)].rename(columns=names)
+    digits = {
+        "max |loss difference|": 2,
+        "ms per step, serial": 2,
+        "ms per step, devices": 2,
+        "throughput ÷ 1 device's": 2,
+    }
+    return [
+        (xb, {c: c for c in xb.columns}, {}),
+        (ds, {c: c for c in ds.columns}, {"digits": digits}),
+    ]
+
+
+def compartments_time_says(out: Mapping[str, Any], vd) -> str:
+    """The compartments' time per step in words: per network size and direction kind, one
+    subspace → compartments (ms a step) and the median ratio, then the two verdicts."""
+    ct = out.get("compartment_timing") or {}
+    if not ct.get("rows"):
+        return (
+            "This scale times no compartments: "
+            + f"{vd('compartments-time')}, {vd('compartments-time-grows')}."
+        )
+    by = {}
+    for r in ct["rows"]:
+        by.setdefault((r["hidden"], r["distribution"]), {})[r["K"] > 1] = r
+    parts = [
+        f"{dist} directions, hidden {h} (D = {v[False]['D']}, K = {v[True]['K']}): "
+        f"{v[False]['step_ms']:.3g} → {v[True]['step_ms']:.3g} ms a step "
+        f"(×{v[True]['one ÷ compartments']:.3g})"
+        for (h, dist), v in by.items()
+    ]
+    return (
+        "Time per step, one subspace → compartments: "
+        + "; ".join(parts)
+        + f". Faster with compartments: {vd('compartments-time')}; the benefit grows with the "
+        + f"network: {vd('compartments-time-grows')}."
+    )
