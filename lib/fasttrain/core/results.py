@@ -421,3 +421,32 @@ def _plain(x, keep_nan: bool = False):
 
 def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+#: the published book's results files (the repository's ``book/results``), the previous edition's
+PUBLISHED_DIR = Path(__file__).resolve().parents[3] / "book" / "results"
+
+
+def previous_edition(chapter: str, name: str) -> dict[str, Any] | None:
+    """The previous edition's published results of chapter ``NN-name`` (loaded and validated), or
+    ``None`` when the book has none yet."""
+    path = PUBLISHED_DIR / f"{chapter}-{name}.json"
+    return load(path) if path.exists() else None
+
+
+def moved_verdicts(recorded, previous: Mapping[str, Any] | None) -> str:
+    """Markdown: each recorded claim whose verdict differs from the ``previous`` edition's results
+    (a loaded results file, or ``None`` when there is none), "old → new", the claims new in this
+    edition and those no longer declared; "none." when nothing moved."""
+    if previous is None:
+        return "no previous results file to compare with."
+    old = {c["id"]: c["verdict"] for c in previous.get("claims", [])}
+    moved, new = [], []
+    for c in recorded:
+        if c.id not in old:
+            new.append(f"`{c.id}` (new claim: *{c.verdict}*)")
+        elif old[c.id] != c.verdict:
+            moved.append(f"`{c.id}`: *{old[c.id]}* → *{c.verdict}*")
+    gone = [f"`{k}` (no longer declared)" for k in old if k not in {c.id for c in recorded}]
+    parts = moved + new + gone
+    return ("; ".join(parts) + ".") if parts else "none."
