@@ -773,6 +773,34 @@ def test_train_scores_only_at_eval_epochs_and_is_the_same_run():
         rb.train(model, data, method, epochs=1, eval_epochs=(2,))
 
 
+def test_train_and_train_seeds_share_one_driver_schedule():
+    """One driver behind both entry points: the same schedule (segments that do not divide the
+    epoch, a switch inside a segment, checkpoints), the same result fields, the same run up to the
+    batched kernels' rounding (the vmapped step is a different XLA program: see ``_drive``)."""
+    data, model = _tiny_data(n_train=96, n_test=64), models.fc(n_classes=4, hidden=16)
+    rbd, sgd = rb.RBD(2.0, d=16, chunk=8), rb.SGD(0.5)
+    kw = dict(epochs=3, batch_size=16, switch_at=7, then=sgd, segment=4, eval_epochs=(1,))
+    one = [rb.train(model, data, rbd, seed=s, **kw) for s in (2, 7)]
+    both = rb.train_seeds(model, data, rbd, seeds=(2, 7), **kw)
+    for a, b in zip(one, both):
+        same = ("method", "epochs", "steps", "steps_per_epoch", "switch_at", "eval_epochs")
+        assert [getattr(a, f) for f in same] == [getattr(b, f) for f in same]
+        assert a.evaluated == b.evaluated == (0, 1, 3) and a.diverged_at is b.diverged_at is None
+        assert a.loss.shape == b.loss.shape == (18,) and a.test_accuracy.shape == (3,)
+        np.testing.assert_allclose(a.loss, b.loss, atol=1e-5)
+        np.testing.assert_allclose(a.test_accuracy, b.test_accuracy, atol=1.5 / 64)
+        assert np.all(np.isfinite(a.cos[:7])) and np.all(np.isnan(b.cos[7:]))  # the switch at 7
+    assert not np.array_equal(both[0].loss, both[1].loss)  # each seed its own run
+
+
+def test_train_seeds_names_the_seed_that_diverged():
+    data, model = _tiny_data(n_train=64, n_test=32), models.fc(n_classes=4, hidden=8)
+    with pytest.raises(rb.DivergenceError, match=r"^SGD \(seed 5\) diverged at step 1 "):
+        rb.train_seeds(model, data, rb.SGD(1e30), seeds=(5, 6), epochs=1, batch_size=16)
+    with pytest.raises(rb.DivergenceError, match=r"^SGD diverged at step 1 "):
+        rb.train(model, data, rb.SGD(1e30), epochs=1, batch_size=16, seed=5)
+
+
 def test_study_run_memoises_and_fresh_reruns_identically():
 
     cfg = S.config("smoke")
@@ -945,29 +973,6 @@ def test_long_runs_fall_back_down_the_grid_when_they_diverge():
     # the claims' rules decide on the completed runs
     verdict, _ = S.CLAIMS["table1-rbd-fraction-cnn-long"].rule(lm["fraction"]["RBD"], paper=0.98)
     assert verdict in C.VERDICTS and lm["missing"] == []
-
-
-@pytest.mark.heavy
-def test_the_background_thread_trains_the_same_runs(monkeypatch):
-    """start_background runs the long model's selection and long runs in a thread; lr_selection
-    waits for it and returns what a foreground study computes."""
-    from dataclasses import replace
-
-    monkeypatch.setattr(S.table1_runs, "LONG_MODEL", "fc")
-    cfg = replace(
-        S.config("smoke"), n_train=256, val_size=64, cnn_long_epochs=2, cnn_long_evals=(1,)
-    )
-    back, fore = S.Study(cfg, 0), S.Study(cfg, 0)
-    assert S.start_background(back) and back._background is not None
-    a, b = S.lr_selection(back), S.lr_selection(fore)
-    assert back._background.done() and fore._background is None
-
-    def timeless(rows):
-        return [{k: v for k, v in r.items() if k != "step_ms"} for r in rows]
-
-    assert timeless(a["long"]) == timeless(b["long"]) and a["selected"] == b["selected"]
-    assert [r["method"] for r in a["attempts"]] == ["RBD", "FPD", "SGD"]
-    assert not S.start_background(S.Study(S.config("smoke"), 0))  # smoke: no long runs
 
 
 def test_step_runner_takes_inner_steps_from_python_or_in_one_loop_alike():

@@ -96,9 +96,11 @@ How the pieces are computed here
 
 SGD and FPD's coordinate updates use ``optax.sgd``; RBD's update ``sum_i c_i
 phi_i`` is handed to ``optax.sgd`` as the gradient estimate.  The training
-driver :func:`train` runs minibatch epochs (batch 32, the paper's
-augmentation written in JAX), evaluates test accuracy per epoch and can
-switch from one method to another at a chosen step.
+driver runs minibatch epochs (batch 32, the paper's augmentation written in
+JAX), evaluates test accuracy per epoch and can switch from one method to
+another at a chosen step; :func:`train` runs one seed with its own step,
+:func:`train_seeds` several seeds side by side with the step vmapped over the
+seed, through the same loop (``_drive``).
 """
 
 from __future__ import annotations
@@ -1313,86 +1315,28 @@ def train(
     step whose loss is not finite), the losses up to the end of that segment and the test
     accuracies of the checkpoints reached before it (``evaluated`` lists them): a caller can keep
     a diverged run as a result.
+
+    The one-seed entry point of the training driver (:func:`_drive`, shared with
+    :func:`train_seeds`): the seed's own, un-vmapped step (:func:`_one_seed`).
     """
     _check_train_args(method, then, switch_at, epochs, batch_size, loop, mesh)
     if on_divergence not in ("raise", "stop"):
         raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
-    evals = _eval_epochs(eval_epochs, epochs)
-    x_train = jnp.asarray(data.x_train)
-    y_train = jnp.asarray(data.y_train)
-    n = x_train.shape[0]
-    batches = getattr(method, "batches_per_step", 1)
-    steps_per_epoch = n // (batch_size * batches)
-    if steps_per_epoch < 1:
-        raise ValueError(
-            f"{n} training images are fewer than the {batch_size * batches} one step needs"
-        )
-    if params is None:
-        params = model.init(stream_key(seed, STREAM_INIT), tuple(x_train.shape[1:]))
-    python_loop = _python_loop(params) if loop == "auto" else loop == "python"
-    aux, step = _method_step(method, then, switch_at, make_loss(model.apply), params, seed, mesh)
-    seg = max(1, min(segment, steps_per_epoch))
-    dtype = ravel_pytree(params)[0].dtype
-    one = _batch_step(
-        step, augmentation, stream_key(seed, STREAM_AUGMENTATION), batch_size, batches, dtype
+    run = _Run(
+        model,
+        data,
+        method,
+        then,
+        switch_at,
+        epochs,
+        batch_size,
+        augmentation,
+        segment,
+        eval_epochs,
+        eval_batch,
     )
-    perm_key = stream_key(seed, STREAM_ORDER)
-    t_compile = time.perf_counter()
-    args = (params, aux, x_train, y_train, _permutation(perm_key, 0, n))
-    compiled = _compile(one, python_loop, seg, dtype, args)
-    compile_time = time.perf_counter() - t_compile
-
-    name = _describe(method, then, switch_at)
-    t_wall = time.perf_counter()
-    score = lambda p: evaluate(model, p, data.x_test, data.y_test, eval_batch, augmentation)
-    acc_hist = [score(params)]
-    if python_loop:  # the donated buffers must not be the caller's
-        params, aux = jax.tree.map(jnp.copy, (params, aux))
-    schedule = (epochs, steps_per_epoch, seg)
-    params, metrics, accs, run_time, t, diverged_at = _run_epochs(
-        compiled,
-        (params, aux),
-        (x_train, y_train),
-        perm_key,
-        schedule,
-        name,
-        progress,
-        score,
-        evals,
-        stop=on_divergence == "stop",
-    )
-    m = np.concatenate(metrics, axis=1)
-    scored = None if eval_epochs is None and diverged_at is None else tuple(evals)
-    if diverged_at is not None:
-        t = diverged_at
-        scored = tuple(evals[: 1 + len(accs)])  # epoch 0 and the checkpoints reached
-    return TrainResult(
-        method=name,
-        params=params,
-        epochs=epochs,
-        steps=t,
-        steps_per_epoch=steps_per_epoch,
-        test_accuracy=np.asarray(acc_hist + accs),
-        loss=m[0],
-        train_accuracy=m[1],
-        cos=m[2],
-        step_time=run_time / max(t, 1),
-        compile_time=compile_time,
-        wall_time=time.perf_counter() - t_wall,
-        switch_at=switch_at,
-        eval_epochs=scored,
-        diverged_at=diverged_at,
-    )
-
-
-def _eval_epochs(eval_epochs, epochs: int) -> list[int]:
-    """The sorted epochs to score: every epoch (``eval_epochs`` None) or the listed ones, with 0
-    and ``epochs`` always; raises ``ValueError`` for an epoch outside ``[0, epochs]``."""
-    chosen = range(1, epochs + 1) if eval_epochs is None else eval_epochs
-    evals = sorted({0, epochs} | {int(e) for e in chosen})
-    if evals[0] < 0 or evals[-1] > epochs:
-        raise ValueError(f"eval_epochs must lie in [0, {epochs}], got {eval_epochs}")
-    return evals
+    (result,) = _drive(run, _one_seed(run, seed, params, loop, mesh), progress, on_divergence)
+    return result
 
 
 def train_seeds(
@@ -1423,118 +1367,287 @@ def train_seeds(
     batched step divided by the number of seeds.  Models with convolutions are refused (XLA:CPU
     runs them far slower inside loops, see :func:`_python_loop`): use :func:`train` per seed.
     Raises :class:`DivergenceError` when any seed's loss stops being finite.
+
+    The several-seed entry point of the training driver (:func:`_drive`, shared with
+    :func:`train`): one step vmapped over the seeds (:func:`_seeds_side_by_side`).
     """
     _check_train_args(method, then, switch_at, epochs, batch_size, "fori", None)
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) >= 2**32:
         raise ValueError(f"seeds must be distinct integers in [0, 2**32), got {seeds}")
-    x_train, y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-    n, shape = x_train.shape[0], tuple(x_train.shape[1:])
-    batches = getattr(method, "batches_per_step", 1)
-    steps_per_epoch = n // (batch_size * batches)
-    if steps_per_epoch < 1:
-        raise ValueError(
-            f"{n} training images are fewer than the {batch_size * batches} one step needs"
+    run = _Run(
+        model,
+        data,
+        method,
+        then,
+        switch_at,
+        epochs,
+        batch_size,
+        augmentation,
+        segment,
+        eval_epochs,
+        eval_batch,
+    )
+    return _drive(run, _seeds_side_by_side(run, seeds), progress, "raise")
+
+
+# The training driver.  ``train`` (one seed) and ``train_seeds`` (seeds side by side) share
+# everything but the step: the data pipeline of an epoch (order, batches, augmentation: one
+# ``_batch_step``), the segment loop, the evaluation schedule, the divergence handling, the
+# progress bar and the results (``_Run``, ``_drive``, ``_run_epochs``).  What differs is
+# a ``_Steps``: how the step is built and compiled (one seed's un-vmapped step, a ``fori_loop``
+# segment or a Python loop of a donated jitted step, against ``jax.vmap`` over the seeds of a
+# ``fori_loop`` segment), how the parameters are initialised and scored and how a seed's result
+# is picked out.  Why one seed is not the vmapped path with S = 1: a vmapped step is another XLA
+# program (batched kernels) and rounds differently -- ``train_seeds(seeds=(s,))`` gives the same
+# parameters as ``train(seed=s)`` but losses that differ in the last bit (up to 2.4e-7 for SGD,
+# RBD and FPD on a small FC model; the tests allow 1e-5) -- and the published chapters' numbers
+# come from both paths, so each keeps its own compiled program, bit for bit as before the merge;
+# the Python loop of a jitted step (convolutional models) exists for one seed only.
+@dataclass
+class _Run:
+    """The arguments both entry points share and what follows from them (checked on creation)."""
+
+    model: Model
+    data: object
+    method: object
+    then: object
+    switch_at: int | None
+    epochs: int
+    batch_size: int
+    augmentation: str
+    segment: int
+    eval_epochs: object  # as the caller gave them (None: every epoch)
+    eval_batch: int
+
+    def __post_init__(self):
+        self.evals = _eval_epochs(self.eval_epochs, self.epochs)  # 0 and the last included
+        self.x_train, self.y_train = jnp.asarray(self.data.x_train), jnp.asarray(self.data.y_train)
+        self.n = self.x_train.shape[0]
+        self.batches = getattr(self.method, "batches_per_step", 1)  # minibatches per step
+        self.steps_per_epoch = self.n // (self.batch_size * self.batches)
+        if self.steps_per_epoch < 1:
+            raise ValueError(
+                f"{self.n} training images are fewer than the "
+                f"{self.batch_size * self.batches} one step needs"
+            )
+        self.seg = max(1, min(self.segment, self.steps_per_epoch))  # steps per segment
+        self.loss = make_loss(self.model.apply)
+        self.name = _describe(self.method, self.then, self.switch_at)
+
+
+def _eval_epochs(eval_epochs, epochs: int) -> list[int]:
+    """The sorted epochs to score: every epoch (``eval_epochs`` None) or the listed ones, with 0
+    and ``epochs`` always; raises ``ValueError`` for an epoch outside ``[0, epochs]``."""
+    chosen = range(1, epochs + 1) if eval_epochs is None else eval_epochs
+    evals = sorted({0, epochs} | {int(e) for e in chosen})
+    if evals[0] < 0 or evals[-1] > epochs:
+        raise ValueError(f"eval_epochs must lie in [0, {epochs}], got {eval_epochs}")
+    return evals
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """The varying part of the driver: S seeds' state and compiled segment (S = 1 for :func:`train`).
+
+    ``segment(params, aux, x, y, perm, i0, count, t) -> (params, aux, metrics)`` runs ``count``
+    steps from batch ``i0`` and global step ``t``; metrics (3, L) for one seed or (S, 3, L) with
+    L >= ``count``.  ``order(epoch)``: the epoch's permutation(s); ``score(params)``: the (S,)
+    test accuracies; ``pick(params, k)``: seed k's parameters; ``labels``: seed k's name in a
+    divergence message.
+    """
+
+    labels: tuple[str, ...]
+    state: tuple  # (params, aux), stacked over the seeds when S > 1
+    segment: Callable
+    order: Callable
+    score: Callable
+    pick: Callable
+    compile_time: float
+
+
+def _one_seed(run: _Run, seed, params, loop, mesh) -> _Steps:
+    """:func:`train`'s steps: ``seed``'s un-vmapped step in ``fori_loop`` segments or a Python loop."""
+    if params is None:
+        params = run.model.init(stream_key(seed, STREAM_INIT), tuple(run.x_train.shape[1:]))
+    python_loop = _python_loop(params) if loop == "auto" else loop == "python"
+    aux, step = _method_step(run.method, run.then, run.switch_at, run.loss, params, seed, mesh)
+    dtype = ravel_pytree(params)[0].dtype
+    aug_key = stream_key(seed, STREAM_AUGMENTATION)
+    one = _batch_step(step, run.augmentation, aug_key, run.batch_size, run.batches, dtype)
+    perm_key = stream_key(seed, STREAM_ORDER)
+    t_compile = time.perf_counter()
+    args = (params, aux, run.x_train, run.y_train, _permutation(perm_key, 0, run.n))
+    compiled = _compile(one, python_loop, run.seg, dtype, args)
+    compile_time = time.perf_counter() - t_compile
+    if python_loop:  # the donated buffers must not be the caller's
+        params, aux = jax.tree.map(jnp.copy, (params, aux))
+
+    def segment(p, a, x_all, y_all, perm, i0, count, t0):
+        return compiled(p, a, x_all, y_all, perm, np.int32(i0), np.int32(count), np.int32(t0))
+
+    def score(p):
+        d = run.data
+        return np.asarray(
+            [evaluate(run.model, p, d.x_test, d.y_test, run.eval_batch, run.augmentation)]
         )
-    evals = _eval_epochs(eval_epochs, epochs)
-    template = model.init(stream_key(seeds[0], STREAM_INIT), shape)
+
+    return _Steps(
+        labels=(run.name,),
+        state=(params, aux),
+        segment=segment,
+        order=lambda epoch: _permutation(perm_key, epoch, run.n),
+        score=score,
+        pick=lambda p, k: p,
+        compile_time=compile_time,
+    )
+
+
+def _seeds_side_by_side(run: _Run, seeds) -> _Steps:
+    """:func:`train_seeds`'s steps: one ``fori_loop`` segment vmapped over the seeds.
+
+    Each seed builds its own method step (its directions' seed) inside the vmapped function;
+    models with convolutions are refused (see :func:`_python_loop`).
+    """
+    shape = tuple(run.x_train.shape[1:])
+    template = run.model.init(stream_key(seeds[0], STREAM_INIT), shape)
     if _python_loop(template):
         raise ValueError("train_seeds is for models without convolutions; use train per seed")
-    loss = make_loss(model.apply)
+    method, then, switch_at, loss = run.method, run.then, run.switch_at, run.loss
     dtype = ravel_pytree(template)[0].dtype
-    seg = max(1, min(segment, steps_per_epoch))
+    seg = run.seg
     s_arr = jnp.asarray(seeds, jnp.uint32)
 
     def init_one(s):
-        params = model.init(stream_key(s, STREAM_INIT), shape)
+        params = run.model.init(stream_key(s, STREAM_INIT), shape)
         return params, _method_step(method, then, switch_at, loss, params, s, None)[0]
 
     def run_one(s, p, aux, x_all, y_all, perm, i0, count, t0):
         step = _method_step(method, then, switch_at, loss, p, s, None)[1]
-        one = _batch_step(
-            step, augmentation, stream_key(s, STREAM_AUGMENTATION), batch_size, batches, dtype
-        )
-        buf = jnp.full((3, seg), jnp.nan, dtype)
-
-        def body(i, carry):
-            q, a, b = carry
-            q, a, m = one(q, a, x_all, y_all, perm, i0 + i, t0 + i)
-            return q, a, b.at[:, i].set(m)
-
-        return jax.lax.fori_loop(0, count, body, (p, aux, buf))
+        aug_key = stream_key(s, STREAM_AUGMENTATION)
+        one = _batch_step(step, run.augmentation, aug_key, run.batch_size, run.batches, dtype)
+        return _fori_segment(one, seg, dtype)(p, aux, x_all, y_all, perm, i0, count, t0)
 
     def perms(epoch):
-        return jax.vmap(lambda s: _permutation(stream_key(s, STREAM_ORDER), epoch, n))(s_arr)
+        return jax.vmap(lambda s: _permutation(stream_key(s, STREAM_ORDER), epoch, run.n))(s_arr)
 
     t_compile = time.perf_counter()
     params, aux = jax.jit(jax.vmap(init_one))(s_arr)
     compiled = (
         jax.jit(jax.vmap(run_one, in_axes=(0, 0, 0, None, None, 0, None, None, None)))
-        .lower(s_arr, params, aux, x_train, y_train, perms(0), 0, seg, 0)
+        .lower(s_arr, params, aux, run.x_train, run.y_train, perms(0), 0, seg, 0)
         .compile()
     )
     compile_time = time.perf_counter() - t_compile
 
-    def score(p):
-        correct = np.zeros(len(seeds))
-        for i in range(0, len(data.x_test), eval_batch):
-            xb = jnp.asarray(data.x_test[i : i + eval_batch])
-            yb = jnp.asarray(data.y_test[i : i + eval_batch])
-            correct += np.asarray(_n_correct_seeds(model.apply, augmentation, p, xb, yb))
-        return correct / len(data.x_test)
+    def segment(p, a, x_all, y_all, perm, i0, count, t0):
+        return compiled(s_arr, p, a, x_all, y_all, perm, i0, count, t0)
 
-    name = _describe(method, then, switch_at)
-    t_wall = time.perf_counter()
-    accs, metrics, run_time, t = [score(params)], [], 0.0, 0
-    bar = progress_bar(total=epochs * steps_per_epoch, desc=name, unit="step", enabled=progress)
-    try:
-        for epoch in range(epochs):
-            perm = perms(epoch)
-            for i0 in range(0, steps_per_epoch, seg):
-                count = min(seg, steps_per_epoch - i0)
-                t0 = time.perf_counter()
-                params, aux, buf = compiled(
-                    s_arr, params, aux, x_train, y_train, perm, i0, count, t
-                )
-                buf = np.asarray(buf)[:, :, :count]
-                run_time += time.perf_counter() - t0
-                metrics.append(buf)
-                bar.update(count)
-                for k, s in enumerate(seeds):
-                    _check_finite(buf[k, 0], f"{name} (seed {s})", t)
-                t += count
-            if epoch + 1 in evals:
-                accs.append(score(params))
-    finally:
-        bar.close()
-    m = np.concatenate(metrics, axis=2)
-    acc = np.stack(accs, axis=1)
-    wall = time.perf_counter() - t_wall
-    return [
-        TrainResult(
-            method=name,
-            params=jax.tree.map(lambda leaf, k=k: leaf[k], params),
-            epochs=epochs,
-            steps=t,
-            steps_per_epoch=steps_per_epoch,
-            test_accuracy=acc[k],
-            loss=m[k, 0],
-            train_accuracy=m[k, 1],
-            cos=m[k, 2],
-            step_time=run_time / max(t, 1) / len(seeds),
-            compile_time=compile_time,
-            wall_time=wall,
-            switch_at=switch_at,
-            eval_epochs=None if eval_epochs is None else tuple(evals),
-        )
-        for k in range(len(seeds))
-    ]
+    def score(p):
+        x_test, y_test, batch = run.data.x_test, run.data.y_test, run.eval_batch
+        correct = np.zeros(len(seeds))
+        for i in range(0, len(x_test), batch):
+            xb, yb = jnp.asarray(x_test[i : i + batch]), jnp.asarray(y_test[i : i + batch])
+            correct += np.asarray(_n_correct_seeds(run.model.apply, run.augmentation, p, xb, yb))
+        return correct / len(x_test)
+
+    return _Steps(
+        labels=tuple(f"{run.name} (seed {s})" for s in seeds),
+        state=(params, aux),
+        segment=segment,
+        order=perms,
+        score=score,
+        pick=lambda p, k: jax.tree.map(lambda leaf: leaf[k], p),
+        compile_time=compile_time,
+    )
 
 
 @partial(jax.jit, static_argnums=(0, 1))
 def _n_correct_seeds(apply_fn, augmentation, params, xb, yb):
     """:func:`_n_correct` for parameters stacked over seeds (leading axis)."""
     return jax.vmap(lambda p: _n_correct(apply_fn, augmentation, p, xb, yb))(params)
+
+
+def _run_epochs(run: _Run, steps: _Steps, progress: bool, stop: bool = False):
+    """Score the initial parameters, then run the epochs in segments of ``run.seg`` steps.
+
+    The parameters are scored after the epochs ``run.evals`` lists.  A loss that stops being
+    finite raises :class:`DivergenceError` naming the seed, or with ``stop`` (one seed: ``train``)
+    ends the run there (so do parameters that are not finite when they are to be scored: that
+    checkpoint is not scored).
+
+    Returns ``(params, metrics, accuracies, run_time, steps, diverged_at)``: the per-segment
+    (S, 3, count) metric arrays, ``steps.score(params)`` at epoch 0 and after each scored epoch,
+    the time spent in the segments, the number of steps taken and the first step whose loss (or,
+    at a checkpoint, whose resulting parameters) is not finite (None: the run finished).
+    """
+    params, aux = steps.state
+    accs, metrics, run_time, t = [steps.score(params)], [], 0.0, 0
+    bar = progress_bar(
+        total=run.epochs * run.steps_per_epoch, desc=run.name, unit="step", enabled=progress
+    )
+    try:
+        for epoch in range(run.epochs):
+            perm = steps.order(epoch)
+            for i0 in range(0, run.steps_per_epoch, run.seg):
+                count = min(run.seg, run.steps_per_epoch - i0)
+                t0 = time.perf_counter()
+                params, aux, buf = steps.segment(
+                    params, aux, run.x_train, run.y_train, perm, i0, count, t
+                )
+                buf = np.asarray(buf)  # blocks until the segment is done
+                buf = buf.reshape(-1, 3, buf.shape[-1])[..., :count]  # (seeds, 3, count)
+                run_time += time.perf_counter() - t0
+                metrics.append(buf)
+                bar.update(count)
+                bar.set_postfix(loss=f"{np.nanmean(buf[:, 0]):.3f}")
+                if stop and not np.all(np.isfinite(buf[:, 0])):
+                    return params, metrics, accs, run_time, t + count, t + _first_bad(buf[0, 0])
+                for label, losses in zip(steps.labels, buf[:, 0]):
+                    _check_finite(losses, label, t)
+                t += count
+            if epoch + 1 in run.evals:
+                if stop and not _all_finite(params):
+                    return params, metrics, accs, run_time, t, t
+                accs.append(steps.score(params))
+    finally:
+        bar.close()
+    return params, metrics, accs, run_time, t, None
+
+
+def _drive(run: _Run, steps: _Steps, progress: bool, on_divergence: str) -> list[TrainResult]:
+    """The training driver: ``run``'s epochs with ``steps`` (:func:`_run_epochs`), one
+    :class:`TrainResult` per seed."""
+    t_wall = time.perf_counter()
+    out = _run_epochs(run, steps, progress, stop=on_divergence == "stop")
+    params, metrics, accs, run_time, t, diverged_at = out
+    m = np.concatenate(metrics, axis=2)
+    acc = np.stack(accs, axis=1)
+    scored = None if run.eval_epochs is None and diverged_at is None else tuple(run.evals)
+    if diverged_at is not None:
+        t = diverged_at
+        scored = tuple(run.evals[: len(accs)])  # epoch 0 and the checkpoints reached
+    wall = time.perf_counter() - t_wall
+    return [
+        TrainResult(
+            method=run.name,
+            params=steps.pick(params, k),
+            epochs=run.epochs,
+            steps=t,
+            steps_per_epoch=run.steps_per_epoch,
+            test_accuracy=acc[k],
+            loss=m[k, 0],
+            train_accuracy=m[k, 1],
+            cos=m[k, 2],
+            step_time=run_time / max(t, 1) / len(steps.labels),
+            compile_time=steps.compile_time,
+            wall_time=wall,
+            switch_at=run.switch_at,
+            eval_epochs=scored,
+            diverged_at=diverged_at,
+        )
+        for k in range(len(steps.labels))
+    ]
 
 
 def _check_train_args(method, then, switch_at, epochs, batch_size, loop, mesh):
@@ -1631,67 +1744,28 @@ def _compile(one, python_loop, seg, dtype, args):
                 ms.append(m)
             return p, aux, jnp.stack(ms, axis=1)
     else:
-
-        def run(p, aux, x_all, y_all, perm, i0, count, t0):
-            buf = jnp.full((3, seg), jnp.nan, dtype)
-
-            def body(i, carry):
-                p, aux, buf = carry
-                p, aux, m = one(p, aux, x_all, y_all, perm, i0 + i, t0 + i)
-                return p, aux, buf.at[:, i].set(m)
-
-            return jax.lax.fori_loop(0, count, body, (p, aux, buf))
-
+        run = _fori_segment(one, seg, dtype)
         lowered = jax.jit(run).lower(*args, jnp.int32(0), jnp.int32(seg), jnp.int32(0))
         compiled = lowered.compile()
     return compiled
 
 
-def _run_epochs(
-    compiled, state, xy, perm_key, schedule, name, progress, score, evals=None, stop=False
-):
-    """Run ``schedule = (epochs, steps_per_epoch, seg)`` in segments of ``seg`` steps.
+def _fori_segment(one, seg, dtype):
+    """``run(p, aux, x_all, y_all, perm, i0, count, t0) -> (p, aux, metrics)``: ``count`` <= ``seg``
+    steps of ``one`` (:func:`_batch_step`) in a ``lax.fori_loop``; metrics (3, seg), NaN past
+    ``count``.  The segment of both :func:`train` (jitted) and :func:`train_seeds` (vmapped)."""
 
-    ``state = (params, aux)``, ``xy = (x_train, y_train)``; the parameters are
-    scored after each epoch (``evals``: after the epochs it lists only).  A loss that stops being
-    finite raises :class:`DivergenceError`, or with ``stop`` ends the run there (so do parameters
-    that are not finite when they are to be scored: that checkpoint is not scored).
+    def run(p, aux, x_all, y_all, perm, i0, count, t0):
+        buf = jnp.full((3, seg), jnp.nan, dtype)
 
-    Returns ``(params, metrics, accuracies, run_time, steps, diverged_at)``: the per-segment
-    (3, count) metric arrays, ``score(params)`` after each scored epoch, the time spent in the
-    segments, the number of steps taken and the first step whose loss (or, at a checkpoint, whose
-    resulting parameters) is not finite (None: the run finished).
-    """
-    (params, aux), (x_train, y_train) = state, xy
-    epochs, steps_per_epoch, seg = schedule
-    n = x_train.shape[0]
-    metrics, accs, run_time, t = [], [], 0.0, 0
-    bar = progress_bar(total=epochs * steps_per_epoch, desc=name, unit="step", enabled=progress)
-    try:
-        for epoch in range(epochs):
-            perm = _permutation(perm_key, epoch, n)
-            for i0 in range(0, steps_per_epoch, seg):
-                count = min(seg, steps_per_epoch - i0)
-                t0 = time.perf_counter()
-                params, aux, buf = compiled(
-                    params, aux, x_train, y_train, perm, np.int32(i0), np.int32(count), np.int32(t)
-                )
-                buf = np.asarray(buf)[:, :count]  # blocks until the segment is done
-                run_time += time.perf_counter() - t0
-                metrics.append(buf)
-                bar.update(count)
-                bar.set_postfix(loss=f"{np.nanmean(buf[0]):.3f}")
-                if stop and not np.all(np.isfinite(buf[0])):
-                    return params, metrics, accs, run_time, t + count, t + _first_bad(buf[0])
-                _check_finite(buf[0], name, t)
-                t += count
-            if evals is None or epoch + 1 in evals:
-                if stop and not _all_finite(params):
-                    return params, metrics, accs, run_time, t, t
-                accs.append(score(params))
-    finally:
-        bar.close()
-    return params, metrics, accs, run_time, t, None
+        def body(i, carry):
+            p, aux, buf = carry
+            p, aux, m = one(p, aux, x_all, y_all, perm, i0 + i, t0 + i)
+            return p, aux, buf.at[:, i].set(m)
+
+        return jax.lax.fori_loop(0, count, body, (p, aux, buf))
+
+    return run
 
 
 def _first_bad(losses) -> int:
