@@ -457,6 +457,48 @@ def test_train_stops_at_target_and_result_is_frozen():
         res.method = "x"
 
 
+def test_method_descriptions_run_exactly_as_the_string_interface():
+    """``run(GD() | ExactGN() | CG() | FastGN(...))`` is the deprecated ``train("gd" | ...)``, bit for bit."""
+    W, a, X, y = _problem(*TRAIN, labels="sign")
+    key = jax.random.key(3)
+    pairs = [
+        (gn.GD(), "gd", {}),
+        (gn.ExactGN(damping=1e-3), "gn", dict(damping=1e-3)),
+        (gn.CG(cg_tol=1e-6), "cg", dict(cg_tol=1e-6)),
+        (
+            gn.FastGN("kron", 32, "cholesky"),
+            "fast",
+            dict(sketch="kron", sketch_size=32, factor="cholesky"),
+        ),
+    ]
+    for spec, name, settings in pairs:
+        new = gn.run(spec, W, a, X, y, 2, key=key, warmup=False)
+        old = gn.train(name, W, a, X, y, 2, key=key, warmup=False, **settings)
+        assert new.method == old.method == name == spec.name
+        assert (new.step_size, new.sketch_size) == (old.step_size, old.sketch_size)
+        for f in ("residual_norms", "cg_iterations", "cg_relative_residuals", "W"):
+            assert np.array_equal(getattr(new, f), getattr(old, f)), (name, f)
+
+
+def test_build_resolves_defaults_and_refuses_non_methods():
+    W, a, X, y = _problem(*TRAIN)
+    n = X.shape[0]
+    step = gn.build(gn.FastGN(), a, X, y)
+    assert step.sketch_size == 4 * n and step.spec == gn.FastGN(sketch_size=4 * n)
+    assert gn.build(gn.GD(), a, X, y, W).step_size > 0
+    with pytest.raises(ValueError, match="needs a step size"):
+        gn.build(gn.GD(), a, X, y)
+    for bad in ("fast", None):
+        with pytest.raises(ValueError, match="unknown method"):
+            gn.build(bad, a, X, y)
+        with pytest.raises(ValueError, match="unknown method"):
+            gn.run(bad, W, a, X, y, 1)
+    with pytest.raises(ValueError, match="unknown precond_apply"):
+        gn.build(gn.FastGN(precond_apply="dense"), a, X, y)
+    with pytest.raises(ValueError, match="smaller than n"):
+        gn.build(gn.FastGN(sketch_size=n - 1), a, X, y)
+
+
 # --------------------------------------------------------------------------
 # data helpers and diagnostics
 # --------------------------------------------------------------------------

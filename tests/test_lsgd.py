@@ -229,6 +229,34 @@ def test_lsgd_beats_adam_early_on_the_smooth_benchmark():
     assert float(jnp.abs(g).max()) < 1e-4
 
 
+def test_method_descriptions_run_exactly_as_the_string_interface():
+    """``run(LSGD(...) | Adam(...) | GD(...))`` is the deprecated ``fit(..., "lsgd" | ...)``, bit for bit."""
+    b = lsgd.benchmark("smooth1d")
+    x, y, xt, yt = lsgd.regression_data(b, 32, 8)
+    system, err = lsgd.regression_system(x, y), lsgd.relative_error(xt, yt)
+    p0 = lsgd.init_mlp(jax.random.key(0), 1, (8,), 1, "box")
+    pairs = [
+        (lsgd.LSGD(1e-2, "gd", "qr"), dict(method="lsgd", optimizer="gd", solver="qr")),
+        (lsgd.LSGD(1e-2), dict(method="lsgd")),
+        (lsgd.Adam(1e-2), dict(method="adam")),
+        (lsgd.GD(1e-2), dict(method="gd")),
+    ]
+    for spec, kw in pairs:
+        new = lsgd.run(spec, p0, system, 5, ridge=1e-8, error_fn=err, chunk=3)
+        old = lsgd.fit(p0, system, steps=5, lr=1e-2, ridge=1e-8, error_fn=err, chunk=3, **kw)
+        assert new.method == old.method == spec.name == kw["method"]
+        for f in ("loss", "error"):
+            assert np.array_equal(getattr(new, f), getattr(old, f)), (spec, f)
+        assert all(
+            np.array_equal(u, v)
+            for u, v in zip(jax.tree.leaves(new.params), jax.tree.leaves(old.params), strict=True)
+        )
+    with pytest.raises(ValueError, match="unknown method"):
+        lsgd.run("lsgd", p0, system, 1)
+    with pytest.raises(ValueError, match="unknown optimiser"):
+        lsgd.run(lsgd.LSGD(optimizer="sgd"), p0, system, 1)
+
+
 def test_divergence_is_reported():
     b = lsgd.benchmark("smooth1d")
     x, y, _, _ = lsgd.regression_data(b, 32, 8)

@@ -82,9 +82,11 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -136,6 +138,15 @@ __all__ = [
     "FACTORS",
     "pcg",
     "StepInfo",
+    "GD",
+    "ExactGN",
+    "CG",
+    "FastGN",
+    "Method",
+    "method_from_name",
+    "build",
+    "unbound",
+    "run",
     "Step",
     "gd_step",
     "gauss_newton_step",
@@ -153,9 +164,13 @@ __all__ = [
 
 UNIT_NORM_TOL = 1e-6
 METHODS: tuple[str, ...] = ("gd", "gn", "fast", "cg")
-"""``gd`` gradient descent; ``gn`` exact (Gram-)Gauss-Newton with a dense
-Cholesky solve; ``fast`` the paper's sketch-preconditioned CG step; ``cg``
-the same CG without preconditioner (an ablation)."""
+"""The names of the methods in the (deprecated) string interface :func:`train`,
+:func:`make_step`, :func:`step_fn`: ``gd`` gradient descent (:class:`GD`); ``gn`` exact
+(Gram-)Gauss-Newton with a dense Cholesky solve (:class:`ExactGN`); ``fast`` the paper's
+sketch-preconditioned CG step (:class:`FastGN`); ``cg`` the same CG without preconditioner, an
+ablation (:class:`CG`).  The descriptions carry their own settings: :func:`build` binds one to
+the data (a :class:`Step`), :func:`run` trains with it, :func:`unbound` gives the step with the
+data left as arguments."""
 
 
 # ---------------------------------------------------------------------------
@@ -946,71 +961,193 @@ def check_step_settings(
             )
 
 
+# ---------------------------------------------------------------------------
+# the methods as descriptions: ``build(method, a, X, y) -> Step``
+# ---------------------------------------------------------------------------
+
+
+def _check_scalars(step_size=1.0, damping=0.0, cg_tol=1.0, cg_maxiter=1) -> None:
+    """:func:`check_step_settings` for the settings that do not depend on the problem."""
+    check_step_settings(1, step_size, damping, None, cg_tol, cg_maxiter, 1)
+
+
+@dataclass(frozen=True)
+class GD:
+    """Gradient descent ``W <- W - eta J^T (f - y)``; ``step_size`` None: ``1 / lambda_max(G(W0))``
+    (:func:`build` needs ``W0``)."""
+
+    step_size: float | None = None
+
+    name: ClassVar[str] = "gd"
+    sketch_size: ClassVar[None] = None
+
+    def check(self, n: int, m: int, d: int) -> None:
+        if self.step_size is not None:
+            _check_scalars(self.step_size)
+
+    def resolve(self, n: int, W0, a, X) -> GD:
+        if self.step_size is not None:
+            return replace(self, step_size=float(self.step_size))
+        if W0 is None:
+            raise ValueError(
+                "gradient descent needs a step size (or W_for_defaults to derive 1/lambda_max)"
+            )
+        return replace(self, step_size=float(1.0 / gram_lambda_max(W0, a, X)))
+
+    def unbound(self) -> Callable:
+        if self.step_size is None:
+            raise ValueError("gradient descent needs a step size: build() resolves the default")
+        step_size = self.step_size
+        return lambda W, a, X, y, key: gd_step(W, a, X, y, step_size)
+
+
+@dataclass(frozen=True)
+class ExactGN:
+    """Exact Gram-Gauss-Newton with a dense Cholesky solve (:func:`gauss_newton_step`);
+    ``solve_apply`` one of :data:`PRECOND_APPLY`."""
+
+    step_size: float = 1.0
+    damping: float = 0.0
+    solve_apply: str = "blocked"
+
+    name: ClassVar[str] = "gn"
+    sketch_size: ClassVar[None] = None
+
+    def check(self, n: int, m: int, d: int) -> None:
+        check_apply(self.solve_apply, "solve_apply")
+        _check_scalars(self.step_size, self.damping)
+
+    def resolve(self, n: int, W0, a, X) -> ExactGN:
+        return replace(self, step_size=float(self.step_size))
+
+    def unbound(self) -> Callable:
+        step_size, damping, how = self.step_size, self.damping, self.solve_apply
+        return lambda W, a, X, y, key: gauss_newton_step(W, a, X, y, step_size, damping, how)
+
+
+@dataclass(frozen=True)
+class CG:
+    """The fast step's CG solve without preconditioner (an ablation, :func:`cg_gauss_newton_step`)."""
+
+    step_size: float = 1.0
+    damping: float = 0.0
+    cg_tol: float = 1e-8
+    cg_maxiter: int = 100
+
+    name: ClassVar[str] = "cg"
+    sketch_size: ClassVar[None] = None
+
+    def check(self, n: int, m: int, d: int) -> None:
+        _check_scalars(self.step_size, self.damping, self.cg_tol, self.cg_maxiter)
+
+    def resolve(self, n: int, W0, a, X) -> CG:
+        return replace(self, step_size=float(self.step_size))
+
+    def unbound(self) -> Callable:
+        s = self
+        return lambda W, a, X, y, key: cg_gauss_newton_step(
+            W, a, X, y, s.step_size, s.damping, s.cg_tol, s.cg_maxiter
+        )
+
+
+@dataclass(frozen=True)
+class FastGN:
+    """The paper's fast step (:func:`fast_gauss_newton_step`): ``sketch`` (:data:`SKETCHES`) with
+    ``sketch_size`` rows (None: ``4 n``), ``factor`` (:data:`FACTORS`) of the sketch, PCG to
+    ``cg_tol``, the preconditioner applied by ``precond_apply`` (:data:`PRECOND_APPLY`).  A fresh
+    sketch every step, drawn from the step's key.  In float32 keep ``cg_tol >= 1e-5``."""
+
+    sketch: str = "srht"
+    sketch_size: int | None = None
+    factor: str = "qr"
+    step_size: float = 1.0
+    damping: float = 0.0
+    cg_tol: float = 1e-8
+    cg_maxiter: int = 100
+    precond_apply: str = "blocked"
+
+    name: ClassVar[str] = "fast"
+
+    def check(self, n: int, m: int, d: int) -> None:
+        check_apply(self.precond_apply, "precond_apply")
+        size = default_sketch_size(n) if self.sketch_size is None else self.sketch_size
+        check_step_settings(
+            n, self.step_size, self.damping, size, self.cg_tol, self.cg_maxiter, m * d,
+            self.sketch, m,
+        )  # fmt: skip
+        if self.factor not in FACTORS:
+            raise ValueError(f"unknown factor {self.factor!r}: choose one of {', '.join(FACTORS)}")
+
+    def resolve(self, n: int, W0, a, X) -> FastGN:
+        size = default_sketch_size(n) if self.sketch_size is None else self.sketch_size
+        return replace(self, step_size=float(self.step_size), sketch_size=size)
+
+    def unbound(self) -> Callable:
+        s = self
+        return lambda W, a, X, y, key: fast_gauss_newton_step(
+            W, a, X, y, key, s.sketch_size, s.step_size, float(s.damping), s.cg_tol,
+            s.cg_maxiter, s.factor, s.sketch, s.precond_apply,
+        )  # fmt: skip
+
+
+Method = GD | ExactGN | CG | FastGN
+_BY_NAME = {c.name: c for c in (GD, ExactGN, CG, FastGN)}
+
+
+def _check_method(method) -> None:
+    if not isinstance(method, (GD, ExactGN, CG, FastGN)):
+        raise ValueError(f"unknown method {method!r}: use GD, ExactGN, CG or FastGN")
+
+
 @dataclass(frozen=True)
 class Step:
     """One method's step bound to its data: ``step(W, key) -> (W_new, StepInfo)``.
 
     ``step_size`` and ``sketch_size`` (None unless ``fast``) record the
-    values actually used, defaults resolved.
+    values actually used, defaults resolved; ``spec`` the resolved method description.
     """
 
     method: str
     fn: Callable
     step_size: float
     sketch_size: int | None
+    spec: Method | None = None
 
     def __call__(self, W, key):
         return self.fn(W, key)
 
 
-def step_fn(
-    method: str,
-    *,
-    step_size: float,
-    damping: float,
-    sketch_size: int | None,
-    cg_tol: float,
-    cg_maxiter: int,
-    factor: str,
-    sketch: str,
-    precond_apply: str,
-    solve_apply: str,
-) -> Callable:
-    """``(W, a, X, y, key) -> (W_new, StepInfo)``: ``method``'s step with its settings bound and the
-    data left as arguments (one compilation per problem size, as chapter 02 times it).  No
-    checks: :func:`make_step` validates the settings against the data and binds it."""
-    if method == "gd":
-        return lambda W, a, X, y, key: gd_step(W, a, X, y, step_size)
-    if method == "gn":
-        return lambda W, a, X, y, key: gauss_newton_step(
-            W, a, X, y, step_size, damping, solve_apply
-        )
-    if method == "cg":
-        return lambda W, a, X, y, key: cg_gauss_newton_step(
-            W, a, X, y, step_size, damping, cg_tol, cg_maxiter
-        )
-    return lambda W, a, X, y, key: fast_gauss_newton_step(
-        W,
-        a,
-        X,
-        y,
-        key,
-        sketch_size,
-        step_size,
-        float(damping),
-        cg_tol,
-        cg_maxiter,
-        factor,
-        sketch,
-        precond_apply,
+def build(method: Method, a, X, y, W0=None) -> Step:
+    """The checked :class:`Step` of ``method`` (:class:`GD`, :class:`ExactGN`, :class:`CG`,
+    :class:`FastGN`) for the data ``(a, X, y)``, defaults resolved (``W0``: where gradient
+    descent's default step size ``1 / lambda_max(G)`` is taken).  The step is jitted and does no
+    checks (use it for timing, e.g. with :func:`fasttrain.core.timing.best_time`)."""
+    _check_method(method)
+    n, d = jnp.shape(X)
+    m = jnp.shape(a)[0]
+    check_problem(np.zeros((m, d)) if W0 is None else W0, a, X, y)
+    method = method.resolve(n, W0, a, X)
+    method.check(n, m, d)
+    fn = method.unbound()
+    return Step(
+        method.name,
+        lambda W, key: fn(W, a, X, y, key),
+        method.step_size,
+        method.sketch_size,
+        method,
     )
 
 
-def make_step(
+def unbound(method: Method) -> Callable:
+    """``(W, a, X, y, key) -> (W_new, StepInfo)``: ``method``'s step with its settings bound and
+    the data left as arguments (one compilation per problem size, as chapter 02 times it).  No
+    checks and no defaults resolved: give ``GD`` its step size (or use :func:`build`)."""
+    _check_method(method)
+    return method.unbound()
+
+
+def method_from_name(
     method: str,
-    a,
-    X,
-    y,
     *,
     step_size: float | None = None,
     damping: float = 0.0,
@@ -1021,69 +1158,50 @@ def make_step(
     sketch: str = "srht",
     precond_apply: str = "blocked",
     solve_apply: str = "blocked",
-    W_for_defaults=None,
-) -> Step:
-    """The :class:`Step` of ``method`` in :data:`METHODS` for data ``(a, X, y)``.
-
-    Defaults: ``step_size`` 1 for the Gauss-Newton methods and
-    ``1 / lambda_max(G(W))`` for gradient descent (needs ``W_for_defaults``);
-    ``sketch_size = 4 n``; ``factor`` (``fast`` only) see
-    :func:`sketch_preconditioner`; ``sketch`` (``fast`` only) one of
-    :data:`SKETCHES`; ``precond_apply`` (``fast``) and ``solve_apply`` (``gn``) how the
-    triangular factor is applied (:data:`PRECOND_APPLY`).  Settings are validated here once; the
-    step is jitted and does no checks (use it for timing, e.g. with
-    :func:`fasttrain.core.timing.best_time`).  In float32 keep ``cg_tol >= 1e-5``.
-    """
+) -> Method:
+    """The method description of the string interface (``method`` in :data:`METHODS`); the settings
+    a method does not use are checked (as the string interface always did) and dropped."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
     check_apply(precond_apply, "precond_apply")
     check_apply(solve_apply, "solve_apply")
-    n, d = jnp.shape(X)
-    m = jnp.shape(a)[0]
-    check_problem(np.zeros((m, d)) if W_for_defaults is None else W_for_defaults, a, X, y)
-    if step_size is None:
-        step_size = _default_step_size(method, W_for_defaults, a, X)
-    if method == "fast" and sketch_size is None:
-        sketch_size = default_sketch_size(n)
-    check_step_settings(
-        n,
-        step_size,
-        damping,
-        sketch_size if method == "fast" else None,
-        cg_tol,
-        cg_maxiter,
-        m * d,
-        sketch,
-        m,
-    )
+    check_step_settings(1, 1.0, damping, None, cg_tol, cg_maxiter, 1, sketch)
     if factor not in FACTORS:
         raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
-    step_size = float(step_size)
-    unbound = step_fn(
-        method,
-        step_size=step_size,
-        damping=damping,
-        sketch_size=sketch_size,
-        cg_tol=cg_tol,
-        cg_maxiter=cg_maxiter,
-        factor=factor,
-        sketch=sketch,
-        precond_apply=precond_apply,
-        solve_apply=solve_apply,
+    if method == "gd":
+        return GD(step_size)
+    size = {} if step_size is None else {"step_size": step_size}
+    if method == "gn":
+        return ExactGN(damping=damping, solve_apply=solve_apply, **size)
+    if method == "cg":
+        return CG(damping=damping, cg_tol=cg_tol, cg_maxiter=cg_maxiter, **size)
+    return FastGN(
+        sketch, sketch_size, factor, damping=damping, cg_tol=cg_tol, cg_maxiter=cg_maxiter,
+        precond_apply=precond_apply, **size,
+    )  # fmt: skip
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"gauss_newton.{old} with a method name is deprecated: use {new} with GD, ExactGN, CG or "
+        "FastGN",
+        DeprecationWarning,
+        stacklevel=3,
     )
-    fn = lambda W, key: unbound(W, a, X, y, key)  # noqa: E731
-    return Step(method, fn, step_size, sketch_size if method == "fast" else None)
 
 
-def _default_step_size(method, W_for_defaults, a, X) -> float:
-    """1 for the Gauss-Newton methods, ``1 / lambda_max(G(W_for_defaults))`` for gradient descent."""
-    if method != "gd":
-        return 1.0
-    if W_for_defaults is None:
-        raise ValueError(
-            "gradient descent needs a step size (or W_for_defaults to derive 1/lambda_max)"
-        )
-    return 1.0 / gram_lambda_max(W_for_defaults, a, X)
+def step_fn(method: str, **settings) -> Callable:
+    """Deprecated string interface of :func:`unbound`: ``method`` in :data:`METHODS` with the
+    keyword settings of :func:`method_from_name` (``step_size`` required for ``gd``)."""
+    _deprecated("step_fn", "unbound")
+    return unbound(method_from_name(method, **settings))
+
+
+def make_step(method: str, a, X, y, *, W_for_defaults=None, **settings) -> Step:
+    """Deprecated string interface of :func:`build`: ``method`` in :data:`METHODS` with the
+    keyword settings of :func:`method_from_name`."""
+    _deprecated("make_step", "build")
+    return build(method_from_name(method, **settings), a, X, y, W_for_defaults)
 
 
 # ---------------------------------------------------------------------------
@@ -1119,70 +1237,45 @@ class TrainResult:
         return r[1:] / r[:-1]
 
 
-def train(
-    method: str,
+def run(
+    method: Method,
     W0,
     a,
     X,
     y,
     iters: int,
     *,
-    step_size: float | None = None,
-    damping: float = 0.0,
-    sketch_size: int | None = None,
-    cg_tol: float = 1e-8,
-    cg_maxiter: int = 100,
-    factor: str = "qr",
-    sketch: str = "srht",
-    precond_apply: str = "blocked",
-    solve_apply: str = "blocked",
     key=None,
     target: float = 0.0,
     x64: bool = True,
     warmup: bool = True,
     progress: bool = False,
 ) -> TrainResult:
-    """Run ``iters`` steps of ``method`` (:data:`METHODS`) from ``W0``; returns a :class:`TrainResult`.
+    """Run ``iters`` steps of ``method`` (:class:`GD`, :class:`ExactGN`, :class:`CG`,
+    :class:`FastGN`) from ``W0``; returns a :class:`TrainResult`.
 
     ``target``: stop early once ``||f - y|| <= target * ||f_0 - y||``.
-    ``key`` seeds the fresh sketch of every ``fast`` step (default key 0); ``sketch`` its kind
-    (:data:`SKETCHES`); ``precond_apply``/``solve_apply`` see :func:`make_step`.
+    ``key`` seeds the fresh sketch of every fast step (default key 0).
     ``x64`` runs in float64 (inside ``jax.enable_x64``), needed to follow
     Gauss-Newton's fast convergence below 1e-6.  Raises :class:`DivergenceError`
     when the residual stops being finite and ``ValueError`` on bad inputs.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    _check_method(method)
     if iters < 0:
         raise ValueError(f"iters must be non-negative, got {iters}")
-    check_apply(precond_apply, "precond_apply")
-    check_apply(solve_apply, "solve_apply")
     with jax.enable_x64(x64):
         dtype = jnp.float64 if x64 else jnp.float32
         W, a, X, y = (jnp.asarray(v, dtype) for v in (W0, a, X, y))
         check_problem(W, a, X, y)
-        step = make_step(
-            method,
-            a,
-            X,
-            y,
-            step_size=step_size,
-            damping=damping,
-            sketch_size=sketch_size,
-            cg_tol=cg_tol,
-            cg_maxiter=cg_maxiter,
-            factor=factor,
-            sketch=sketch,
-            precond_apply=precond_apply,
-            solve_apply=solve_apply,
-            W_for_defaults=W,
-        )
+        step = build(method, a, X, y, W)
         key = jax.random.key(0) if key is None else key
         if warmup:
             jax.block_until_ready(step(W, key))
-        res, secs, cgi, cgr, W = _iterate(step, W, key, iters, target, (a, X, y), method, progress)
+        res, secs, cgi, cgr, W = _iterate(
+            step, W, key, iters, target, (a, X, y), step.method, progress
+        )
         return TrainResult(
-            method=method,
+            method=step.method,
             residual_norms=np.asarray(res),
             seconds=np.asarray(secs),
             cg_iterations=np.asarray(cgi, dtype=int),
@@ -1191,6 +1284,33 @@ def train(
             sketch_size=step.sketch_size,
             W=np.asarray(W),
         )
+
+
+def train(
+    method: str,
+    W0,
+    a,
+    X,
+    y,
+    iters: int,
+    *,
+    key=None,
+    target: float = 0.0,
+    x64: bool = True,
+    warmup: bool = True,
+    progress: bool = False,
+    **settings,
+) -> TrainResult:
+    """Deprecated string interface of :func:`run`: ``method`` in :data:`METHODS` with the keyword
+    settings of :func:`method_from_name` (``step_size``, ``damping``, ``sketch_size``, ``cg_tol``,
+    ``cg_maxiter``, ``factor``, ``sketch``, ``precond_apply``, ``solve_apply``)."""
+    _deprecated("train", "run")
+    spec = method_from_name(method, **settings)
+    if iters < 0:
+        raise ValueError(f"iters must be non-negative, got {iters}")
+    return run(
+        spec, W0, a, X, y, iters, key=key, target=target, x64=x64, warmup=warmup, progress=progress
+    )
 
 
 def _iterate(step, W, key, iters, target, data, method, progress):

@@ -65,10 +65,11 @@ from __future__ import annotations
 import itertools
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -113,6 +114,12 @@ __all__ = [
     "poisson_system",
     "relative_l2",
     "FitResult",
+    "LSGD",
+    "Adam",
+    "GD",
+    "Method",
+    "method_from_name",
+    "run",
     "fit",
     "iterations_to_reach",
 ]
@@ -779,24 +786,76 @@ def _fit_chunk(carry, n, system, err, lr, ridge, method, optimizer, solver, chun
     return jax.lax.fori_loop(0, n, body, (carry, buf, buf))
 
 
-def fit(
+@dataclass(frozen=True)
+class LSGD:
+    """Least-squares ``c``, then ``optimizer`` (``"adam"`` or ``"gd"``) steps of rate ``lr`` on the
+    hidden parameters with ``c`` fixed, alternating; ``solver`` (:data:`SOLVERS`) of every
+    least-squares solve."""
+
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    solver: str = "cholesky"
+
+    name: ClassVar[str] = "lsgd"
+
+
+@dataclass(frozen=True)
+class Adam:
+    """optax Adam of rate ``lr`` on all parameters."""
+
+    lr: float = 1e-3
+
+    name: ClassVar[str] = "adam"
+
+
+@dataclass(frozen=True)
+class GD:
+    """optax SGD (plain gradient descent) of rate ``lr`` on all parameters."""
+
+    lr: float = 1e-3
+
+    name: ClassVar[str] = "gd"
+
+
+Method = LSGD | Adam | GD
+
+
+def method_from_name(
+    method: str, lr: float = 1e-3, optimizer: str = "adam", solver: str = "cholesky"
+) -> Method:
+    """The description of the string interface's ``method`` (``"lsgd"``, ``"adam"``, ``"gd"``);
+    ``optimizer`` and ``solver`` are LSGD's (the other methods drop them)."""
+    if method == "lsgd":
+        return LSGD(lr, optimizer, solver)
+    if method in ("adam", "gd"):
+        return {"adam": Adam, "gd": GD}[method](lr)
+    raise ValueError(f"unknown method {method!r}: choose 'lsgd', 'adam' or 'gd'")
+
+
+def _statics(method) -> tuple[str, str, str]:
+    """``(name, optimizer, solver)``: the static arguments of the compiled start and chunk (the
+    other methods' unused optimiser and solver as the string interface has always passed them)."""
+    if isinstance(method, LSGD):
+        return method.name, method.optimizer, method.solver
+    if isinstance(method, (Adam, GD)):
+        return method.name, "adam", "cholesky"
+    raise ValueError(f"unknown method {method!r}: use LSGD, Adam or GD")
+
+
+def run(
+    method: Method,
     params,
     system: Callable,
-    method: str = "lsgd",
     steps: int = 1000,
-    lr: float = 1e-3,
+    *,
     ridge: float = 0.0,
-    optimizer: str = "adam",
     error_fn: Callable | None = None,
-    solver: str = "cholesky",
     chunk: int = 100,
     progress: bool = False,
 ) -> FitResult:
-    """Train on the quadratic-in-``c`` loss of ``system``.
+    """Train ``method`` (:class:`LSGD`, :class:`Adam`, :class:`GD`) on the quadratic-in-``c`` loss of
+    ``system`` (with ``ridge``) for ``steps`` iterations from ``params``.
 
-    ``method="lsgd"``: least-squares ``c`` then ``optimizer`` (``"adam"`` or
-    ``"gd"``) steps on the hidden parameters with ``c`` fixed, alternating;
-    ``"adam"`` / ``"gd"``: optax Adam / SGD on all parameters.
     ``error_fn(params)`` (e.g. :func:`relative_error`) is recorded every step.
 
     Steps run in jitted chunks of ``chunk`` steps.  The compiled chunk is
@@ -810,15 +869,17 @@ def fit(
     ``wall_time`` includes any compilation; call once with ``steps=1`` first
     to time without it.  Raises :class:`DivergenceError` on a non-finite loss.
     """
-    _check_fit_args(method, steps, lr, ridge, optimizer, solver, chunk)
+    name, optimizer, solver = _statics(method)
+    lr = method.lr
+    _check_fit_args(name, steps, lr, ridge, optimizer, solver, chunk)
     system, err = _as_pytree(system), _as_pytree(error_fn or _no_error)
     dtype = jnp.result_type(*jax.tree.leaves(params))
     lr_, ridge_ = jnp.asarray(lr, dtype), jnp.asarray(ridge, dtype)
     t0 = time.perf_counter()
-    params, loss0, err0 = _fit_start(params, system, err, ridge_, method == "lsgd", solver)
-    carry, unpack = _fit_carry(params, method, _optimizer(method, optimizer, lr_))
+    params, loss0, err0 = _fit_start(params, system, err, ridge_, name == "lsgd", solver)
+    carry, unpack = _fit_carry(params, name, _optimizer(name, optimizer, lr_))
     losses, errors = [np.array([float(loss0)])], [np.array([float(err0)])]
-    bar = progress_bar(total=steps, desc=method, unit="step", enabled=progress)
+    bar = progress_bar(total=steps, desc=name, unit="step", enabled=progress)
     done = 0
     while done < steps:
         n = min(chunk, steps - done)
@@ -829,13 +890,13 @@ def fit(
             err,
             lr_,
             ridge_,
-            method,
+            name,
             optimizer,
             solver,
             int(chunk),
         )
         l, e = np.asarray(l)[:n], np.asarray(e)[:n]
-        _check_finite_losses(l, done, method, lr)
+        _check_finite_losses(l, done, name, lr)
         losses.append(l)
         errors.append(e)
         done += n
@@ -843,10 +904,44 @@ def fit(
     bar.close()
     return FitResult(
         unpack(carry),
-        method,
+        name,
         np.concatenate(losses),
         np.concatenate(errors),
         time.perf_counter() - t0,
+    )
+
+
+def fit(
+    params,
+    system: Callable,
+    method: str = "lsgd",
+    steps: int = 1000,
+    lr: float = 1e-3,
+    ridge: float = 0.0,
+    optimizer: str = "adam",
+    error_fn: Callable | None = None,
+    solver: str = "cholesky",
+    chunk: int = 100,
+    progress: bool = False,
+) -> FitResult:
+    """Deprecated string interface of :func:`run`: ``method="lsgd"`` is :class:`LSGD` (``lr``,
+    ``optimizer``, ``solver``), ``"adam"`` / ``"gd"`` :class:`Adam` / :class:`GD` (``lr``).
+    Every argument is checked, the ones the method does not use included."""
+    warnings.warn(
+        "lsgd.fit with a method name is deprecated: use lsgd.run with LSGD, Adam or GD",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    _check_fit_args(method, steps, lr, ridge, optimizer, solver, chunk)
+    return run(
+        method_from_name(method, lr, optimizer, solver),
+        params,
+        system,
+        steps,
+        ridge=ridge,
+        error_fn=error_fn,
+        chunk=chunk,
+        progress=progress,
     )
 
 

@@ -67,18 +67,13 @@ def step_function(
         raise ValueError(f"unknown factor {factor!r}: choose one of {', '.join(gn.FACTORS)}")
     gn.check_apply(precond_apply, "precond_apply")
     gn.check_apply(solve_apply, "solve_apply")
-    return gn.step_fn(
-        "fast" if sketched else method,
-        step_size=1.0,
-        damping=damping,
-        sketch_size=s,
-        cg_tol=cg_tol,
-        cg_maxiter=cg_maxiter,
-        factor=factor,
-        sketch=sketch,
-        precond_apply=precond_apply,
-        solve_apply=solve_apply,
-    )
+    cg = dict(damping=damping, cg_tol=cg_tol, cg_maxiter=cg_maxiter)
+    spec = {
+        "gd": gn.GD(1.0),
+        "gn": gn.ExactGN(damping=damping, solve_apply=solve_apply),
+        "cg": gn.CG(**cg),
+    }.get(method) or gn.FastGN(sketch, s, factor, precond_apply=precond_apply, **cg)
+    return gn.unbound(spec)
 
 
 def compile_step(method: str, W, a, X, y, key, **settings) -> CompiledStep:

@@ -9,8 +9,8 @@ import numpy as np
 
 from ...core.progress import progress_bar
 from ...methods import gauss_newton as gn
-from .configs import FLOOR, Config, _f64, cg_maxiter, init
-from .convergence import contractions, iterations_to
+from .configs import FLOOR, Config, _f64, init
+from .convergence import contractions, iterations_to, method_spec
 from .power_laws import fit_power_law
 from .rules import LambdaSweep
 
@@ -65,18 +65,15 @@ def conditioning_study(
         for method in methods:
             iters = cfg.gd_iters if method == "gd" else cfg.iters
             try:
-                run = gn.train(
-                    method,
+                run = gn.run(
+                    method_spec(method, cfg.eps_n, cfg),  # fast: s = sketch_factor n, as above
                     W0,
                     a,
                     X,
                     y,
                     iters,
                     target=cfg.eps_target if method == "gd" else FLOOR,
-                    cg_tol=cfg.cg_tol,
-                    cg_maxiter=cg_maxiter(cfg.eps_n),
                     key=jax.random.key(seed + 3),
-                    sketch_size=s if method == "fast" else None,
                 )
                 row[f"{method}_iters"] = iterations_to(run, cfg.eps_target)
                 row[f"{method}_diverged"] = False
@@ -92,9 +89,7 @@ def conditioning_study(
                     {f"{method}_iters": None, f"{method}_diverged": True, f"{method}_final": None}
                 )
         if "fast" in methods:  # the ablation: the first step's CG solve without preconditioner
-            cg_run = gn.train(
-                "cg", W0, a, X, y, 1, cg_tol=cfg.cg_tol, cg_maxiter=cg_maxiter(cfg.eps_n)
-            )
+            cg_run = gn.run(method_spec("cg", cfg.eps_n, cfg), W0, a, X, y, 1)
             row["cg_iters_first"] = int(cg_run.cg_iterations[0])
             row["cg_converged_first"] = bool(cg_run.cg_relative_residuals[0] <= cfg.cg_tol)
         rows.append(row)

@@ -50,26 +50,28 @@ def convergence_runs(
     out = {}
     for method in methods:
         iters = cfg.conv_gd_iters if method == "gd" else cfg.iters
-        factor = cfg.kron_sketch_factor if method == "kron" else cfg.sketch_factor
-        out[method] = gn.train(
-            "fast" if method == "kron" else method,
-            W0,
-            a,
-            X,
-            y,
-            iters,
-            cg_tol=cfg.cg_tol,
-            cg_maxiter=cg_maxiter(len(y)),
-            damping=0.0 if method == "gd" else damping,
-            sketch_size=gn.default_sketch_size(len(y), factor)
-            if method in ("fast", "kron")
-            else None,
-            sketch="kron" if method == "kron" else "srht",
-            key=key,
-            target=FLOOR,
-            progress=progress,
-        )
+        spec = method_spec(method, len(y), cfg, damping)
+        out[method] = gn.run(spec, W0, a, X, y, iters, key=key, target=FLOOR, progress=progress)
     return out
+
+
+def method_spec(name: str, n: int, cfg: Config, damping: float = 0.0) -> gn.Method:
+    """The float64 runs' description of the method ``name`` (``gd``, ``gn``, ``cg``, ``fast``,
+    ``kron``) on ``n`` points: step 1 (GD: ``1 / lambda_max``), CG to ``cfg.cg_tol`` within
+    :func:`cg_maxiter`, the fast steps' sketch rows ``s = sketch_factor n`` (SRHT) or
+    ``kron_sketch_factor n`` (Kronecker sketch), QR factor of the sketch."""
+    cg = dict(cg_tol=cfg.cg_tol, cg_maxiter=cg_maxiter(n))
+    if name == "gd":
+        return gn.GD()
+    if name == "gn":
+        return gn.ExactGN(damping=damping)
+    if name == "cg":
+        return gn.CG(damping=damping, **cg)
+    if name not in ("fast", "kron"):
+        raise ValueError(f"unknown method {name!r}: choose gd, gn, cg, fast or kron")
+    kron = name == "kron"
+    s = gn.default_sketch_size(n, cfg.kron_sketch_factor if kron else cfg.sketch_factor)
+    return gn.FastGN("kron" if kron else "srht", s, damping=damping, **cg)
 
 
 def convergence_data(cfg: Config, seed: int) -> dict:

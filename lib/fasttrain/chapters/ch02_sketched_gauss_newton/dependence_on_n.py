@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import jax
 import numpy as np
 
 from ...methods import gauss_newton as gn
-from .configs import FLOOR, Config, _f64, cg_maxiter, init, synthetic_sphere
-from .convergence import contractions, iterations_to
+from .configs import FLOOR, Config, _f64, init, synthetic_sphere
+from .convergence import contractions, iterations_to, method_spec
 
 # ---------------------------------------------------------------------------
 # dependence on n: Gauss-Newton's iterations, plain CG against PCG
@@ -34,19 +36,15 @@ def rate_vs_n(cfg: Config, seed: int) -> list[dict]:
         W0, a = init(m, cfg.rate_d, seed)
         with jax.enable_x64(True):
             ev = np.linalg.eigvalsh(np.asarray(gn.gram(*map(_f64, (W0, a, X)))))
-        run = gn.train("gn", W0, a, X, y, cfg.iters, target=FLOOR, cg_tol=cfg.cg_tol, warmup=False)
-        common = dict(cg_tol=cfg.cg_tol, cg_maxiter=cg_maxiter(n), warmup=False)
-        cg_run = gn.train("cg", W0, a, X, y, 1, **common)
-        kron = dict(
-            sketch="kron",
-            sketch_size=gn.default_sketch_size(n, cfg.kron_sketch_factor),
-            key=jax.random.key(seed + 7),
-            **common,
-        )
-        pcg_run = gn.train("fast", W0, a, X, y, 1, **kron)  # QR factor: the first solve's PCG count
+        run = gn.run(gn.ExactGN(), W0, a, X, y, cfg.iters, target=FLOOR, warmup=False)
+        cg_run = gn.run(method_spec("cg", n, cfg), W0, a, X, y, 1, warmup=False)
+        kron = method_spec("kron", n, cfg)  # QR factor: the first solve's PCG count
+        key = jax.random.key(seed + 7)
+        pcg_run = gn.run(kron, W0, a, X, y, 1, key=key, warmup=False)
         # the rate: the same step to the floor with the Cholesky factor of the sketch (the same R in
         # exact arithmetic, as the timed steps; QR of the (s d) x n sketch would cost ~5x more here)
-        kron_run = gn.train("fast", W0, a, X, y, cfg.iters, target=FLOOR, factor="cholesky", **kron)
+        kron = replace(kron, factor="cholesky")
+        kron_run = gn.run(kron, W0, a, X, y, cfg.iters, key=key, target=FLOOR, warmup=False)
         c = contractions(run)
         rows.append(
             {

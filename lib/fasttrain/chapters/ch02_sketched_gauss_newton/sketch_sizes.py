@@ -10,6 +10,7 @@ import numpy as np
 from ...core.progress import progress_bar
 from ...methods import gauss_newton as gn
 from .configs import Config, _f64, cg_maxiter, init
+from .convergence import method_spec
 
 # ---------------------------------------------------------------------------
 # sketch size: preconditioned condition number and CG iterations
@@ -37,9 +38,7 @@ def sketch_study(
     with jax.enable_x64(True):
         W, A, Xj, yj = map(_f64, (W0, a, X, y))
         ev = np.linalg.eigvalsh(np.asarray(gn.gram(W, A, Xj)))
-        cg_run = gn.train(
-            "cg", W0, a, X, y, 1, cg_tol=cfg.cg_tol, cg_maxiter=cg_maxiter(n), warmup=False
-        )
+        cg_run = gn.run(method_spec("cg", n, cfg), W0, a, X, y, 1, warmup=False)
         it = progress_bar(sizes, desc="sketch sizes", enabled=progress)
         rows = []
         for s in it:

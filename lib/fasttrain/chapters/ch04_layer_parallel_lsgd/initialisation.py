@@ -53,8 +53,14 @@ def init_study(cfg: LSGDConfig, seed: int, progress: bool = False) -> list[dict]
                 key, bench.dim, cfg.widths[0], depth, 1, (bench.lo, bench.hi), method
             )
         if net == "MLP" and s in trained:
-            e = LS.fit(
-                p0, system, "lsgd", cfg.init_steps, cfg.lr, cfg.ridge, error_fn=err, chunk=cfg.chunk
+            e = LS.run(
+                LS.LSGD(cfg.lr),
+                p0,
+                system,
+                cfg.init_steps,
+                ridge=cfg.ridge,
+                error_fn=err,
+                chunk=cfg.chunk,
             ).error
             error = float(e[-1])
         rows.append(

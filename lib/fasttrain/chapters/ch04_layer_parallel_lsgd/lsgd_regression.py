@@ -20,7 +20,8 @@ from .configs import LSGDConfig
 # part 2: least squares / gradient descent on the regression benchmarks
 
 METHODS: tuple[str, ...] = ("LSGD", "Adam", "GD")
-_FIT_METHOD = {"LSGD": "lsgd", "Adam": "adam", "GD": "gd"}
+#: the chapter's method names -> their descriptions in :mod:`fasttrain.methods.lsgd` (called with the rate)
+_FIT_METHOD = {"LSGD": LS.LSGD, "Adam": LS.Adam, "GD": LS.GD}
 
 
 def regression_problem(cfg: LSGDConfig, name: str, seed: int, validation: bool = False):
@@ -46,11 +47,11 @@ def regression_problem(cfg: LSGDConfig, name: str, seed: int, validation: bool =
 
 
 def _fit(p0, system, err, method: str, cfg: LSGDConfig, steps: int, lr: float, progress: bool):
-    m = _FIT_METHOD[method]
+    m = _FIT_METHOD[method](lr)
     # warm-up: compiles (or finds) the cached step, so that the timed run excludes compilation
-    LS.fit(p0, system, m, 1, lr, cfg.ridge, error_fn=err, chunk=cfg.chunk)
-    return LS.fit(
-        p0, system, m, steps, lr, cfg.ridge, error_fn=err, chunk=cfg.chunk, progress=progress
+    LS.run(m, p0, system, 1, ridge=cfg.ridge, error_fn=err, chunk=cfg.chunk)
+    return LS.run(
+        m, p0, system, steps, ridge=cfg.ridge, error_fn=err, chunk=cfg.chunk, progress=progress
     )
 
 
@@ -93,7 +94,9 @@ def tune_lr(
         )
 
         def val_error(lr, m=m, p0=p0, system=system, val=val):
-            r = LS.fit(p0, system, _FIT_METHOD[m], _steps(cfg, m), lr, cfg.ridge, chunk=cfg.chunk)
+            r = LS.run(
+                _FIT_METHOD[m](lr), p0, system, _steps(cfg, m), ridge=cfg.ridge, chunk=cfg.chunk
+            )
             return float(val(r.params))
 
         sub, chosen[bench.name, m] = on_grid(
@@ -163,15 +166,13 @@ def final_errors(
                 jax.random.key(s), bench.dim, cfg.widths, 1, "box", (bench.lo, bench.hi)
             )
             lr = (lrs or {}).get((bench.name, "LSGD"), cfg.lr)
-            r = LS.fit(
+            r = LS.run(
+                LS.LSGD(lr, solver=solver),
                 p0,
                 system,
-                "lsgd",
                 cfg.lsgd_steps,
-                lr,
-                cfg.ridge,
+                ridge=cfg.ridge,
                 error_fn=err,
-                solver=solver,
                 chunk=cfg.chunk,
             )
             out.setdefault(bench.name, {})[s] = float(r.error[-1])
@@ -201,27 +202,18 @@ def iteration_cost(cfg: LSGDConfig, name: str, seed: int, lrs: dict | None = Non
     lr = {m: (lrs or {}).get((bench.name, m), cfg.lr) for m in ("LSGD", "Adam")}
     n, n_qr = cfg.cost_steps, max(1, cfg.cost_steps // 5)
 
-    def run(method, steps, solver="cholesky"):
+    def run(method, steps):
         return lambda: (
-            LS.fit(
-                p0,
-                system,
-                method,
-                steps,
-                lr["LSGD" if method == "lsgd" else "Adam"],
-                cfg.ridge,
-                error_fn=err,
-                solver=solver,
-                chunk=cfg.chunk,
-            ).loss
+            LS.run(method, p0, system, steps, ridge=cfg.ridge, error_fn=err, chunk=cfg.chunk).loss
         )
 
+    lsgd, lsgd_qr, adam = LS.LSGD(lr["LSGD"]), LS.LSGD(lr["LSGD"], solver="qr"), LS.Adam(lr["Adam"])
     fns = {
-        "LSGD": run("lsgd", n),
-        "LSGD (QR)": run("lsgd", n_qr, "qr"),
-        "Adam": run("adam", n),
-        "LSGD, fixed": run("lsgd", 0),
-        "Adam, fixed": run("adam", 0),
+        "LSGD": run(lsgd, n),
+        "LSGD (QR)": run(lsgd_qr, n_qr),
+        "Adam": run(adam, n),
+        "LSGD, fixed": run(lsgd, 0),
+        "Adam, fixed": run(adam, 0),
     }
     timed = interleaved(fns, rounds=cfg.cost_rounds, warmup=1)
     t = timed["times"]
@@ -323,13 +315,12 @@ def time_to_target(
 
     def run(m):
         return lambda: (
-            LS.fit(
+            LS.run(
+                _FIT_METHOD[m](lr[m]),
                 p0,
                 system,
-                _FIT_METHOD[m],
                 steps[m],
-                lr[m],
-                cfg.ridge,
+                ridge=cfg.ridge,
                 error_fn=err,
                 chunk=cfg.chunk,
             ).error

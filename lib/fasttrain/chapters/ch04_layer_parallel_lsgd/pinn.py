@@ -44,7 +44,9 @@ def tune_pinn_lr(cfg: LSGDConfig, problem: str, seed: int) -> dict:
     for m in ("LSGD", "Adam"):
 
         def val_loss(lr, m=m):
-            r = LS.fit(p0, fit_sys, _FIT_METHOD[m], cfg.pinn_steps, lr, cfg.ridge, chunk=cfg.chunk)
+            r = LS.run(
+                _FIT_METHOD[m](lr), p0, fit_sys, cfg.pinn_steps, ridge=cfg.ridge, chunk=cfg.chunk
+            )
             return float(LS.quadratic_loss(r.params, val_sys))
 
         sub, chosen[m] = on_grid(
