@@ -437,6 +437,34 @@ def test_solver_study_bounds_the_ratio_where_no_other_route_beats_the_cap():
 
 
 @pytest.mark.heavy
+def test_solver_study_holds_tsit5_to_the_cap_after_its_probe(monkeypatch):
+    """Tsit5 cannot be stopped from outside: a probe longer than the cap is reported with its
+    one run (event time and seconds) and not repeated; the ratio rests on the routes timed."""
+    import time as _time
+
+    from fasttrain.chapters.ch01_linear_ivp import solvers
+
+    real = solvers.L.DiffraxFlow
+
+    class SlowTsit5(real):
+        def __call__(self, t_max, threshold):
+            _time.sleep(0.6)  # longer than the test's 0.5 s cap; RK45 needs milliseconds here
+            return super().__call__(t_max, threshold)
+
+    monkeypatch.setattr(solvers.L, "DiffraxFlow", SlowTsit5)
+    su = S.make_setup(S.load("banknote", 0, 40, 0.2), 16, "tanh", 0)
+    rows, ratios, _ = S.solver_study(su, 0.1, (0.8,), 500.0, 1e-3, 1e-6, 6, 6, 20.0, 0.5)
+    ts = next(r for r in rows if r["route"] == "Tsit5")
+    assert ts["status"].startswith("exceeded its 0.5 s cap (one run: ")
+    assert ts["rounds"] == 0 and ts["median_s"] is None
+    assert ts["t_event"] is not None and ts["agrees"]  # its one run is still reported
+    rk = next(r for r in rows if r["route"] == "RK45")
+    assert rk["status"] == "timed" and rk["rounds"] == 6
+    (r,) = ratios
+    assert r["fastest"] == "RK45" and len(r["ratios"]) == 6 and not r.get("bound")
+
+
+@pytest.mark.heavy
 def test_bdf_scaling_and_the_output_gap_on_a_tiny_problem():
     import dataclasses
 
