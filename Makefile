@@ -61,8 +61,11 @@ plan: $(STAMP)
 summary: $(STAMP)
 	$(PY) -m fasttrain.book summary
 
+# two worker processes (pytest-xdist): every test module, and nbval's notebooks with the tests that read
+# their results, is one unit a worker runs whole (tests/conftest.py); TEST_WORKERS=0 runs in one process
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
 
 # the quick unit tests: no chapter notebook, no kernel or process start, no training run over about a second,
 # no HTML build, no browser (make test runs them all)

@@ -22,12 +22,44 @@ if "FASTTRAIN_RESULTS_DIR" not in os.environ:
     os.environ["FASTTRAIN_RESULTS_DIR"] = _RESULTS_DIR
 
 
+#: the test modules that read the results files nbval's notebook runs write (their tests are marked
+#: ``after_notebooks``): under pytest-xdist they run in the notebooks' worker (see below)
+AFTER_NOTEBOOK_MODULES = ("tests/test_reference.py", "tests/test_plan.py")
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Run the tests marked ``after_notebooks`` after nbval's notebook cells: they read the results
     files the notebooks wrote (tests/test_reference.py)."""
     late = [it for it in items if it.get_closest_marker("after_notebooks")]
     if late:
         items[:] = [it for it in items if not it.get_closest_marker("after_notebooks")] + late
+    stray = {it.nodeid.split("::")[0] for it in late} - set(AFTER_NOTEBOOK_MODULES)
+    if stray:
+        raise pytest.UsageError(
+            f"tests marked after_notebooks in {sorted(stray)}: add the module to "
+            "tests/conftest.py AFTER_NOTEBOOK_MODULES, so that pytest-xdist runs it in the "
+            "notebooks' worker"
+        )
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown where xdist is absent
+def pytest_xdist_make_scheduler(config, log):
+    """``make test`` runs two pytest-xdist workers. Each test module is one unit a worker runs
+    whole (its module fixtures are made once); nbval's notebooks and the modules that read their
+    results files are one unit, run by one worker in collection order (notebook cells first, then
+    the ``after_notebooks`` tests). It is the largest unit, so it starts first and the other
+    worker takes the modules meanwhile. (Our own grouping: pytest-xdist 3.8's ``loadgroup`` does
+    not group under pytest 9, whose nodes no longer keep a ``_nodeid`` it could suffix.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Modules(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            if path.startswith("notebooks/") or path in AFTER_NOTEBOOK_MODULES:
+                return "notebooks"
+            return path
+
+    return Modules(config, log)
 
 
 def pytest_sessionfinish(session, exitstatus):
