@@ -96,7 +96,7 @@ def solver_study(
             timed = {"times": {n: [probe[n]] for n in live}, "load": [timing.load_average()]}
         correct = []
         for name in names:
-            r = last.get(name) if name in probe or name in last else None
+            r = last.get(name)  # None where the route raised or was not attempted
             ts = timed["times"].get(name)
             agrees = (
                 r is not None
