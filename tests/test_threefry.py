@@ -68,3 +68,63 @@ def test_split_bits_defers_to_jax_random_for_other_keys():
             np.testing.assert_array_equal(np.asarray(a), np.asarray(jax.random.bits(k1, (40,))))
             np.testing.assert_array_equal(np.asarray(b), np.asarray(jax.random.bits(k2, (3,))))
     assert not tf.is_native(rbg)
+
+
+def _step_key(*folds):
+    key = jax.random.key(5)
+    for f in folds:
+        key = jax.random.fold_in(key, f)
+    return key
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 33), (50, 4099)])
+def test_bits_uniform_and_normal_are_jax_randoms_bit_for_bit(shape):
+    """The dense directions' draws: jax.random's words and floats, jitted and vmapped over keys."""
+    key = _step_key(0, 12, 3)
+    assert tf.is_native(key)
+    r = float(np.sqrt(3.0))
+    pairs = [
+        (lambda k: tf.bits(k, shape), lambda k: jax.random.bits(k, shape, jnp.uint32)),
+        (lambda k: tf.uniform(k, shape), lambda k: jax.random.uniform(k, shape)),
+        (
+            lambda k: tf.uniform(k, shape, jnp.float32, -r, r),
+            lambda k: jax.random.uniform(k, shape, jnp.float32, -r, r),
+        ),
+        (lambda k: tf.normal(k, shape), lambda k: jax.random.normal(k, shape)),
+    ]
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(3))
+    for ours, theirs in pairs:
+        want = np.asarray(theirs(key))
+        got = np.asarray(jax.jit(ours)(key))
+        assert got.dtype == want.dtype and got.shape == want.shape == shape
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(
+            np.asarray(jax.jit(jax.vmap(ours))(keys)), np.asarray(jax.vmap(theirs)(keys))
+        )
+
+
+def test_normal_keeps_its_tails_and_moments():
+    """Not only equal to jax's: a standard normal."""
+    x = np.asarray(tf.normal(_step_key(1), (400_000,)))
+    assert np.isfinite(x).all()
+    assert abs(x.mean()) < 0.01 and abs(x.std() - 1) < 0.01
+
+
+def test_dense_draws_defer_to_jax_random_for_other_keys_and_dtypes():
+    rbg = jax.random.key(7, impl="rbg")
+    assert not tf.is_native(rbg)
+    np.testing.assert_array_equal(
+        np.asarray(tf.normal(rbg, (5, 9))), np.asarray(jax.random.normal(rbg, (5, 9)))
+    )
+    np.testing.assert_array_equal(
+        np.asarray(tf.bits(rbg, (40,))), np.asarray(jax.random.bits(rbg, (40,)))
+    )
+    key = _step_key(2)
+    for dtype in (jnp.float16, jnp.bfloat16):
+        np.testing.assert_array_equal(
+            np.asarray(tf.uniform(key, (6,), dtype)),
+            np.asarray(jax.random.uniform(key, (6,), dtype)),
+        )
+        np.testing.assert_array_equal(
+            np.asarray(tf.normal(key, (6,), dtype)), np.asarray(jax.random.normal(key, (6,), dtype))
+        )

@@ -117,6 +117,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
+from ..core import threefry
 from ..core.errors import DivergenceError
 from ..core.hadamard import fwht, next_pow2
 from ..core.models import Model, accuracy, softmax_cross_entropy
@@ -341,6 +342,8 @@ def stream_key(seed, stream: int):
 def _signs(key, shape, dtype):
     """+-1 with probability 1/2 each, from 32 random bits per uint32 word (32x fewer random numbers)."""
     n = shape[-1]
+    # jax's draw, not threefry.bits: each word feeds 32 signs, and XLA:CPU fuses the unrolled hash
+    # into every one of them (2.5 s slower over 40 vmapped steps, measured)
     words = jax.random.bits(key, tuple(shape[:-1]) + (-(-n // 32),), jnp.uint32)
     bits = (words[..., None] >> jnp.arange(32, dtype=jnp.uint32)) & jnp.uint32(1)
     bits = bits.reshape(tuple(shape[:-1]) + (-1,))[..., :n]
@@ -348,12 +351,17 @@ def _signs(key, shape, dtype):
 
 
 def _dense_block(distribution, key, rows, size, scale, dtype):
-    """``rows`` directions of length ``size`` (a block of the direction set), times ``scale``."""
+    """``rows`` directions of length ``size`` (a block of the direction set), times ``scale``.
+
+    The Gaussian and uniform draws are jax.random's with the Threefry hash unrolled
+    (``core/threefry.py``): the same numbers, bit for bit, and on FC-MNIST (d = 250, 4 seeds
+    vmapped, 40 steps) 2.9x faster for the Gaussian (46.5 s -> 16.2 s) and 5.5x for the uniform.
+    """
     if distribution == "gaussian":
-        block = jax.random.normal(key, (rows, size), dtype)
+        block = threefry.normal(key, (rows, size), dtype)
     elif distribution == "uniform":
         r = math.sqrt(3.0)  # U[-sqrt3, sqrt3] has unit variance
-        block = jax.random.uniform(key, (rows, size), dtype, -r, r)
+        block = threefry.uniform(key, (rows, size), dtype, -r, r)
     elif distribution == "bernoulli":
         block = _signs(key, (rows, size), dtype)
     else:  # "bernoulli-0.5", the official code's: {+0.5, -1.5}, mean -0.5, variance 1
@@ -835,7 +843,8 @@ def nes_estimate(
     ids, sg, member = _nes_members(population, antithetic, chunk, flat.dtype)
     nb, m = ids.shape
     pad = nb * m - population
-    eps_of = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (dim,), flat.dtype))
+    # jax.random.normal's numbers with the hash unrolled (core/threefry.py: the same floats, faster)
+    eps_of = jax.vmap(lambda i: threefry.normal(jax.random.fold_in(key, i), (dim,), flat.dtype))
 
     def member_losses(block):
         i, s, mem = block

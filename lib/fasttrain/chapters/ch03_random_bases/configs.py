@@ -40,7 +40,7 @@ class Config:
     (``rbd_distribution``, ``fpd_distribution``; Table 1, the sweeps),
     ``cnn_epochs`` for the CNN, ``trained_epochs`` for the distribution
     comparison (Table 2; ``dense_epochs`` an earlier read-off of its runs), whose Gaussian/Uniform
-    runs draw d*D random numbers per step (about 0.2 s a step for FC-MNIST at d = 250 on 2 cores),
+    runs draw d*D random numbers per step (about 60 ms a step for FC-MNIST at d = 250 on 2 cores),
     ``nes_*`` for NES (``population`` forward passes and 2 * population * D
     Gaussians a step; ``nes_models`` lists the models it runs on).
     ``d_sweep`` (correlation/accuracy against d), ``distributions``
@@ -87,7 +87,7 @@ class Config:
     chance there, not after 1 epoch; see :func:`~.table2_runs.table2`); ``dense_epochs`` is then
     only an earlier read-off of the same runs (book: 1, the previous edition's budget);
     ``slow_seeds`` (0: all): how many of ``dense_seeds`` the variants drawing a random word per
-    entry (Gaussian, uniforms: about 28 s an epoch a seed) run -- the same first seeds for each,
+    entry (Gaussian, uniforms: about 10 s an epoch a seed) run -- the same first seeds for each,
     so their accuracies pair by seed.
     ``unscaled_compartments``: also run compartments at the paper's η (not only η·K).
     ``budget_epochs``/``budget_seeds``: the FC budget curve
@@ -97,7 +97,7 @@ class Config:
     FPD (:func:`~.table1_runs.basis_rows`; empty: not run).  ``rbd_gaussian_epochs``: one
     Gaussian-direction RBD run (the first of ``seeds``) for this many epochs beside the
     Hadamard-coset RBD of the same seed and budget (0: not run; a Gaussian step costs about
-    0.2 s on FC, so Table 1's budget does not fit the chapter's).  ``nes_populations``: NES's
+    60 ms on FC, so Table 1's budget costs about 3 minutes a seed).  ``nes_populations``: NES's
     other population sizes (besides ``nes_population``), at NES's Table 1 budget over
     ``cnn_seeds`` (:func:`~.table1_runs.nes_population_rows`; empty: not run).
     ``d_timing``: the d values of the step-cost-against-d timing.
@@ -393,8 +393,9 @@ CONFIGS = {
         seeds=(0, 1, 2, 3, 4),
         cnn_seeds=(0, 1, 2),
         dense_seeds=(0, 1, 2, 3, 4),
-        # Gaussian and U[−1,1] on 4 seeds (t(3) = 3.18; 5 would cost ~+115 s more), 2 epochs each
-        slow_seeds=4,
+        # every variant on all 5 dense seeds (since the draws were unrolled, 2026-12-07: the fifth
+        # seed of the Gaussian and U[−1,1] costs about 30 s; before, 4 seeds, for the budget)
+        slow_seeds=0,
         trained_epochs=2,
         ablation_seeds=(0, 1, 2, 3, 4),
         select_seeds=(0, 1, 2),
@@ -411,9 +412,10 @@ CONFIGS = {
         budget_epochs=(20, 50, 100, 250, 500, 1000),
         budget_seeds=(0, 1, 2),
         # issue 23: FPD with the paper's dense Gaussian basis (3 seeds, ~30-40 s a seed idle) and
-        # one Gaussian-direction RBD run of 2 epochs (312 steps, ~60 s) beside the coset RBD
+        # one Gaussian-direction RBD run at Table 1's budget (20 epochs = 3 120 steps, ~3 minutes
+        # since the draws were unrolled; 2 epochs before) beside the coset RBD
         fpd_gaussian_seeds=(0, 1, 2),
-        rbd_gaussian_epochs=2,
+        rbd_gaussian_epochs=20,
         # NES at population 50 beside Table 1's 250 (~0.11 s a step, 50 steps, 3 seeds: ~18 s)
         nes_populations=(50,),
         d_timing=(10, 50, 250, 1000),
@@ -547,6 +549,6 @@ VARIANTS = {
 }
 #: variants that draw d * D random numbers a step
 DENSE = ("gaussian", "uniform", "uniform-paper", "bernoulli", "bernoulli-0.5")
-#: of those, the ones that draw a random word per entry (about 0.2 s a step for FC at d = 250);
+#: of those, the ones that draw a random word per entry (about 60 ms a step for FC at d = 250);
 #: the Bernoulli kinds draw one bit per entry (about 10 ms)
 SLOW = ("gaussian", "uniform", "uniform-paper")

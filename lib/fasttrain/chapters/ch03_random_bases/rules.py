@@ -468,9 +468,9 @@ CHANCE = 0.1
 TIE_BAND = 0.03
 #: what would settle a Table 2 comparison left undecided, and its cost at book scale
 T2_SETTLE = (
-    "more seeds for the Gaussian and U[−1,1] (Config.slow_seeds: 2 epochs × 2 variants × ~28 s "
-    "≈ 115 s a seed at book scale) or a longer budget (Config.trained_epochs: ~28 s per epoch and "
-    "slow seed of each)"
+    "more seeds (Config.dense_seeds: 2 epochs of every variant, about 40 s a seed at book scale) "
+    "or a longer budget (Config.trained_epochs: about 15 s per epoch and seed for the Gaussian and "
+    "U[−1,1] together)"
 )
 
 
