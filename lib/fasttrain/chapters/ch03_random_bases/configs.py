@@ -97,7 +97,7 @@ class Config:
     FPD (:func:`~.table1_runs.basis_rows`; empty: not run).  ``rbd_gaussian_epochs``: one
     Gaussian-direction RBD run (the first of ``seeds``) for this many epochs beside the
     Hadamard-coset RBD of the same seed and budget (0: not run; a Gaussian step costs about
-    60 ms on FC, so Table 1's budget costs about 3 minutes a seed).  ``nes_populations``: NES's
+    75 ms on FC, so Table 1's budget costs about 4 minutes a seed).  ``nes_populations``: NES's
     other population sizes (besides ``nes_population``), at NES's Table 1 budget over
     ``cnn_seeds`` (:func:`~.table1_runs.nes_population_rows`; empty: not run).
     ``d_timing``: the d values of the step-cost-against-d timing.
@@ -412,7 +412,7 @@ CONFIGS = {
         budget_epochs=(20, 50, 100, 250, 500, 1000),
         budget_seeds=(0, 1, 2),
         # issue 23: FPD with the paper's dense Gaussian basis (3 seeds, ~30-40 s a seed idle) and
-        # one Gaussian-direction RBD run at Table 1's budget (20 epochs = 3 120 steps, ~3 minutes
+        # one Gaussian-direction RBD run at Table 1's budget (20 epochs = 3 120 steps, ~4 minutes
         # since the draws were unrolled; 2 epochs before) beside the coset RBD
         fpd_gaussian_seeds=(0, 1, 2),
         rbd_gaussian_epochs=20,

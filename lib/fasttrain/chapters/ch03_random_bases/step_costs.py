@@ -181,11 +181,11 @@ def evidence_timing(out: dict, cfg, kernels: dict | None = None) -> dict:
 
 
 #: what this edition changed in the structured (coset Hadamard) RBD step's implementation; empty:
-#: nothing (the 1.2× goal's reason names these facts, with the compiled kernel counts)
-STRUCTURED_STEP_CHANGES: tuple[str, ...] = (
-    "its random signs and rows are drawn by an unrolled Threefry (the same bits as jax.random, "
-    "without XLA:CPU's rolled loop) and materialised once, sign flips by an xor of the sign bit",
-)
+#: nothing (the 1.2× goal's reason names these facts, with the compiled kernel counts).  The
+#: edition of 2026-12-02 (fe3d1e2) drew its random signs and rows by an unrolled Threefry and
+#: flipped signs by an xor of the sign bit; the entry stayed here, stale, through the editions
+#: 3d9e5fe, 7daac59 and that of the sixth stop of 2026-12-07 (changes page); emptied after it.
+STRUCTURED_STEP_CHANGES: tuple[str, ...] = ()
 
 
 def fused_kernels(study: Study, model: str = "fc") -> dict:
