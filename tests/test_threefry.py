@@ -103,7 +103,7 @@ def test_bits_uniform_and_normal_are_jax_randoms_bit_for_bit(shape):
         )
 
 
-def test_normal_keeps_its_tails_and_moments():
+def test_normal_has_standard_moments():
     """Not only equal to jax's: a standard normal."""
     x = np.asarray(tf.normal(_step_key(1), (400_000,)))
     assert np.isfinite(x).all()
