@@ -343,7 +343,8 @@ def _signs(key, shape, dtype):
     """+-1 with probability 1/2 each, from 32 random bits per uint32 word (32x fewer random numbers)."""
     n = shape[-1]
     # jax's draw, not threefry.bits: each word feeds 32 signs, and XLA:CPU fuses the unrolled hash
-    # into every one of them (2.5 s slower over 40 vmapped steps, measured)
+    # into every one of them (a 4-seed projection and expansion at d = 250: 130 ms with jax's
+    # draw, 250 ms unrolled; measured)
     words = jax.random.bits(key, tuple(shape[:-1]) + (-(-n // 32),), jnp.uint32)
     bits = (words[..., None] >> jnp.arange(32, dtype=jnp.uint32)) & jnp.uint32(1)
     bits = bits.reshape(tuple(shape[:-1]) + (-1,))[..., :n]
