@@ -62,6 +62,13 @@ def is_native(key) -> bool:
     return str(jax.random.key_impl(key)) == "threefry2x32" and jax.config.jax_threefry_partitionable
 
 
+def _words(k1, k2, n):
+    """The n uint32 words jax.random.bits draws under key (k1, k2): ``x1 ^ x2`` of the hash of the
+    counters (0, i), i < n (partitionable Threefry: the high counter word is 0 below 2^32)."""
+    x1, x2 = threefry2x32(k1, k2, jnp.zeros((n,), jnp.uint32), jnp.arange(n, dtype=jnp.uint32))
+    return x1 ^ x2
+
+
 def split_bits(key, n1, n2):
     """``jax.random.bits(k, (n1,))`` and ``bits(k', (n2,))`` (uint32) with ``k, k' = split(key)``."""
     if not is_native(key):
@@ -71,13 +78,7 @@ def split_bits(key, n1, n2):
     def draw(w):
         zero = jnp.zeros((2,), jnp.uint32)
         s1, s2 = threefry2x32(w[0], w[1], zero, jnp.arange(2, dtype=jnp.uint32))
-        out = []
-        for i, n in enumerate((n1, n2)):
-            b1, b2 = threefry2x32(
-                s1[i], s2[i], jnp.zeros((n,), jnp.uint32), jnp.arange(n, dtype=jnp.uint32)
-            )
-            out.append(b1 ^ b2)
-        return tuple(out)
+        return _words(s1[0], s2[0], n1), _words(s1[1], s2[1], n2)
 
     def never(w):
         return jnp.zeros((n1,), jnp.uint32), jnp.zeros((n2,), jnp.uint32)
@@ -102,8 +103,7 @@ def bits(key, shape):
     if not is_native(key) or n >= 2**32:
         return jax.random.bits(key, shape, jnp.uint32)
     w = jax.random.key_data(key)
-    x1, x2 = threefry2x32(w[0], w[1], jnp.zeros((n,), jnp.uint32), jnp.arange(n, dtype=jnp.uint32))
-    return (x1 ^ x2).reshape(shape)
+    return _words(w[0], w[1], n).reshape(shape)
 
 
 def uniform(key, shape, dtype=jnp.float32, minval=0.0, maxval=1.0):
