@@ -100,13 +100,15 @@ def test_launcher_fails_as_a_whole_and_leaves_nothing_behind(tmp_path):
         f"""
         import os, subprocess, sys, time
         pid = int(os.environ["FASTTRAIN_PROCESS_ID"])
-        if pid == 1:
-            time.sleep(0.5)
+        if pid == 1:  # fail once process 0 has started its child and said so
+            while not (os.path.exists({str(pids)!r}) and open({str(pids)!r}).read().strip()):
+                time.sleep(0.02)
             print("giving up", flush=True)
             sys.exit(3)
         child = subprocess.Popen(["sleep", "60"])
-        with open({str(pids)!r}, "w") as f:
+        with open({str(pids)!r} + ".tmp", "w") as f:
             f.write(f"{{os.getpid()}} {{child.pid}}")
+        os.replace({str(pids)!r} + ".tmp", {str(pids)!r})
         time.sleep(60)
         """,
     )

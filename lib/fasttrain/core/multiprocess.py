@@ -42,6 +42,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -258,6 +259,43 @@ def _kill_group(proc, sig):
         pass
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still running (zombies do not count).
+
+    ``killpg`` returns before the kernel has ended its targets, and an orphaned grandchild
+    that has died stays a zombie until init reaps it, which ``killpg(pgid, 0)`` cannot tell
+    from a live process; on Linux ``/proc`` can, elsewhere ``killpg(pgid, 0)`` is the answer.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for d in proc.iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:  # ended while we looked
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (comm) "
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def _wait_groups_gone(pgids, timeout: float = 10.0) -> None:
+    """Wait (at most ``timeout`` s) until every process of the groups ``pgids`` has ended."""
+    deadline = time.monotonic() + timeout
+    pending = list(pgids)
+    while pending and time.monotonic() < deadline:
+        pending = [g for g in pending if _group_alive(g)]
+        if pending:
+            time.sleep(0.01)
+
+
 def launch(
     n: int,
     cmd: Sequence[str],
@@ -364,6 +402,7 @@ def launch(
         for p in procs:  # the group too: grandchildren of a finished shell
             _kill_group(p, signal.SIGKILL)
             p.wait()
+        _wait_groups_gone([p.pid for p in procs])  # SIGKILL is delivered asynchronously
         for t in threads:
             t.join(timeout=2)
         for s, h in old.items():
