@@ -121,6 +121,26 @@ def test_launcher_fails_as_a_whole_and_leaves_nothing_behind(tmp_path):
         assert not _alive(pid), f"process {pid} survived the launcher"
 
 
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="zombies are told apart through /proc")
+def test_group_alive_tells_a_killed_group_from_a_running_one():
+    """``_group_alive`` sees a running group and not a killed one that is still a zombie (which
+    ``killpg(pgid, 0)`` cannot tell apart); ``_wait_groups_gone`` waits for the kill to land."""
+    import signal
+
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        assert mp._group_alive(proc.pid)
+        os.killpg(proc.pid, signal.SIGKILL)
+        mp._wait_groups_gone([proc.pid], timeout=30)  # not reaped: it ends as a zombie
+        assert not mp._group_alive(proc.pid)
+        os.killpg(proc.pid, 0)  # the zombie still answers killpg(0): why /proc is read
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.mark.heavy
 def test_launcher_timeout_stops_everything(tmp_path):
     script = _script(tmp_path, "import time\nprint('started', flush=True)\ntime.sleep(60)\n")
