@@ -1,6 +1,7 @@
 """Chapter 03's declared claims and rules: each rule can fail, decides on intervals, and the Study
 memoises runs per seed.  No training here (the rules get synthetic measurements)."""
 
+import numpy as np
 import pytest
 
 from fasttrain.chapters import ch03_random_bases as S
@@ -392,3 +393,29 @@ def test_long_claims_use_the_completed_run_and_name_every_rate():
     assert lm["rates"].startswith("RBD: no completed run (64× diverged at step 640; 16×")
     order = S.CLAIMS["table1-order-cnn-long"].rule(S.Several(lm["accuracy"]))
     assert order[0] == "not testable here"
+
+
+def test_study_over_trains_seeds_in_groups_of_side_by_side(monkeypatch):
+    groups = []
+    real = rb.train_seeds
+
+    def spy(*a, **k):
+        groups.append(tuple(k["seeds"]))
+        return real(*a, **k)
+
+    monkeypatch.setattr(rb, "train_seeds", spy)
+    cfg = S.config("smoke")
+    m = rb.SGD(0.05)
+    grouped = S.Study(cfg, seed=0).over("fc", m, 1, (0, 1, 2), side_by_side=2)
+    together = S.Study(cfg, seed=0).over("fc", m, 1, (0, 1, 2))
+    assert groups == [(0, 1), (2,), (0, 1, 2)]
+    for g, t in zip(grouped, together):  # the same runs, up to the batched kernels' rounding
+        np.testing.assert_allclose(g.loss, t.loss, rtol=0, atol=1e-5)
+        assert g.test_accuracy == pytest.approx(t.test_accuracy, abs=0.01)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_study_over_refuses_a_bad_group_size_before_training(monkeypatch, bad):
+    monkeypatch.setattr(rb, "train_seeds", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match="side_by_side"):
+        S.Study(S.config("smoke"), seed=0).over("fc", rb.SGD(0.1), 1, (0, 1), side_by_side=bad)

@@ -146,6 +146,7 @@ class Study:
         then=None,
         split: str = "test",
         eval_epochs=None,
+        side_by_side: int | None = None,
         **kw,
     ) -> list[rb.TrainResult]:
         """:meth:`run` once per seed of ``seeds``; FC runs not yet memoised go side by side.
@@ -155,7 +156,16 @@ class Study:
         :func:`fasttrain.methods.random_bases.train_seeds` (``jax.vmap`` over the seed: the same
         runs, several times cheaper than one after another) and memoised one by one.
         ``eval_epochs``: score only after these epochs (vectorised runs only; part of the key).
+        ``side_by_side``: at most this many seeds in one vmapped run (None: all at once); the
+        groups are consecutive seeds in the given order.  A seed's numbers depend on the size of
+        its group only through the rounding of the batched kernels (not part of the memo key).
         """
+        if side_by_side is not None and (
+            isinstance(side_by_side, bool) or not isinstance(side_by_side, int) or side_by_side < 1
+        ):
+            raise ValueError(
+                f"side_by_side must be a positive integer or None, got {side_by_side!r}"
+            )
         dataset = dataset or self.cfg.dataset
         seeds = [int(s) for s in seeds]
         if n_train is not None and n_train >= len(self.data(dataset).x_train):
@@ -184,12 +194,14 @@ class Study:
                 for s in seeds
             ]
         missing = [s for s in seeds if keys[s] not in self.runs]
-        if missing:
+        group = len(missing) if side_by_side is None else side_by_side
+        for i in range(0, len(missing), max(group, 1)):
+            part = missing[i : i + group]
             results = rb.train_seeds(
                 self.model(model),
                 self.data(dataset, n_train, split),
                 method,
-                seeds=missing,
+                seeds=part,
                 epochs=epochs,
                 batch_size=self.cfg.batch_size,
                 augmentation=self.augmentation(dataset),
@@ -199,7 +211,7 @@ class Study:
                 eval_batch=self.cfg.eval_batch,
                 progress=self.progress,
             )
-            for s, r in zip(missing, results):
+            for s, r in zip(part, results):
                 self.runs[keys[s]] = r
         return [self.runs[keys[s]] for s in seeds]
 
