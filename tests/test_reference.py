@@ -140,3 +140,18 @@ def test_check_reports_changed_verdicts_missing_claims_settings_and_types():
     r = copy.deepcopy(_results([0.5, 0.25]))
     r["seed"] = 1
     assert any(p.startswith("seed: 1") for p in R.check(ref, r, DECL))
+
+
+def test_redeclare_frees_what_the_declaration_now_frees_as_derive_would():
+    runs = {"default": _results([0.5, 0.25]), "v": _results([0.5 + 1e-6, 0.25], timing=(3.0, 0.5))}
+    old = R.derive(runs, DECL)
+    wider = R.Declared(
+        timing=("speed",), trajectory=("acc",), extra=("protocol/*",), why={"acc": "a trajectory"}
+    )
+    new = R.redeclare(old, wider)
+    assert new["quantities"] == R.derive(runs, wider)["quantities"]
+    assert old["quantities"]["claims/acc/values/0"]["check"] == "tol"  # the input is not changed
+    moved = _results([0.9, 0.1], verdict="partly")
+    assert R.check(old, moved, DECL) and not R.check(new, moved, wider)
+    with pytest.raises(R.ReferenceError, match="no longer declared free.*claims/acc/values/0"):
+        R.redeclare(new, DECL)

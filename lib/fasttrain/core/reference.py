@@ -263,6 +263,36 @@ def derive(
     }
 
 
+def redeclare(reference: Mapping[str, Any], declared: Declared) -> dict[str, Any]:
+    """``reference`` with every quantity ``declared`` now calls free marked free, as :func:`derive`
+    would mark it from the same runs (a free quantity's entry depends on the default run alone).
+
+    For a chapter whose declaration frees a quantity after its reference was derived, when the
+    variants cannot be re-run on the CPU that recorded them.  Raises :class:`ReferenceError` if a
+    quantity the reference holds free is no longer declared free (that needs :func:`derive`)."""
+    out = {**reference, "quantities": dict(reference["quantities"])}
+    back = []
+    for key, spec in reference["quantities"].items():
+        free = declared.free_reason(key)
+        if free is None:
+            if spec["check"] == "free":
+                back.append(key)
+            continue
+        if spec["check"] != "free" or spec.get("why") != free:
+            out["quantities"][key] = {
+                "check": "free",
+                "type": _type(spec["value"]),
+                "value": spec["value"],
+                "why": free,
+            }
+    if back:
+        raise ReferenceError(
+            f"chapter {reference.get('chapter')}: no longer declared free, re-derive the reference "
+            f"(make fixtures): {', '.join(back)}"
+        )
+    return out
+
+
 def check(
     reference: Mapping[str, Any], results: Mapping[str, Any], declared: Declared
 ) -> list[str]:

@@ -430,12 +430,13 @@ def long_runs(study: Study, grid=None) -> dict:
 # ===================================================================== FC budget curve
 #: how many of the budget curve's seeds train side by side (``Study.over``'s ``side_by_side``), per
 #: method (absent: all at once).  FPD's step is memory-bound (its SRHT transforms of n = 131 072
-#: stream every stage through the cache): three seeds' arrays (1.5 MB a stage) overflow a core's
-#: 2 MB L2, two do not.  Measured on 2026-12-07 (Intel Xeon, idle, 3 interleaved rounds of 10
-#: epochs): 3.38-3.52 ms a step for seeds (0, 1, 2) against 1.64-1.88 for (0, 1) plus 0.98-1.02
-#: for (2,), about 2 minutes less over the curve's 156 000 steps.  Seeds 0 and 1 give the same
-#: numbers bit for bit as beside seed 2; seed 2 alone rounds its batched kernels differently (a
-#: last-bit change, the chapter's edition of 2026-12-07, eighth stop).  RBD and SGD gain nothing.
+#: stream every stage through the cache; three seeds' arrays are 1.5 MB a stage), and fewer seeds
+#: side by side ran faster per seed on both CPUs measured: on the Intel Xeon (2 MB L2 a core) 1.00
+#: ms a seed for two against 1.33 for three (one run each, 2026-12-07); on an AMD EPYC (Zen 3, AVX2)
+#: 3.38-3.52 ms a step for seeds (0, 1, 2) against 1.64-1.88 for (0, 1) plus 0.98-1.02 for (2,)
+#: (3 interleaved rounds of 10 epochs, idle), about 2 minutes less over the curve's 156 000 steps.
+#: Seeds 0 and 1 give the same numbers bit for bit as beside seed 2; seed 2 alone rounds its batched
+#: kernels differently (a last-bit change).  RBD and SGD gain nothing from groups.
 BUDGET_SIDE_BY_SIDE = {"FPD": 2}
 
 
