@@ -155,3 +155,17 @@ def test_redeclare_frees_what_the_declaration_now_frees_as_derive_would():
     assert R.check(old, moved, DECL) and not R.check(new, moved, wider)
     with pytest.raises(R.ReferenceError, match="no longer declared free.*claims/acc/values/0"):
         R.redeclare(new, DECL)
+
+
+def test_free_values_leave_the_verdict_pinned():
+    decl = R.Declared(timing=("speed",), free_values=("acc",), extra=("protocol/*",))
+    assert decl.free_reason("claims/acc/values/0") is not None
+    assert decl.free_reason("claims/acc/verdict") is None
+    ref = R.derive(
+        {"default": _results([0.5, 0.25]), "v": _results([0.6, 0.2], timing=(3.0, 0.5))}, decl
+    )
+    assert ref["quantities"]["claims/acc/verdict"]["check"] == "exact"
+    assert not R.check(ref, _results([0.7, 0.1]), decl)
+    assert any(
+        "claims/acc/verdict" in p for p in R.check(ref, _results([0.5, 0.25], "partly"), decl)
+    )

@@ -75,13 +75,16 @@ class Declared:
 
     ``timing``: claim ids decided on timed rounds; ``trajectory``: claim ids decided on float32
     training trajectories (iterations to a target, errors or accuracies after training that move
-    with the CPU's rounding); both are free.  ``extra``: paths into the results file's ``extra``
-    (``"a/b/0/c"``) that are compared too; ``free_extra``: those among them that are timing- or
-    trajectory-dependent.  ``why`` gives the reason per pattern, stored beside each free quantity.
+    with the CPU's rounding); both are free.  ``free_values``: claim ids whose values rounding
+    moves but whose verdict no rounding can change (far from the bar): values free, verdict exact.
+    ``extra``: paths into the results file's ``extra`` (``"a/b/0/c"``) that are compared too;
+    ``free_extra``: those among them that are timing- or trajectory-dependent.  ``why`` gives the
+    reason per pattern, stored beside each free quantity.
     """
 
     timing: tuple[str, ...] = ()
     trajectory: tuple[str, ...] = ()
+    free_values: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
     free_extra: tuple[str, ...] = ()
     why: Mapping[str, str] = field(default_factory=dict)
@@ -95,6 +98,10 @@ class Declared:
                 for p in pats:
                     if fnmatch.fnmatchcase(cid, p):
                         return self.why.get(p, f"decided on {label}-dependent values")
+            if not rest.endswith("/verdict"):
+                for p in self.free_values:
+                    if fnmatch.fnmatchcase(cid, p):
+                        return self.why.get(p, "values moved by rounding, verdict pinned")
             return None
         for p in self.free_extra:
             if fnmatch.fnmatchcase(rest, p):

@@ -398,7 +398,8 @@ REGRESSION = reference.Declared(
         "adaptive-stepping-*",
         "bdf-scales-well",
     ),
-    trajectory=("magic-095-reachable", "linearisation-improves-with-width", "eq1-equals-eq2"),
+    trajectory=("magic-095-reachable", "linearisation-improves-with-width"),
+    free_values=("eq1-equals-eq2",),
     extra=("protocol/*",),
     why={
         "speedup-banknote": "ratio of timed GD and ODE runs",
@@ -415,6 +416,7 @@ REGRESSION = reference.Declared(
         "with XLA capped at SSE4.2",
         "eq1-equals-eq2": "relative difference of two adaptive BDF solves' event times, set by the "
         "solvers' error control, whose step sequences rounding steers: 6.1e-4 on the Intel Xeon, "
-        "moved by 2.6e-8 on an AMD EPYC (AVX2) against 6e-10 across the Intel variants (bar 1e-2)",
+        "moved by 2.6e-8 on an AMD EPYC (AVX2) against 6e-10 across the Intel variants; the verdict "
+        "(bar 1e-2, 16x the value) stays pinned",
     },
 )

@@ -194,8 +194,8 @@ class Study:
                 for s in seeds
             ]
         missing = [s for s in seeds if keys[s] not in self.runs]
-        group = len(missing) if side_by_side is None else side_by_side
-        for i in range(0, len(missing), max(group, 1)):
+        group = side_by_side or len(missing) or 1
+        for i in range(0, len(missing), group):
             part = missing[i : i + group]
             results = rb.train_seeds(
                 self.model(model),
