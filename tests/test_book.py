@@ -419,13 +419,13 @@ def test_published_chapter_hides_parameters_cells_and_folds_long_plots(tree):
 # issue 22, item 6: re-running a chapter on other seeds to check its published verdicts
 
 
-def _published(folder, seed=0):
+def _published(folder, seed=0, scale="book"):
     """A published results file of the toy chapter: claim "c" not reproduced at 5, claim "gone" not testable."""
     from fasttrain.core import claims
     from fasttrain.core.results import ChapterResults
 
     rule = claims.within(1.0, 0.1, name="toy-rule", source="a toy", untestable="data absent")
-    r = ChapterResults("09", "toy", "book", seed)
+    r = ChapterResults("09", "toy", scale, seed)
     r.record(
         claims.ClaimSpec("c", "analysis", "toy claim", "ours", 1.0, "u", rule), claims.exact(5.0)
     )
@@ -492,6 +492,56 @@ def test_verify_reruns_on_other_seeds_and_compares_claim_by_claim(
     assert md.startswith(summary + "\n\n| claim |")
     assert "| `c` | analysis | not reproduced: 5 | reproduced: 1 | **no** | no |" in md
     assert str(out / "verify-09.json") in lines[-1] and str(out / "verify-09.md") in lines[-1]
+
+
+def _on_another_cpu(monkeypatch, cpu="Another CPU 9000"):
+    """This machine reports ``cpu`` to verify (the chapter's own results still record the real one)."""
+    from fasttrain.core import results
+
+    real = results.machine_info
+    monkeypatch.setattr(results, "machine_info", lambda: dict(real(), cpu=cpu))
+
+
+@pytest.mark.heavy
+def test_verify_reruns_the_published_seeds_only_on_another_cpu(tree, monkeypatch, tmp_path):
+    """A reader's check: on a CPU other than the published run's, seed 0 re-runs the published
+    seeds at the published scale; the report says so and records both CPUs. On the same CPU, at
+    another scale, or with --publish (the summary page shows disjoint seeds) it is refused before
+    any work."""
+    nbs, bk = tree
+    monkeypatch.setattr(book, "BOOK", bk)
+    monkeypatch.setattr(book, "RUNS", tmp_path / "runs")
+    pub = _published(tmp_path / "published", scale="smoke").parent
+    kw = dict(published=pub, notebooks=nbs, progress=False)
+    with pytest.raises(book.ChapterError, match="only on another CPU at the published scale"):
+        book.verify("09", seed=0, scale="smoke", **kw)  # this CPU ran the published file
+    _on_another_cpu(monkeypatch)
+    with pytest.raises(book.ChapterError, match="scale book, published smoke"):
+        book.verify("09", seed=0, scale="book", **kw)
+    assert not (tmp_path / "runs").exists()  # nothing ran
+    report = book.verify("09", seed=0, scale="smoke", **kw)
+    assert report["seeds"] == {"published": 0, "rerun": 0}
+    assert report["summary"].startswith(
+        "re-run with seeds 0 + k (the published seeds) on another CPU (Another CPU 9000; "
+        "published on "
+    )
+    assert (
+        report["cpu"]["published"]
+        == json.loads((pub / "09-toy.json").read_text())["machine"]["cpu"]
+    )
+    # compared claim by claim as any re-run (the toy's published file is made up: c at 5, the
+    # toy computes 1; "gone" is only in the published file)
+    assert [(r["id"], r["same_verdict"]) for r in report["rows"]] == [("c", False), ("gone", False)]
+
+
+def test_verify_of_the_published_seeds_is_never_published(tree, monkeypatch, tmp_path):
+    nbs, bk = tree
+    monkeypatch.setattr(book, "BOOK", bk)
+    _published(bk / "results")
+    _on_another_cpu(monkeypatch)
+    with pytest.raises(book.ChapterError, match="--publish keeps re-run checks on disjoint seeds"):
+        book.verify("09", seed=0, scale="book", publish=True, notebooks=nbs, progress=False)
+    assert sorted(p.name for p in bk.iterdir()) == ["results"]
 
 
 def test_verify_refuses_before_any_work(tree, monkeypatch, tmp_path, capsys):

@@ -27,7 +27,9 @@ summary page (``summary.md`` of the same folder) is regenerated.
 ``_build/runs/verify/``, never into ``book/``, and prints claim by claim the
 published and the re-run verdict, whether their intervals overlap and which
 values are bounds (:mod:`fasttrain.core.verify`); ``verify-NN.json`` and
-``verify-NN.md`` in that folder keep the comparison.
+``verify-NN.md`` in that folder keep the comparison.  On a CPU other than the
+published run's, ``--seed 0`` re-runs the published seeds themselves: the check a
+reader makes on their own machine (the same seeds and scale; rounding differs).
 """
 
 from __future__ import annotations
@@ -465,7 +467,9 @@ def verify(
 
     ``out`` defaults to ``RUNS / "verify"`` (``_build/runs/verify/``), ``published`` (the folder of the
     published results files) to ``BOOK / "results"``.  Everything is checked before the chapter runs:
-    the scale, the chapter, the seed (as :func:`run` does; it must differ from the published run's),
+    the scale, the chapter, the seed (as :func:`run` does; it must differ from the published run's,
+    except on a CPU other than the published run's at the published scale: a reader's check of the published
+    seeds, never published),
     the published results file and the output folder (never ``book/`` nor the published folder).  The
     chapter then runs through :func:`run`; the claim-by-claim table
     (:func:`fasttrain.core.verify.table`) and the summary line are printed, and ``verify-NN.json``
@@ -478,6 +482,7 @@ def verify(
     the published results file (:mod:`fasttrain.core.summary`): a re-run check of an earlier edition
     is never shown as if it checked the current one.
     """
+    from .core import results as results_mod
     from .core import verify as cmp
     from .core.results import load
 
@@ -507,10 +512,16 @@ def verify(
         pub = load(pub_path)
     except ValueError as exc:
         raise ChapterError(f"{exc}; nothing was run") from None
-    if seed == pub["seed"]:
+    here = results_mod.machine_info()["cpu"]
+    there = (pub.get("machine") or {}).get("cpu")
+    same_seeds = seed == pub["seed"]
+    if same_seeds and (here == there or not there or scale != pub["scale"]):
         raise ChapterError(
             f"seed {seed} is the published run's ({pub_path}); choose another, e.g. --seed 100, "
-            f"so that the re-run's seeds are disjoint from the published ones"
+            f"so that the re-run's seeds are disjoint from the published ones. The published seeds "
+            f"are re-run only on another CPU at the published scale (a reader's machine: do its "
+            f"verdicts agree?); this CPU: {here}; the published run's: {there or 'not recorded'}; "
+            f"scale {scale}, published {pub['scale']}"
         )
     clash = [f for f in (BOOK, published) if _inside(out, f)]
     if clash or _inside(out / "results", published):
@@ -523,6 +534,11 @@ def verify(
         raise ChapterError(
             "--publish compares against the book's own results (book/results) at scale book only; "
             "nothing was run"
+        )
+    if publish and same_seeds:
+        raise ChapterError(
+            "--publish keeps re-run checks on disjoint seeds (the summary page shows them); a re-run "
+            "of the published seeds on another CPU stays in the output folder; nothing was run"
         )
     check_writable(out, out / "results", *([BOOK / "verify"] if publish else []))
     digest = hashlib.sha256(pub_path.read_bytes()).hexdigest()
@@ -541,13 +557,17 @@ def verify(
         raise ChapterError(str(exc)) from None
 
     rows = cmp.compare(pub, new)
-    seeds = f"{seed} + k (published: {pub['seed']} + k)"
+    if same_seeds:
+        seeds = f"{seed} + k (the published seeds) on another CPU ({here}; published on {there})"
+    else:
+        seeds = f"{seed} + k (published: {pub['seed']} + k)"
     summary = cmp.summarize(rows, seeds)
     report = {
         "chapter": chapter,
         "name": pub.get("name"),
         "summary": summary,
         "seeds": {"published": pub["seed"], "rerun": new["seed"]},
+        "cpu": {"published": there, "rerun": (new.get("machine") or {}).get("cpu", here)},
         "scale": {"published": pub["scale"], "rerun": new["scale"]},
         "wall_time_s": {"published": pub["wall_time_s"], "rerun": new["wall_time_s"]},
         "runner_s": round(runner_s, 1),
@@ -1061,7 +1081,8 @@ def main(argv=None) -> int:
         "--seed",
         default=100,
         type=int,
-        help="seed offset of the re-run: its seeds are seed + k (default 100; published: 0)",
+        help="seed offset of the re-run: its seeds are seed + k (default 100; published: 0, "
+        "re-run only on another CPU)",
     )
     v.add_argument("--scale", default="book", help=f"one of {', '.join(SCALES)} (default book)")
     v.add_argument(
