@@ -26,7 +26,8 @@ if "FASTTRAIN_RESULTS_DIR" not in os.environ:
 #: nbval's kernels, the subprocesses tests start; all inherit the environment set here) and removed
 #: when the session ends. Compilation is most of a smoke run, and the suite compiles the same
 #: programs in several processes (a notebook and the tests of its chapter) and re-jits identical
-#: ones in one: measured on an AMD EPYC, the suite took 701 s against 823 s without it. A program
+#: ones in one: measured on an AMD EPYC in CI-style runs, pytest took 652-785 s with it against 823 s
+#: without (the host's speed moves such runs by tens of seconds). A program
 #: loaded from the cache is the compiled one (tests/test_compilation_cache.py checks the numbers
 #: bit for bit). The size limit turns on JAX's file lock around each entry's read and write (the
 #: filelock package), so a process never reads an entry another is still writing. Set
